@@ -1,0 +1,73 @@
+import type { RecordBatch, Schema } from 'apache-arrow';
+import type { Json } from './json.js';
+import type { Logger } from './logger.js';
+
+/**
+ * A sink commits in two phases. Writers stage output that is durable but invisible and hand back commit
+ * infos at each checkpoint; the committer makes them visible only after the checkpoint is complete.
+ */
+export interface Sink<C extends Json = Json, W extends Json = Json> {
+  /** Pre-flight checks before anything is written (target ownership, reachability). */
+  check?(context: SinkContext): Promise<void>;
+  /** `restored` is this writer's state from the checkpoint the job resumes from, if any. */
+  createWriter(context: SinkWriterContext, restored: W | undefined): Promise<SinkWriter<C, W>>;
+  createCommitter(context: SinkContext): Promise<SinkCommitter<C, W>>;
+  close?(): Promise<void>;
+}
+
+export interface SinkContext {
+  readonly jobName: string;
+  /** A fresh id for each run of the job (the first run and every resume), used to keep staging areas apart. */
+  readonly attemptId: string;
+  readonly sinkName: string;
+  readonly parallelism: number;
+  readonly logger: Logger;
+  readonly signal: AbortSignal;
+}
+
+export interface SinkWriterContext extends SinkContext {
+  readonly writerIndex: number;
+  /** The schema of the stream this writer receives. */
+  readonly schema: Schema;
+}
+
+export interface SinkWriter<C extends Json = Json, W extends Json = Json> {
+  write(batch: RecordBatch): Promise<void>;
+  /** Makes everything written so far durable but invisible and returns what the committer needs. */
+  prepareCommit(checkpointId: number): Promise<C[]>;
+  snapshotState(checkpointId: number): Promise<W | undefined> | W | undefined;
+  /** Input has ended for this writer: the final checkpoint follows. */
+  endOfInput?(): Promise<void>;
+  /** Discards what was staged and not yet handed over by prepareCommit. */
+  abortPrepare(): Promise<void>;
+  close(): Promise<void>;
+  /** Rows this writer has committed to its output and bytes written, for the report. */
+  readonly stats?: { readonly rowsWritten: number; readonly bytesWritten: number; readonly rowsRejected?: number };
+}
+
+export interface CommitContext {
+  readonly checkpointId: number;
+  /** True for the checkpoint taken after bounded input ended: the last commit of the job. */
+  readonly endOfInput: boolean;
+  /** Every writer's state at this checkpoint (for example watermarks), indexed by writer. */
+  readonly writerStates: readonly (Json | undefined)[];
+}
+
+/** Runs on the coordinator. `commit` must be idempotent: committing a committed info is a no-op. */
+export interface SinkCommitter<C extends Json = Json, W extends Json = Json> {
+  commit(infos: readonly C[], context: CommitContext): Promise<void>;
+  abort(infos: readonly C[]): Promise<void>;
+  /**
+   * Lists (and unless `dryRun`, removes) staged data of this job that no checkpoint owns: staging files,
+   * multipart uploads, prepared transactions. `keep` is what the restored checkpoint still owns.
+   */
+  removeOrphans(options: { keep: readonly C[]; dryRun: boolean }): Promise<OrphanReport>;
+  close(): Promise<void>;
+  /** Present so the type parameter W is used; committers may ignore writer state. */
+  readonly writerStateType?: W;
+}
+
+export interface OrphanReport {
+  /** Human-readable names of what was (or would be) removed: paths, upload ids, transaction ids. */
+  removed: string[];
+}

@@ -1,0 +1,91 @@
+import type { Logger } from './logger.js';
+import type {
+  PollStatus,
+  ReaderOutput,
+  ReaderSnapshot,
+  SourceReader,
+  SourceReaderContext,
+  SourceSplit,
+  SplitReader,
+} from './source.js';
+
+export interface SplitQueueReaderOptions {
+  /** Rows read per pollNext call: the longest a checkpoint barrier waits behind a read. */
+  chunkRows?: number;
+}
+
+/**
+ * The reader rules in one place, so that connectors only write a `SplitReader`:
+ * - a split id that arrives again (held or consumed) is ignored;
+ * - a split leaves the queue only in the same pollNext call that emits its last rows, and its offset
+ *   advances in the same call that emits the rows before it (the engine runs pollNext under the lock);
+ * - the reader ends only when it was told no-more-splits AND its queue is drained; an empty queue before
+ *   that means `waiting`, never `end`;
+ * - reads are bounded chunks, so a barrier never waits for a whole split.
+ */
+export class SplitQueueReader<S extends SourceSplit> implements SourceReader<S> {
+  private readonly queue: S[] = [];
+  private readonly held = new Set<string>();
+  private readonly consumed: Set<string>;
+  private noMoreSplits = false;
+  private readonly chunkRows: number;
+  private readonly logger: Logger;
+
+  constructor(
+    private readonly context: SourceReaderContext,
+    private readonly splitReader: SplitReader<S>,
+    options: SplitQueueReaderOptions = {},
+  ) {
+    this.chunkRows = Math.max(1, options.chunkRows ?? 8192);
+    this.consumed = new Set(context.consumedSplitIds);
+    this.logger = context.logger;
+  }
+
+  addSplits(splits: readonly S[]): void {
+    for (const split of splits) {
+      if (this.consumed.has(split.splitId) || this.held.has(split.splitId)) {
+        this.logger.debug('ignoring a split this reader already has', { splitId: split.splitId, reader: this.context.readerId });
+        continue;
+      }
+      this.held.add(split.splitId);
+      this.queue.push(split);
+    }
+  }
+
+  handleNoMoreSplits(): void {
+    this.noMoreSplits = true;
+  }
+
+  async pollNext(output: ReaderOutput): Promise<PollStatus> {
+    const split = this.queue[0];
+    if (split === undefined) return this.idleStatus();
+    const chunk = await this.splitReader.read(split, { maxRows: this.chunkRows, signal: this.context.signal });
+    if (chunk.next.splitId !== split.splitId) {
+      throw new Error(`split reader returned split "${chunk.next.splitId}" while reading "${split.splitId}"`);
+    }
+    for (const batch of chunk.batches) {
+      if (batch.numRows > 0) await output.emit(batch);
+    }
+    const index = this.queue.findIndex((s) => s.splitId === split.splitId);
+    if (chunk.finished) {
+      this.queue.splice(index, 1);
+      this.held.delete(split.splitId);
+      this.consumed.add(split.splitId);
+    } else {
+      this.queue[index] = chunk.next;
+    }
+    return this.queue.length > 0 ? 'more' : this.idleStatus();
+  }
+
+  private idleStatus(): PollStatus {
+    return this.noMoreSplits ? 'end' : 'waiting';
+  }
+
+  snapshotState(): ReaderSnapshot<S> {
+    return { splits: [...this.queue], consumed: [...this.consumed] };
+  }
+
+  async close(): Promise<void> {
+    await this.splitReader.close?.();
+  }
+}
