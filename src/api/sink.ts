@@ -7,8 +7,12 @@ import type { Logger } from './logger.js';
  * infos at each checkpoint; the committer makes them visible only after the checkpoint is complete.
  */
 export interface Sink<C extends Json = Json, W extends Json = Json> {
-  /** Pre-flight checks before anything is written (target ownership, reachability). */
-  check?(context: SinkContext): Promise<void>;
+  /**
+   * Runs once on the coordinator before any writer exists: pre-flight checks (target ownership,
+   * reachability), starting an embedded emulator. Its JSON result reaches writers and the committer as
+   * `context.prepared`. Factories must not do I/O in `create`: a Sink object is also built in each pipeline.
+   */
+  prepare?(context: SinkContext): Promise<Json | undefined>;
   /** `restored` is this writer's state from the checkpoint the job resumes from, if any. */
   createWriter(context: SinkWriterContext, restored: W | undefined): Promise<SinkWriter<C, W>>;
   createCommitter(context: SinkContext): Promise<SinkCommitter<C, W>>;
@@ -23,6 +27,8 @@ export interface SinkContext {
   readonly parallelism: number;
   readonly logger: Logger;
   readonly signal: AbortSignal;
+  /** What `Sink.prepare` returned on the coordinator (undefined before and during prepare). */
+  readonly prepared: Json | undefined;
 }
 
 export interface SinkWriterContext extends SinkContext {

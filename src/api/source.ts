@@ -17,7 +17,13 @@ export interface SourceSplit {
 /** What a connector's source must provide. One Source object serves the enumerator and every reader. */
 export interface Source<S extends SourceSplit = SourceSplit, E extends Json = Json> {
   readonly boundedness: Boundedness;
-  /** The Arrow schema of every batch this source emits. */
+  /**
+   * Runs once on the coordinator before anything else (start an embedded emulator, resolve an endpoint).
+   * Its JSON result reaches every reader as `context.prepared`, whichever thread the reader runs in.
+   * Factories must not do I/O in `create`: a Source object is also built inside each pipeline.
+   */
+  prepare?(options: { signal: AbortSignal }): Promise<Json | undefined>;
+  /** The Arrow schema of every batch this source emits (called on the coordinator after prepare). */
   schema(options: { signal: AbortSignal }): Promise<Schema>;
   createEnumerator(context: SplitEnumeratorContext<S>): Promise<SplitEnumerator<S, E>>;
   restoreEnumerator(context: SplitEnumeratorContext<S>, state: E): Promise<SplitEnumerator<S, E>>;
@@ -39,6 +45,8 @@ export interface SplitEnumerator<S extends SourceSplit = SourceSplit, E extends 
   snapshotState(checkpointId: number): Promise<E> | E;
   notifyCheckpointComplete?(checkpointId: number): Promise<void> | void;
   handleSourceEvent?(readerId: number, event: Json): Promise<void> | void;
+  /** What is known of the total work, for progress display (percentages). */
+  progress?(): { totalSplits?: number; totalRows?: number };
   close(): Promise<void>;
 }
 
@@ -97,6 +105,8 @@ export interface SourceReaderContext {
   readonly signal: AbortSignal;
   /** Ids the engine already knows are consumed (from a restored checkpoint); such splits are never read. */
   readonly consumedSplitIds: ReadonlySet<string>;
+  /** What `Source.prepare` returned on the coordinator. */
+  readonly prepared: Json | undefined;
   sendSplitRequest(): void;
   sendEventToEnumerator(event: Json): void;
   /** Tells the engine that a reader which returned `waiting` has work again. */
@@ -116,4 +126,6 @@ export interface SplitChunk<S extends SourceSplit = SourceSplit> {
   batches: RecordBatch[];
   next: S;
   finished: boolean;
+  /** Nothing is available now (a rate limit, an empty stream): ask again after this many milliseconds. */
+  idleMs?: number;
 }

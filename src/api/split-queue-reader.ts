@@ -63,18 +63,35 @@ export class SplitQueueReader<S extends SourceSplit> implements SourceReader<S> 
     if (chunk.next.splitId !== split.splitId) {
       throw new Error(`split reader returned split "${chunk.next.splitId}" while reading "${split.splitId}"`);
     }
+    let rows = 0;
     for (const batch of chunk.batches) {
-      if (batch.numRows > 0) await output.emit(batch);
+      if (batch.numRows === 0) continue;
+      rows += batch.numRows;
+      await output.emit(batch);
     }
     const index = this.queue.findIndex((s) => s.splitId === split.splitId);
+    this.queue.splice(index, 1);
     if (chunk.finished) {
-      this.queue.splice(index, 1);
       this.held.delete(split.splitId);
       this.consumed.add(split.splitId);
     } else {
-      this.queue[index] = chunk.next;
+      // Round robin: an endless split must not starve the others this reader holds.
+      this.queue.push(chunk.next);
+    }
+    if (rows === 0 && !chunk.finished && chunk.idleMs !== undefined) {
+      this.scheduleWakeup(chunk.idleMs);
+      return 'waiting';
     }
     return this.queue.length > 0 ? 'more' : this.idleStatus();
+  }
+
+  private wakeTimer: NodeJS.Timeout | undefined;
+  private scheduleWakeup(ms: number): void {
+    if (this.wakeTimer) return;
+    this.wakeTimer = setTimeout(() => {
+      this.wakeTimer = undefined;
+      this.context.wakeup();
+    }, ms);
   }
 
   private idleStatus(): PollStatus {
@@ -86,6 +103,7 @@ export class SplitQueueReader<S extends SourceSplit> implements SourceReader<S> 
   }
 
   async close(): Promise<void> {
+    if (this.wakeTimer) clearTimeout(this.wakeTimer);
     await this.splitReader.close?.();
   }
 }

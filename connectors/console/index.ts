@@ -1,0 +1,41 @@
+import { type ConnectorDefinition, defineSink } from '../../src/api/connector.js';
+import { z } from '../../src/api/options.js';
+import { batchToRows } from '../../src/api/rows.js';
+import { directSink } from '../../src/api/simple-sink.js';
+
+const options = z.object({
+  limit: z.number().int().min(0).default(20).meta({ description: 'Rows printed per writer; the rest are counted, not shown. 0 prints all.' }),
+  target: z.enum(['stdout', 'stderr']).default('stderr').meta({ description: 'Where rows are printed. stderr keeps stdout free for `--json` reports.' }),
+});
+
+export const consoleConnector: ConnectorDefinition = {
+  name: 'console',
+  description: 'Prints rows as JSON lines, to look at a stream while building a job.',
+  sink: defineSink({
+    options,
+    create: (o) =>
+      directSink((context) => {
+        const out = o.target === 'stdout' ? process.stdout : process.stderr;
+        const stats = { rowsWritten: 0, bytesWritten: 0 };
+        return {
+          stats,
+          write(batch) {
+            const room = o.limit === 0 ? batch.numRows : Math.max(0, o.limit - stats.rowsWritten);
+            const rows = room > 0 ? batchToRows(room < batch.numRows ? batch.slice(0, room) : batch) : [];
+            let text = '';
+            for (const row of rows) text += `${context.parallelism > 1 ? `[${context.writerIndex}] ` : ''}${JSON.stringify(row, jsonValue)}\n`;
+            if (text) {
+              out.write(text);
+              stats.bytesWritten += Buffer.byteLength(text);
+            }
+            stats.rowsWritten += batch.numRows;
+          },
+        };
+      }),
+  }),
+  example: `sink:\n  - type: console\n    limit: 10`,
+};
+
+function jsonValue(_key: string, value: unknown): unknown {
+  return typeof value === 'bigint' ? (Number.isSafeInteger(Number(value)) ? Number(value) : value.toString()) : value;
+}

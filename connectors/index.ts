@@ -1,0 +1,8 @@
+import type { ConnectorDefinition } from '../src/api/connector.js';
+import { assertConnector } from './assert/index.js';
+import { blackholeConnector } from './blackhole/index.js';
+import { consoleConnector } from './console/index.js';
+import { fakeConnector } from './fake/index.js';
+
+/** Every connector Tideway ships, in one explicit list (no registration by import side effects). */
+export const connectors: ConnectorDefinition[] = [fakeConnector, consoleConnector, blackholeConnector, assertConnector];

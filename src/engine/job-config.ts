@@ -1,0 +1,56 @@
+import { duration, z } from '../api/options.js';
+
+/**
+ * The job as a user writes it (YAML or a typed object). Stage blocks hold the connector's options next to
+ * the reserved keys `type`, `name`, `input` and `output`.
+ */
+export interface JobConfig {
+  env: EnvConfig;
+  source: StageConfig[];
+  transform?: StageConfig[];
+  sink: StageConfig[];
+}
+
+export interface StageConfig {
+  type: string;
+  /** A display name for reports; defaults to the type (numbered when a type appears twice). */
+  name?: string;
+  /** The stream this stage reads (transforms and sinks). */
+  input?: string;
+  /** The stream this stage produces (sources and transforms). */
+  output?: string;
+  [option: string]: unknown;
+}
+
+export const RESERVED_STAGE_KEYS = ['type', 'name', 'input', 'output'] as const;
+
+export const envSchema = z
+  .object({
+    name: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'use letters, digits, ".", "_" and "-" (it names checkpoint and staging folders)')
+      .meta({ description: 'Job identity: checkpoints, resume and staging areas are keyed by it.' }),
+    mode: z.enum(['batch', 'streaming']).default('batch').meta({ description: 'batch ends when bounded sources end; streaming runs until cancelled.' }),
+    parallelism: z.number().int().min(1).max(64).default(1).meta({ description: 'Parallel readers per source (and writers per sink).' }),
+    checkpoint: z
+      .object({
+        interval: duration().default(10_000).meta({ description: 'Time between checkpoints (500ms, 10s, 5m). Rows become visible in exactly-once sinks at each checkpoint.' }),
+        dir: z.string().default('.tideway/checkpoints').meta({ description: 'Checkpoint store directory, relative to the working directory.' }),
+        timeout: duration().default(600_000).meta({ description: 'A checkpoint not complete after this long fails the job.' }),
+        retain: z.number().int().min(1).default(2).meta({ description: 'Completed checkpoints kept on disk.' }),
+      })
+      .strict()
+      .default({ interval: 10_000, dir: '.tideway/checkpoints', timeout: 600_000, retain: 2 })
+      .meta({ description: 'Checkpoint settings.' }),
+    transport: z
+      .enum(['auto', 'in-process', 'worker-threads'])
+      .default('auto')
+      .meta({ description: 'Where pipelines run: auto uses worker threads when parallelism > 1.' }),
+    queue_capacity: z.number().int().min(1).default(4).meta({ description: 'Batches buffered between a reader and its sinks (bounded memory).' }),
+  })
+  .strict();
+
+export type EnvOptions = z.output<typeof envSchema>;
+
+/** `env` as written: durations may be strings such as `10s`. */
+export type EnvConfig = z.input<typeof envSchema>;

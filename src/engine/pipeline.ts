@@ -1,0 +1,397 @@
+import { Mutex } from 'async-mutex';
+import type { RecordBatch, Schema } from 'apache-arrow';
+import type { FactoryContext } from '../api/connector.js';
+import { TidewayError } from '../api/errors.js';
+import type { Json } from '../api/json.js';
+import type { Logger } from '../api/logger.js';
+import type { Sink, SinkWriter } from '../api/sink.js';
+import type { PollStatus, ReaderOutput, ReaderSnapshot, Source, SourceReader, SourceSplit } from '../api/source.js';
+import type { Transform } from '../api/transform.js';
+import { BoundedQueue, Wakeup, yieldToEventLoop } from './async-tools.js';
+import { toWireError } from './wire-error.js';
+import { emptyMetrics, type PipelineMetrics, type SinkAck, type ToPipeline } from './messages.js';
+import type { JobPlan } from './plan.js';
+import { schemaFromIpc } from './schema-ipc.js';
+import type { PipelineEndpoint, PipelineSpec } from './transport.js';
+
+type Item =
+  | { kind: 'batch'; batch: RecordBatch }
+  | { kind: 'barrier'; checkpointId: number; endOfInput: boolean; reader: ReaderSnapshot }
+  | { kind: 'end' };
+
+interface SinkNode {
+  kind: 'sink';
+  sinkIndex: number;
+  writer: SinkWriter;
+  sink: Sink;
+}
+interface TransformNode {
+  kind: 'transform';
+  transformIndex: number;
+  transform: Transform;
+  children: Node[];
+}
+type Node = SinkNode | TransformNode;
+
+const METRICS_INTERVAL_MS = 500;
+
+/**
+ * One parallel slice of a job: a source reader, the transforms downstream of its stream, and one writer per
+ * sink fed by it. The reader task and the writer loop are joined by a bounded queue; barriers travel in that
+ * queue behind the rows, so a writer prepares exactly what was read before the reader's snapshot.
+ */
+export class Pipeline {
+  private readonly lock = new Mutex();
+  private readonly wake = new Wakeup();
+  private readonly queue: BoundedQueue<Item>;
+  private readonly abort = new AbortController();
+  private readonly metrics: PipelineMetrics = emptyMetrics();
+  private reader!: SourceReader;
+  private source!: Source;
+  private roots: Node[] = [];
+  private readonly sinkNodes: SinkNode[] = [];
+  /** Split ids delivered by assign messages in this run; a repeated id is dropped. */
+  private readonly delivered = new Set<string>();
+  private expected: string[] | undefined;
+  private noMoreForwarded = false;
+  private requestOutstanding = false;
+  private lastTrigger = 0;
+  private stopped = false;
+  private inputEnded = false;
+  private closing: Promise<void> | undefined;
+  private isClosing = false;
+  private metricsTimer: NodeJS.Timeout | undefined;
+  private readonly initialConsumed: number;
+  private done!: Promise<void>;
+
+  constructor(
+    private readonly spec: PipelineSpec,
+    private readonly plan: JobPlan,
+    private readonly endpoint: PipelineEndpoint,
+    private readonly logger: Logger,
+  ) {
+    this.queue = new BoundedQueue(spec.queueCapacity);
+    this.initialConsumed = spec.consumedSplitIds.length;
+  }
+
+  /** Builds the reader, transforms and writers, registers with the enumerator and starts reading. */
+  async start(): Promise<void> {
+    this.endpoint.onMessage((message) => this.onMessage(message));
+    try {
+      await this.build();
+    } catch (error) {
+      this.fail(error);
+      return;
+    }
+    this.endpoint.send({ kind: 'register' });
+    this.metricsTimer = setInterval(() => this.sendMetrics(), METRICS_INTERVAL_MS);
+    this.metricsTimer.unref();
+    const reading = this.readLoop();
+    const writing = this.writeLoop();
+    this.done = Promise.all([reading, writing]).then(
+      () => undefined,
+      (error: unknown) => {
+        if (!this.isClosing) this.fail(error);
+      },
+    );
+  }
+
+  private async build(): Promise<void> {
+    const { spec, plan } = this;
+    const stage = plan.sources[spec.sourceIndex];
+    if (!stage) throw new TidewayError('ILLEGAL_STATE', `pipeline ${spec.pipelineId} names source ${spec.sourceIndex}, which the job does not have`);
+    const factoryContext: FactoryContext = {
+      jobName: plan.env.name,
+      mode: plan.env.mode,
+      parallelism: spec.parallelism,
+      logger: this.logger,
+      baseDir: spec.baseDir,
+    };
+    this.source = await stage.factory.create(stage.options as never, factoryContext);
+    this.reader = await this.source.createReader({
+      readerId: spec.subtask,
+      parallelism: spec.parallelism,
+      jobName: plan.env.name,
+      logger: this.logger,
+      signal: this.abort.signal,
+      consumedSplitIds: new Set(spec.consumedSplitIds),
+      prepared: spec.sourcePrepared,
+      sendSplitRequest: () => this.requestSplit(),
+      sendEventToEnumerator: (event: Json) => this.endpoint.send({ kind: 'readerEvent', event }),
+      wakeup: () => this.wake.notify(),
+    });
+    const schema = schemaFromIpc(spec.schemaIpc);
+    this.roots = await this.buildChildren(stage.output ?? '', schema, factoryContext);
+  }
+
+  private async buildChildren(stream: string, schema: Schema, factoryContext: FactoryContext): Promise<Node[]> {
+    const nodes: Node[] = [];
+    for (const [transformIndex, stage] of this.plan.transforms.entries()) {
+      if (stage.input !== stream) continue;
+      const transform = await stage.factory.create(stage.options as never, factoryContext);
+      const children = await this.buildChildren(stage.output ?? '', transform.outputSchema(schema), factoryContext);
+      nodes.push({ kind: 'transform', transformIndex, transform, children });
+      this.metrics.transforms[transformIndex] = { rowsIn: 0, rowsOut: 0 };
+    }
+    for (const [sinkIndex, stage] of this.plan.sinks.entries()) {
+      if (stage.input !== stream) continue;
+      const sink = await stage.factory.create(stage.options as never, factoryContext);
+      const writer = await sink.createWriter(
+        {
+          jobName: this.plan.env.name,
+          attemptId: this.spec.attemptId,
+          sinkName: stage.name,
+          parallelism: this.spec.parallelism,
+          logger: this.logger,
+          signal: this.abort.signal,
+          prepared: this.spec.sinkPrepared[sinkIndex],
+          writerIndex: this.spec.subtask,
+          schema,
+        },
+        this.spec.writerStates[sinkIndex],
+      );
+      const node: SinkNode = { kind: 'sink', sinkIndex, writer, sink };
+      nodes.push(node);
+      this.sinkNodes.push(node);
+      this.metrics.sinks[sinkIndex] = { rowsWritten: 0, bytesWritten: 0, rowsRejected: 0 };
+    }
+    return nodes;
+  }
+
+  private onMessage(message: ToPipeline): void {
+    switch (message.kind) {
+      case 'assign':
+        void this.guard(() => this.onAssign(message.splits));
+        return;
+      case 'noMoreSplits':
+        if (!this.expected) this.expected = message.expected;
+        void this.guard(() => this.maybeForwardNoMoreSplits());
+        return;
+      case 'event':
+        this.reader?.handleSourceEvent?.(message.event);
+        return;
+      case 'trigger':
+        void this.guard(() => this.onTrigger(message.checkpointId, message.endOfInput, message.stop));
+        return;
+      case 'complete':
+        void this.guard(() => this.onComplete(message.checkpointId));
+        return;
+      case 'close':
+        void this.close();
+        return;
+    }
+  }
+
+  private async guard(action: () => Promise<void>): Promise<void> {
+    try {
+      await action();
+    } catch (error) {
+      this.fail(error);
+    }
+  }
+
+  private async onAssign(splits: SourceSplit[]): Promise<void> {
+    const fresh = splits.filter((s) => !this.delivered.has(s.splitId));
+    if (fresh.length === 0) return;
+    for (const s of fresh) this.delivered.add(s.splitId);
+    this.requestOutstanding = false;
+    await this.lock.runExclusive(() => this.reader.addSplits(fresh));
+    await this.maybeForwardNoMoreSplits();
+    this.wake.notify();
+  }
+
+  /** No-more-splits reaches the reader only once every split it names has arrived. */
+  private async maybeForwardNoMoreSplits(): Promise<void> {
+    if (this.noMoreForwarded || !this.expected) return;
+    if (!this.expected.every((id) => this.delivered.has(id))) return;
+    this.noMoreForwarded = true;
+    this.requestOutstanding = false;
+    await this.lock.runExclusive(() => this.reader.handleNoMoreSplits());
+    this.wake.notify();
+  }
+
+  private requestSplit(): void {
+    if (this.requestOutstanding || this.noMoreForwarded) return;
+    this.requestOutstanding = true;
+    this.endpoint.send({ kind: 'splitRequest' });
+  }
+
+  private readonly output: ReaderOutput = {
+    emit: async (batch: RecordBatch) => {
+      this.metrics.rowsRead += batch.numRows;
+      this.metrics.bytesRead += batchBytes(batch);
+      await this.queue.push({ kind: 'batch', batch });
+    },
+  };
+
+  private async readLoop(): Promise<void> {
+    for (;;) {
+      if (this.abort.signal.aborted) return;
+      const status: PollStatus | 'stopped' = await this.lock.runExclusive(() =>
+        this.stopped ? 'stopped' : this.reader.pollNext(this.output),
+      );
+      if (status === 'stopped') return;
+      if (status === 'more') {
+        // Lets control messages (barriers, assignments) run between chunks even when reads never block.
+        await yieldToEventLoop();
+        continue;
+      }
+      if (status === 'waiting') {
+        this.requestSplit();
+        await this.wake.wait();
+        continue;
+      }
+      await this.lock.runExclusive(async () => {
+        if (this.stopped) return;
+        this.inputEnded = true;
+        await this.queue.push({ kind: 'end' });
+      });
+      return;
+    }
+  }
+
+  private async onTrigger(checkpointId: number, endOfInput: boolean, stop: boolean): Promise<void> {
+    if (checkpointId <= this.lastTrigger) return;
+    this.lastTrigger = checkpointId;
+    await this.lock.runExclusive(async () => {
+      const reader = this.reader.snapshotState(checkpointId);
+      if (stop) this.stopped = true;
+      await this.queue.push({ kind: 'barrier', checkpointId, endOfInput: endOfInput && this.inputEnded, reader });
+    });
+    this.wake.notify();
+  }
+
+  private async writeLoop(): Promise<void> {
+    for (;;) {
+      const item = await this.queue.pop();
+      if (item.kind === 'batch') {
+        await this.push(this.roots, item.batch);
+      } else if (item.kind === 'end') {
+        for (const node of this.sinkNodes) await node.writer.endOfInput?.();
+        this.endpoint.send({ kind: 'finished', metrics: this.snapshotMetrics() });
+      } else {
+        const sinks: SinkAck[] = [];
+        for (const node of this.sinkNodes) {
+          const infos = await node.writer.prepareCommit(item.checkpointId);
+          const state = await node.writer.snapshotState(item.checkpointId);
+          sinks.push({ sinkIndex: node.sinkIndex, infos, state });
+        }
+        this.endpoint.send({ kind: 'ack', checkpointId: item.checkpointId, reader: item.reader, sinks, metrics: this.snapshotMetrics() });
+        if (this.stopped && !this.inputEnded) return;
+      }
+    }
+  }
+
+  private async push(nodes: Node[], batch: RecordBatch): Promise<void> {
+    for (const node of nodes) {
+      if (node.kind === 'sink') {
+        await node.writer.write(batch);
+        const m = this.metrics.sinks[node.sinkIndex]!;
+        m.rowsWritten += batch.numRows;
+        const stats = node.writer.stats;
+        if (stats) {
+          m.bytesWritten = stats.bytesWritten;
+          m.rowsRejected = stats.rowsRejected ?? 0;
+        }
+      } else {
+        const m = this.metrics.transforms[node.transformIndex]!;
+        m.rowsIn += batch.numRows;
+        const out = await node.transform.apply(batch);
+        if (out && out.numRows > 0) {
+          m.rowsOut += out.numRows;
+          await this.push(node.children, out);
+        }
+      }
+    }
+  }
+
+  private async onComplete(checkpointId: number): Promise<void> {
+    await this.reader.notifyCheckpointComplete?.(checkpointId);
+  }
+
+  private snapshotMetrics(): PipelineMetrics {
+    this.metrics.seq++;
+    try {
+      this.metrics.splitsDone = Math.max(0, this.reader.snapshotState(0).consumed.length - this.initialConsumed);
+    } catch {
+      // A reader that cannot snapshot outside the lock just shows no split progress.
+    }
+    for (const node of this.sinkNodes) {
+      const stats = node.writer.stats;
+      const m = this.metrics.sinks[node.sinkIndex]!;
+      if (stats) {
+        m.bytesWritten = stats.bytesWritten;
+        m.rowsRejected = stats.rowsRejected ?? 0;
+      }
+    }
+    return structuredClone(this.metrics);
+  }
+
+  private sendMetrics(): void {
+    if (this.reader) this.endpoint.send({ kind: 'metrics', metrics: this.snapshotMetrics() });
+  }
+
+  private failed = false;
+  private fail(error: unknown): void {
+    if (this.failed) return;
+    this.failed = true;
+    this.logger.debug('pipeline failed', { pipeline: this.spec.pipelineId, error: String(error) });
+    this.endpoint.send({ kind: 'failed', error: toWireError(error) });
+    this.abort.abort(error);
+    this.queue.fail(new TidewayError('PIPELINE_STOPPED', 'pipeline stopped'));
+    this.wake.notify();
+  }
+
+  /** Closes the reader, transforms and writers; each step runs even if an earlier one fails. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.isClosing = true;
+      if (this.metricsTimer) clearInterval(this.metricsTimer);
+      this.stopped = true;
+      this.abort.abort(new TidewayError('PIPELINE_CLOSED', 'pipeline closed'));
+      this.queue.fail(new TidewayError('PIPELINE_STOPPED', 'pipeline stopped'));
+      this.wake.notify();
+      await this.done?.catch(() => undefined);
+      const steps: (() => Promise<void> | undefined)[] = [
+        () => this.reader?.close(),
+        ...this.sinkNodes.map((n) => () => n.writer.close()),
+        ...this.sinkNodes.map((n) => () => n.sink.close?.()),
+        ...allTransforms(this.roots).map((t) => () => t.close?.()),
+        () => this.source?.close?.(),
+      ];
+      for (const step of steps) {
+        try {
+          await step();
+        } catch (error) {
+          this.logger.warn('a pipeline part failed to close', { pipeline: this.spec.pipelineId, error: String(error) });
+        }
+      }
+      this.endpoint.send({ kind: 'closed', metrics: this.snapshotMetricsSafe() });
+    })();
+    return this.closing;
+  }
+
+  private snapshotMetricsSafe(): PipelineMetrics {
+    try {
+      return this.snapshotMetrics();
+    } catch {
+      return structuredClone(this.metrics);
+    }
+  }
+}
+
+function allTransforms(nodes: Node[]): Transform[] {
+  return nodes.flatMap((n) => (n.kind === 'transform' ? [n.transform, ...allTransforms(n.children)] : []));
+}
+
+function batchBytes(batch: RecordBatch): number {
+  let bytes = 0;
+  for (const child of batch.data.children) bytes += dataBytes(child);
+  return bytes;
+}
+
+function dataBytes(data: { values?: { byteLength: number }; valueOffsets?: { byteLength: number }; nullBitmap?: { byteLength: number }; children: unknown[] }): number {
+  let bytes = (data.values?.byteLength ?? 0) + (data.valueOffsets?.byteLength ?? 0) + (data.nullBitmap?.byteLength ?? 0);
+  for (const child of data.children) bytes += dataBytes(child as never);
+  return bytes;
+}

@@ -1,0 +1,44 @@
+/**
+ * Tideway's programmatic API: build a job from a typed config object and run it.
+ *
+ * ```ts
+ * import { runJob } from 'tideway';
+ * const result = await runJob({ env: { name: 'demo' }, source: [{ type: 'fake', rows: 1000 }], sink: [{ type: 'blackhole' }] });
+ * ```
+ */
+import { connectors as builtinConnectors } from '../connectors/index.js';
+import type { JobConfig } from './engine/job-config.js';
+import { planJob } from './engine/plan.js';
+import { ConnectorRegistry } from './engine/registry.js';
+import type { JobResult, RunOptions } from './engine/result.js';
+import { runJob as runWithRegistry } from './engine/run-job.js';
+
+export * from './api/index.js';
+export type { JobConfig, StageConfig, EnvConfig } from './engine/job-config.js';
+export { envSchema } from './engine/job-config.js';
+export type { JobPlan, PlannedStage } from './engine/plan.js';
+export type { JobProgress, JobResult, JobStatus, RunOptions, SinkProgress, SourceProgress } from './engine/result.js';
+export type { CheckpointStore, CheckpointData } from './engine/checkpoint-store.js';
+export type { TransportFactory } from './engine/transport.js';
+export { ConnectorRegistry, builtinConnectors };
+
+const BUILTIN_REGISTRY_MODULE = new URL(`../connectors/index${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url).href;
+
+/** The registry of every built-in connector. */
+export function builtinRegistry(): ConnectorRegistry {
+  return new ConnectorRegistry(builtinConnectors);
+}
+
+/** Runs a job; see RunOptions. Uses the built-in connectors unless `options.registry` is given. */
+export function runJob(config: JobConfig, options: RunOptions = {}): Promise<JobResult> {
+  const registry = options.registry ?? builtinRegistry();
+  const registryModule = options.registryModule ?? (options.registry ? undefined : BUILTIN_REGISTRY_MODULE);
+  return runWithRegistry(config, { ...options, registry, ...(registryModule ? { registryModule } : {}) });
+}
+
+/** Validates a job without running it: the wired plan, or every problem with its key path. */
+export function validateJob(config: unknown, registry: ConnectorRegistry = builtinRegistry()) {
+  return planJob(config, registry);
+}
+
+export { planJob };
