@@ -1,0 +1,802 @@
+import { Buffer } from 'node:buffer';
+import {
+  type Data,
+  type DataType,
+  type Date_,
+  DateUnit,
+  type Decimal,
+  type Field,
+  type FixedSizeBinary,
+  type FixedSizeList,
+  type Float,
+  type Int,
+  makeBuilder,
+  makeData,
+  type Map_,
+  type Struct,
+  type Time,
+  type Timestamp,
+  TimeUnit,
+  Type,
+} from 'apache-arrow';
+import { parseDate, parseTime, parseTimestamp } from './temporal.js';
+
+/**
+ * Column builders that turn text-format values into Arrow columns: JSON values from JSON Lines, field
+ * strings from CSV. They accept what the encoders write (see arrow-to-text.ts) plus the obvious
+ * variants: numeric strings for numbers, integers (in the column's unit) for timestamps, `[key, value]`
+ * pairs for maps.
+ */
+
+/** A value does not fit its column; the decoder adds the file, line and column to the message. */
+export class ValueError extends Error {}
+
+export interface ColumnBuilder {
+  readonly length: number;
+  /** A value from a JSON document; undefined (a missing key) and null are null. */
+  appendJson(value: unknown): void;
+  /** A CSV field; null is an empty unquoted field. */
+  appendText(text: string | null): void;
+  /** The column built so far; the builder starts again empty. */
+  finish(): Data;
+}
+
+type MakeDataProps = Parameters<typeof makeData>[0];
+
+function build(props: Record<string, unknown>): Data {
+  return makeData(props as unknown as MakeDataProps) as Data;
+}
+
+function describe(value: unknown): string {
+  const text = typeof value === 'string' ? JSON.stringify(value) : typeof value === 'object' ? JSON.stringify(value) : String(value);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+/** A validity bitmap that grows as values are appended. */
+class Validity {
+  private bits = new Uint8Array(64);
+  length = 0;
+  nulls = 0;
+
+  push(valid: boolean): void {
+    const i = this.length++;
+    if (i >> 3 >= this.bits.length) {
+      const next = new Uint8Array(this.bits.length * 2);
+      next.set(this.bits);
+      this.bits = next;
+    }
+    if (valid) this.bits[i >> 3]! |= 1 << (i & 7);
+    else this.nulls++;
+  }
+
+  finish(): { nullBitmap: Uint8Array | undefined; nullCount: number; length: number } {
+    const out = {
+      nullBitmap: this.nulls > 0 ? this.bits.slice(0, (this.length + 7) >> 3) : undefined,
+      nullCount: this.nulls,
+      length: this.length,
+    };
+    this.bits = new Uint8Array(64);
+    this.length = 0;
+    this.nulls = 0;
+    return out;
+  }
+}
+
+type NumericArray = Int8Array | Int16Array | Int32Array | Uint8Array | Uint16Array | Uint32Array | Float32Array | Float64Array;
+type NumericCtor = new (length: number) => NumericArray;
+type BigArray = BigInt64Array | BigUint64Array;
+type BigCtor = new (length: number) => BigArray;
+
+function grow<T extends NumericArray | BigArray>(array: T, needed: number, make: (n: number) => T): T {
+  if (needed <= array.length) return array;
+  const next = make(Math.max(needed, array.length * 2));
+  (next as unknown as { set(a: T): void }).set(array);
+  return next;
+}
+
+/** The shared null handling: nulls go to `validity`, values to `push`. */
+abstract class Base implements ColumnBuilder {
+  protected readonly validity = new Validity();
+
+  constructor(protected readonly field: Field) {}
+
+  get length(): number {
+    return this.validity.length;
+  }
+
+  appendJson(value: unknown): void {
+    if (value === null || value === undefined) return this.appendNull();
+    this.pushJson(value);
+    this.validity.push(true);
+  }
+
+  appendText(text: string | null): void {
+    if (text === null) return this.appendNull();
+    this.pushText(text);
+    this.validity.push(true);
+  }
+
+  protected appendNull(): void {
+    if (!this.field.nullable) throw new ValueError(`a null for column "${this.field.name}", which is not nullable`);
+    this.pushNull();
+    this.validity.push(false);
+  }
+
+  protected abstract pushJson(value: unknown): void;
+  protected pushText(text: string): void {
+    this.pushJson(text);
+  }
+  protected abstract pushNull(): void;
+  abstract finish(): Data;
+}
+
+const INT_TEXT = /^[+-]?\d+$/;
+const FLOAT_TEXT = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+
+function intRange(bitWidth: number, signed: boolean): [number, number] {
+  return signed ? [-(2 ** (bitWidth - 1)), 2 ** (bitWidth - 1) - 1] : [0, 2 ** bitWidth - 1];
+}
+
+class IntBuilder extends Base {
+  private values: NumericArray;
+  private readonly ctor: NumericCtor;
+  private readonly min: number;
+  private readonly max: number;
+
+  constructor(field: Field, private readonly type: Int) {
+    super(field);
+    this.ctor = type.ArrayType as unknown as NumericCtor;
+    this.values = new this.ctor(1024);
+    [this.min, this.max] = intRange(type.bitWidth, type.isSigned);
+  }
+
+  protected pushJson(value: unknown): void {
+    let n: number;
+    if (typeof value === 'number') n = value;
+    else if (typeof value === 'string' && INT_TEXT.test(value.trim())) n = Number(value);
+    else throw new ValueError(`expected an integer for ${String(this.type)}, got ${describe(value)}`);
+    if (!Number.isInteger(n) || n < this.min || n > this.max) {
+      throw new ValueError(`${describe(value)} is not an integer in the range of ${String(this.type)} (${this.min}..${this.max})`);
+    }
+    this.push(n);
+  }
+
+  protected override pushText(text: string): void {
+    if (!INT_TEXT.test(text)) throw new ValueError(`expected an integer for ${String(this.type)}, got ${describe(text)}`);
+    this.pushJson(Number(text));
+  }
+
+  protected pushNull(): void {
+    this.push(0);
+  }
+
+  private push(n: number): void {
+    const i = this.length;
+    this.values = grow(this.values, i + 1, (size) => new this.ctor(size));
+    this.values[i] = n;
+  }
+
+  finish(): Data {
+    const validity = this.validity.finish();
+    const values = this.values.slice(0, validity.length);
+    this.values = new this.ctor(1024);
+    return build({ type: this.type, ...validity, data: values });
+  }
+}
+
+/** Int64, UInt64, Duration, Timestamp, Time64, Date64: 64-bit values from parsed text. */
+class BigBuilder extends Base {
+  private values: BigArray;
+  private readonly ctor: BigCtor;
+
+  constructor(
+    field: Field,
+    private readonly type: DataType,
+    private readonly parse: (value: unknown) => bigint,
+  ) {
+    super(field);
+    this.ctor = (type.ArrayType as unknown as BigCtor) ?? BigInt64Array;
+    this.values = new this.ctor(1024);
+  }
+
+  protected pushJson(value: unknown): void {
+    const v = this.parse(value);
+    const i = this.length;
+    this.values = grow(this.values, i + 1, (size) => new this.ctor(size));
+    this.values[i] = v;
+  }
+
+  protected pushNull(): void {
+    this.values = grow(this.values, this.length + 1, (size) => new this.ctor(size));
+    this.values[this.length] = 0n;
+  }
+
+  finish(): Data {
+    const validity = this.validity.finish();
+    const values = this.values.slice(0, validity.length);
+    this.values = new this.ctor(1024);
+    return build({ type: this.type, ...validity, data: values });
+  }
+}
+
+function bigintParser(type: DataType, signed: boolean): (value: unknown) => bigint {
+  const min = signed ? -(2n ** 63n) : 0n;
+  const max = signed ? 2n ** 63n - 1n : 2n ** 64n - 1n;
+  return (value) => {
+    let v: bigint;
+    if (typeof value === 'number') {
+      if (!Number.isSafeInteger(value)) {
+        throw new ValueError(`${describe(value)} is not a safe integer for ${String(type)}; write large integers as JSON strings so that no digit is lost`);
+      }
+      v = BigInt(value);
+    } else if (typeof value === 'bigint') v = value;
+    else if (typeof value === 'string' && INT_TEXT.test(value)) v = BigInt(value);
+    else throw new ValueError(`expected an integer for ${String(type)}, got ${describe(value)}`);
+    if (v < min || v > max) throw new ValueError(`${describe(value)} is out of range for ${String(type)}`);
+    return v;
+  };
+}
+
+class FloatBuilder extends Base {
+  private values: Float32Array | Float64Array;
+  private readonly ctor: new (n: number) => Float32Array | Float64Array;
+
+  constructor(field: Field, private readonly type: Float) {
+    super(field);
+    if (type.precision === 0) throw new ValueError(`${String(type)} (half float) columns cannot be read from text; declare the column as float32`);
+    this.ctor = type.precision === 1 ? Float32Array : Float64Array;
+    this.values = new this.ctor(1024);
+  }
+
+  protected pushJson(value: unknown): void {
+    let n: number;
+    if (typeof value === 'number') n = value;
+    else if (typeof value === 'string') n = parseFloatText(value, this.type);
+    else throw new ValueError(`expected a number for ${String(this.type)}, got ${describe(value)}`);
+    this.push(n);
+  }
+
+  protected pushNull(): void {
+    this.push(0);
+  }
+
+  private push(n: number): void {
+    const i = this.length;
+    this.values = grow(this.values, i + 1, (size) => new this.ctor(size));
+    this.values[i] = n;
+  }
+
+  finish(): Data {
+    const validity = this.validity.finish();
+    const values = this.values.slice(0, validity.length);
+    this.values = new this.ctor(1024);
+    return build({ type: this.type, ...validity, data: values });
+  }
+}
+
+function parseFloatText(text: string, type: DataType): number {
+  if (FLOAT_TEXT.test(text)) return Number(text);
+  switch (text) {
+    case 'NaN':
+      return Number.NaN;
+    case 'Infinity':
+    case '+Infinity':
+      return Number.POSITIVE_INFINITY;
+    case '-Infinity':
+      return Number.NEGATIVE_INFINITY;
+  }
+  throw new ValueError(`expected a number for ${String(type)}, got ${describe(text)}`);
+}
+
+class BoolBuilder extends Base {
+  private values = new Validity();
+
+  protected pushJson(value: unknown): void {
+    if (typeof value === 'boolean') return this.values.push(value);
+    if (typeof value === 'string') return this.pushText(value);
+    throw new ValueError(`expected true or false, got ${describe(value)}`);
+  }
+
+  protected override pushText(text: string): void {
+    const lower = text.toLowerCase();
+    if (lower === 'true' || lower === '1') this.values.push(true);
+    else if (lower === 'false' || lower === '0') this.values.push(false);
+    else throw new ValueError(`expected true or false, got ${describe(text)}`);
+  }
+
+  protected pushNull(): void {
+    this.values.push(false);
+  }
+
+  finish(): Data {
+    const validity = this.validity.finish();
+    const bits = this.values.finish();
+    return build({
+      type: this.field.type,
+      ...validity,
+      data: bits.nullBitmap ?? new Uint8Array((validity.length + 7) >> 3).fill(0xff),
+    });
+  }
+}
+
+/** Utf8, LargeUtf8, Binary, LargeBinary: variable-width bytes with offsets. */
+class BytesBuilder extends Base {
+  private bytes = new Uint8Array(4096);
+  private used = 0;
+  private offsets: number[] = [0];
+  private static readonly encoder = new TextEncoder();
+
+  constructor(
+    field: Field,
+    private readonly type: DataType,
+    private readonly binary: boolean,
+  ) {
+    super(field);
+  }
+
+  protected pushJson(value: unknown): void {
+    if (this.binary) {
+      if (typeof value !== 'string') throw new ValueError(`expected base64 text for ${String(this.type)}, got ${describe(value)}`);
+      this.pushBytes(decodeBase64(value));
+      return;
+    }
+    // Text columns take any scalar as its text, and nested values as JSON, so that an inferred utf8 column loses nothing.
+    const text = typeof value === 'string' ? value : typeof value === 'object' ? JSON.stringify(value) : String(value);
+    this.pushString(text);
+  }
+
+  private pushString(text: string): void {
+    const need = this.used + text.length * 3;
+    if (need > this.bytes.length) this.resize(need);
+    const { written } = BytesBuilder.encoder.encodeInto(text, this.bytes.subarray(this.used));
+    this.used += written;
+    this.offsets.push(this.used);
+  }
+
+  private pushBytes(bytes: Uint8Array): void {
+    if (this.used + bytes.length > this.bytes.length) this.resize(this.used + bytes.length);
+    this.bytes.set(bytes, this.used);
+    this.used += bytes.length;
+    this.offsets.push(this.used);
+  }
+
+  private resize(need: number): void {
+    const next = new Uint8Array(Math.max(need, this.bytes.length * 2));
+    next.set(this.bytes.subarray(0, this.used));
+    this.bytes = next;
+  }
+
+  protected pushNull(): void {
+    this.offsets.push(this.used);
+  }
+
+  finish(): Data {
+    const validity = this.validity.finish();
+    const large = this.type.typeId === Type.LargeUtf8 || this.type.typeId === Type.LargeBinary;
+    const valueOffsets = large ? BigInt64Array.from(this.offsets, (o) => BigInt(o)) : Int32Array.from(this.offsets);
+    const data = this.bytes.slice(0, this.used);
+    this.bytes = new Uint8Array(4096);
+    this.used = 0;
+    this.offsets = [0];
+    return build({ type: this.type, ...validity, valueOffsets, data });
+  }
+}
+
+const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
+
+function decodeBase64(text: string): Uint8Array {
+  if (!BASE64.test(text)) throw new ValueError(`expected base64 text, got ${describe(text)}`);
+  return Buffer.from(text, 'base64');
+}
+
+class FixedBinaryBuilder extends Base {
+  private bytes: number[] = [];
+
+  constructor(field: Field, private readonly type: FixedSizeBinary) {
+    super(field);
+  }
+
+  protected pushJson(value: unknown): void {
+    if (typeof value !== 'string') throw new ValueError(`expected base64 text for ${String(this.type)}, got ${describe(value)}`);
+    const bytes = decodeBase64(value);
+    if (bytes.length !== this.type.byteWidth) {
+      throw new ValueError(`expected ${this.type.byteWidth} bytes for ${String(this.type)}, got ${bytes.length}`);
+    }
+    for (const b of bytes) this.bytes.push(b);
+  }
+
+  protected pushNull(): void {
+    for (let i = 0; i < this.type.byteWidth; i++) this.bytes.push(0);
+  }
+
+  finish(): Data {
+    const validity = this.validity.finish();
+    const data = Uint8Array.from(this.bytes);
+    this.bytes = [];
+    return build({ type: this.type, ...validity, data });
+  }
+}
+
+class DecimalBuilder extends Base {
+  private words: number[] = [];
+  private readonly stride: number;
+
+  constructor(field: Field, private readonly type: Decimal) {
+    super(field);
+    this.stride = type.bitWidth / 32;
+  }
+
+  protected pushJson(value: unknown): void {
+    const text = typeof value === 'number' ? String(value) : typeof value === 'string' ? value.trim() : undefined;
+    const m = text === undefined ? null : /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/.exec(text);
+    if (!m || (m[2] === '' && (m[3] ?? '') === '')) throw new ValueError(`expected a decimal number for ${String(this.type)}, got ${describe(value)}`);
+    let digits = (m[2] ?? '') + (m[3] ?? '');
+    let scale = (m[3] ?? '').length - Number(m[4] ?? 0);
+    // Bring the value to the column's scale; trailing zeros may go, other digits may not.
+    while (scale > this.type.scale) {
+      if (!digits.endsWith('0')) throw new ValueError(`${describe(value)} has more decimal places than ${String(this.type)} allows (${this.type.scale})`);
+      digits = digits.slice(0, -1);
+      scale--;
+    }
+    let v = BigInt(digits || '0') * 10n ** BigInt(this.type.scale - scale);
+    if (v >= 10n ** BigInt(this.type.precision)) throw new ValueError(`${describe(value)} has more digits than ${String(this.type)} allows`);
+    if (m[1] === '-') v = -v;
+    const bits = BigInt(this.stride * 32);
+    let u = v < 0n ? (1n << bits) + v : v;
+    for (let w = 0; w < this.stride; w++) {
+      this.words.push(Number(u & 0xffffffffn));
+      u >>= 32n;
+    }
+  }
+
+  protected pushNull(): void {
+    for (let w = 0; w < this.stride; w++) this.words.push(0);
+  }
+
+  finish(): Data {
+    const validity = this.validity.finish();
+    const data = Uint32Array.from(this.words);
+    this.words = [];
+    return build({ type: this.type, ...validity, data });
+  }
+}
+
+class DateDayBuilder extends Base {
+  private days: number[] = [];
+
+  protected pushJson(value: unknown): void {
+    const days = typeof value === 'string' ? parseDate(value) ?? dateOfTimestamp(value) : undefined;
+    if (days === undefined) throw new ValueError(`expected a date (YYYY-MM-DD), got ${describe(value)}`);
+    this.days.push(days);
+  }
+
+  protected pushNull(): void {
+    this.days.push(0);
+  }
+
+  finish(): Data {
+    const validity = this.validity.finish();
+    const data = Int32Array.from(this.days);
+    this.days = [];
+    return build({ type: this.field.type, ...validity, data });
+  }
+}
+
+function dateOfTimestamp(text: string): number | undefined {
+  const ms = parseTimestamp(text, TimeUnit.MILLISECOND);
+  return ms === undefined ? undefined : Math.floor(Number(ms) / 86_400_000);
+}
+
+class ListBuilder extends Base {
+  private offsets: number[] = [0];
+  private readonly child: ColumnBuilder;
+
+  constructor(field: Field, private readonly type: DataType) {
+    super(field);
+    this.child = makeColumnBuilder(type.children[0]!);
+  }
+
+  protected pushJson(value: unknown): void {
+    const items = typeof value === 'string' ? parseJsonText(value) : value;
+    if (!Array.isArray(items)) throw new ValueError(`expected a JSON array for ${String(this.type)}, got ${describe(value)}`);
+    if (this.type.typeId === Type.FixedSizeList && items.length !== (this.type as FixedSizeList).listSize) {
+      throw new ValueError(`expected ${(this.type as FixedSizeList).listSize} items for ${String(this.type)}, got ${items.length}`);
+    }
+    for (const item of items) this.child.appendJson(item);
+    this.offsets.push(this.child.length);
+  }
+
+  protected pushNull(): void {
+    if (this.type.typeId === Type.FixedSizeList) {
+      for (let i = 0; i < (this.type as FixedSizeList).listSize; i++) this.child.appendJson(nullFiller(this.type.children[0]!));
+    }
+    this.offsets.push(this.child.length);
+  }
+
+  finish(): Data {
+    const validity = this.validity.finish();
+    const child = this.child.finish();
+    const large = this.type.typeId === Type.LargeList;
+    const valueOffsets = large ? BigInt64Array.from(this.offsets, (o) => BigInt(o)) : Int32Array.from(this.offsets);
+    this.offsets = [0];
+    if (this.type.typeId === Type.FixedSizeList) return build({ type: this.type, ...validity, child });
+    return build({ type: this.type, ...validity, valueOffsets, child });
+  }
+}
+
+/** What a null list slot holds in a fixed-size list's child: a null when the child may be null. */
+function nullFiller(field: Field): unknown {
+  return field.nullable ? null : undefined;
+}
+
+class StructBuilder extends Base {
+  private readonly children: ColumnBuilder[];
+
+  constructor(field: Field, private readonly type: Struct) {
+    super(field);
+    this.children = type.children.map((f) => makeColumnBuilder(nullableCopy(f)));
+  }
+
+  protected pushJson(value: unknown): void {
+    const object = typeof value === 'string' ? parseJsonText(value) : value;
+    if (object === null || typeof object !== 'object' || Array.isArray(object)) {
+      throw new ValueError(`expected a JSON object for ${String(this.type)}, got ${describe(value)}`);
+    }
+    this.type.children.forEach((f, k) => {
+      try {
+        this.children[k]!.appendJson((object as Record<string, unknown>)[f.name]);
+      } catch (error) {
+        throw nested(error, f.name);
+      }
+    });
+  }
+
+  protected pushNull(): void {
+    for (const child of this.children) child.appendJson(null);
+  }
+
+  finish(): Data {
+    const validity = this.validity.finish();
+    const children = this.children.map((c) => c.finish());
+    return build({ type: this.type, ...validity, children });
+  }
+}
+
+/**
+ * Children of a struct slot that is itself null still need a value; arrow-js wants them nullable then.
+ * A non-nullable child field is checked for present values by the struct's JSON object instead.
+ */
+function nullableCopy(field: Field): Field {
+  return field.nullable ? field : field.clone({ nullable: true });
+}
+
+function nested(error: unknown, name: string): unknown {
+  return error instanceof ValueError ? new ValueError(`field "${name}": ${error.message}`) : error;
+}
+
+class MapBuilder extends Base {
+  private offsets: number[] = [0];
+  private readonly keys: ColumnBuilder;
+  private readonly values: ColumnBuilder;
+  private count = 0;
+
+  constructor(field: Field, private readonly type: Map_) {
+    super(field);
+    const entries = type.children[0]!.type as Struct;
+    this.keys = makeColumnBuilder(entries.children[0]!);
+    this.values = makeColumnBuilder(entries.children[1]!);
+  }
+
+  protected pushJson(value: unknown): void {
+    const parsed = typeof value === 'string' ? parseJsonText(value) : value;
+    if (Array.isArray(parsed)) {
+      for (const entry of parsed) {
+        const [k, v] = Array.isArray(entry) ? entry : [(entry as { key?: unknown })?.key, (entry as { value?: unknown })?.value];
+        this.keys.appendJson(k);
+        this.values.appendJson(v);
+        this.count++;
+      }
+    } else if (parsed !== null && typeof parsed === 'object') {
+      for (const [k, v] of Object.entries(parsed)) {
+        this.keys.appendText(k);
+        this.values.appendJson(v);
+        this.count++;
+      }
+    } else {
+      throw new ValueError(`expected a JSON object for ${String(this.type)}, got ${describe(value)}`);
+    }
+    this.offsets.push(this.count);
+  }
+
+  protected pushNull(): void {
+    this.offsets.push(this.count);
+  }
+
+  finish(): Data {
+    const validity = this.validity.finish();
+    const entriesType = this.type.children[0]!.type as Struct;
+    const keys = this.keys.finish();
+    const values = this.values.finish();
+    const child = build({ type: entriesType, length: this.count, nullCount: 0, children: [keys, values] });
+    const valueOffsets = Int32Array.from(this.offsets);
+    this.offsets = [0];
+    this.count = 0;
+    return build({ type: this.type, ...validity, valueOffsets, child });
+  }
+}
+
+/** Dictionary and any other type arrow-js can build from JS values. */
+class ArrowJsBuilder extends Base {
+  private builder;
+  private readonly inner: ColumnBuilder | undefined;
+
+  constructor(field: Field, private readonly type: DataType) {
+    super(field);
+    this.builder = makeBuilder({ type, nullValues: [null, undefined] });
+    const valueType = (type as { dictionary?: DataType }).dictionary;
+    // Dictionary values are parsed as their value type first, so that "42" becomes 42 for an int dictionary.
+    this.inner = valueType ? makeColumnBuilder(field.clone({ type: valueType, nullable: true })) : undefined;
+  }
+
+  protected pushJson(value: unknown): void {
+    this.builder.append(this.convert(value, false));
+  }
+
+  protected override pushText(text: string): void {
+    this.builder.append(this.convert(text, true));
+  }
+
+  private convert(value: unknown, text: boolean): unknown {
+    if (!this.inner) return value;
+    if (text) this.inner.appendText(value as string);
+    else this.inner.appendJson(value);
+    const data = this.inner.finish();
+    return jsValue(data);
+  }
+
+  protected pushNull(): void {
+    this.builder.append(null);
+  }
+
+  finish(): Data {
+    this.validity.finish();
+    const data = this.builder.flush() as Data;
+    this.builder = makeBuilder({ type: this.type, nullValues: [null, undefined] });
+    return data;
+  }
+}
+
+function jsValue(data: Data): unknown {
+  // One-row column back to a JS value arrow-js builders understand.
+  const values = data.values as ArrayLike<unknown> | undefined;
+  if (data.typeId === Type.Utf8) return new TextDecoder().decode(data.values as Uint8Array);
+  return values?.[0];
+}
+
+function parseJsonText(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new ValueError(`expected JSON text, got ${describe(text)}`);
+  }
+}
+
+/** A builder for `field`; throws FORMAT-level ValueError for types that text formats cannot hold. */
+export function makeColumnBuilder(field: Field): ColumnBuilder {
+  const type = field.type as DataType;
+  switch (type.typeId) {
+    case Type.Null:
+      return new NullBuilder(field);
+    case Type.Int: {
+      const int = type as Int;
+      if (int.bitWidth === 64) return new BigBuilder(field, type, bigintParser(type, int.isSigned));
+      return new IntBuilder(field, int);
+    }
+    case Type.Float:
+      return new FloatBuilder(field, type as Float);
+    case Type.Bool:
+      return new BoolBuilder(field);
+    case Type.Utf8:
+    case Type.LargeUtf8:
+      return new BytesBuilder(field, type, false);
+    case Type.Binary:
+    case Type.LargeBinary:
+      return new BytesBuilder(field, type, true);
+    case Type.FixedSizeBinary:
+      return new FixedBinaryBuilder(field, type as FixedSizeBinary);
+    case Type.Decimal:
+      return new DecimalBuilder(field, type as Decimal);
+    case Type.Date:
+      if ((type as Date_).unit === DateUnit.DAY) return new DateDayBuilder(field);
+      return new BigBuilder(field, type, (value) => {
+        const days = typeof value === 'string' ? parseDate(value) ?? dateOfTimestamp(value) : undefined;
+        if (days === undefined) throw new ValueError(`expected a date (YYYY-MM-DD), got ${describe(value)}`);
+        return BigInt(days) * 86_400_000n;
+      });
+    case Type.Timestamp: {
+      const unit = (type as Timestamp).unit;
+      const asInteger = bigintParser(type, true);
+      return new BigBuilder(field, type, (value) => {
+        if (typeof value === 'string') {
+          const v = parseTimestamp(value.trim(), unit);
+          if (v !== undefined) return v;
+          if (!INT_TEXT.test(value)) throw new ValueError(`expected an ISO 8601 timestamp for ${String(type)}, got ${describe(value)}`);
+        }
+        return asInteger(value);
+      });
+    }
+    case Type.Time: {
+      const time = type as Time;
+      const unit = time.unit as unknown as TimeUnit;
+      const parse = (value: unknown): bigint => {
+        const v = typeof value === 'string' ? parseTime(value, unit) : typeof value === 'number' && Number.isSafeInteger(value) ? BigInt(value) : undefined;
+        if (v === undefined) throw new ValueError(`expected a time of day (HH:MM:SS) for ${String(type)}, got ${describe(value)}`);
+        return v;
+      };
+      if (time.bitWidth === 64) return new BigBuilder(field, type, parse);
+      return new IntFromBigBuilder(field, type, parse);
+    }
+    case Type.Duration:
+      return new BigBuilder(field, type, bigintParser(type, true));
+    case Type.List:
+    case Type.LargeList:
+    case Type.FixedSizeList:
+      return new ListBuilder(field, type);
+    case Type.Struct:
+      return new StructBuilder(field, type as Struct);
+    case Type.Map:
+      return new MapBuilder(field, type as Map_);
+    case Type.Dictionary:
+      return new ArrowJsBuilder(field, type);
+    default:
+      throw new ValueError(`column "${field.name}" has type ${String(type)}, which JSON Lines and CSV cannot hold; read it as utf8`);
+  }
+}
+
+class NullBuilder extends Base {
+  protected pushJson(): void {
+    // A Null column holds nothing; any value read for it is dropped by declaration.
+  }
+  protected override appendNull(): void {
+    this.validity.push(false);
+  }
+  protected pushNull(): void {}
+  override appendJson(): void {
+    this.validity.push(false);
+  }
+  override appendText(): void {
+    this.validity.push(false);
+  }
+  finish(): Data {
+    const { length } = this.validity.finish();
+    return build({ type: this.field.type, length, nullCount: length });
+  }
+}
+
+/** Time32: parsed as bigint like Time64, stored as int32. */
+class IntFromBigBuilder extends Base {
+  private values: number[] = [];
+
+  constructor(
+    field: Field,
+    private readonly type: DataType,
+    private readonly parse: (value: unknown) => bigint,
+  ) {
+    super(field);
+  }
+
+  protected pushJson(value: unknown): void {
+    this.values.push(Number(this.parse(value)));
+  }
+
+  protected pushNull(): void {
+    this.values.push(0);
+  }
+
+  finish(): Data {
+    const validity = this.validity.finish();
+    const data = Int32Array.from(this.values);
+    this.values = [];
+    return build({ type: this.type, ...validity, data });
+  }
+}
