@@ -52,12 +52,15 @@ function matches(entry: JournalEntry, filter: JournalFilter | undefined): boolea
 
 /**
  * Every request the emulator answered (or refused to), in the order they ended (`seq` gives the
- * order they arrived). Tests assert on it:
+ * order they arrived). An entry is recorded just before the last response bytes leave, so once a
+ * client call has returned, its requests are in the journal; if the connection then fails during
+ * that final flush, the entry's `outcome` is corrected to `aborted` in place. Tests assert on it:
  * "exactly two PutObject", "no part above 1 MiB", "AbortMultipartUpload was called".
  */
 export class RequestJournal {
   private readonly list: JournalEntry[] = [];
   private dropped = 0;
+  private readonly waiters = new Set<{ filter: JournalFilter | undefined; resolve: (entry: JournalEntry) => void }>();
 
   /** @param limit oldest entries are dropped beyond this many, so a long-running emulator stays small. */
   constructor(private readonly limit: number) {}
@@ -69,6 +72,36 @@ export class RequestJournal {
       this.list.shift();
       this.dropped++;
     }
+    for (const waiter of this.waiters) {
+      if (matches(entry, waiter.filter)) {
+        this.waiters.delete(waiter);
+        waiter.resolve(entry);
+      }
+    }
+  }
+
+  /**
+   * The first entry (already recorded or still to come) that matches. A request is journaled when
+   * it ends on the emulator's side, which can be just after the client has seen a failure.
+   */
+  waitFor(filter?: JournalFilter, options: { timeoutMs?: number } = {}): Promise<JournalEntry> {
+    const existing = this.list.find((e) => matches(e, filter));
+    if (existing) return Promise.resolve(existing);
+    const timeoutMs = options.timeoutMs ?? 5000;
+    return new Promise<JournalEntry>((resolve, reject) => {
+      const waiter = {
+        filter,
+        resolve: (entry: JournalEntry) => {
+          clearTimeout(timer);
+          resolve(entry);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.waiters.delete(waiter);
+        reject(new Error(`no OSS emulator request matching the filter was journaled within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.waiters.add(waiter);
+    });
   }
 
   /** Entries in the order they ended, optionally filtered. A copy: later requests do not change it. */

@@ -48,6 +48,7 @@ function newRequestId(): string {
 
 interface Exchange {
   entry: JournalEntry;
+  recorded: boolean;
   startedMs: number;
   method: string;
   host: string;
@@ -93,6 +94,7 @@ class EmulatorServer {
     const requestId = newRequestId();
     const host = req.headers.host ?? '';
     const exchange: Exchange = {
+      recorded: false,
       startedMs: performance.now(),
       method,
       host,
@@ -235,32 +237,37 @@ class EmulatorServer {
   }
 
   private resetConnection(req: IncomingMessage, exchange: Exchange): void {
-    req.socket.resetAndDestroy();
     this.finish(exchange, 'reset');
+    req.socket.resetAndDestroy();
   }
 
   private async send(req: IncomingMessage, res: ServerResponse, exchange: Exchange, response: OssResponse, fault: FiredFault | undefined): Promise<void> {
     const { body } = response;
-    const length = body === undefined ? undefined : Buffer.isBuffer(body) ? body.length : body.length;
+    const length = body === undefined ? 0 : body.length;
     res.statusCode = response.status;
     for (const [name, value] of Object.entries(response.headers)) res.setHeader(name, value);
-    if (length !== undefined) res.setHeader('Content-Length', String(length));
+    if (body !== undefined) res.setHeader('Content-Length', String(length));
     else if (!res.hasHeader('Content-Length')) res.setHeader('Content-Length', '0');
     exchange.entry.status = response.status;
+    const closed = once(res, 'close').then(() => 'closed' as const);
 
     if (body === undefined || exchange.method === 'HEAD' || length === 0) {
       destroyBody(response);
+      this.finish(exchange, 'complete');
       res.end();
-      await once(res, 'close');
-      return this.finish(exchange, res.writableFinished ? 'complete' : 'aborted');
+      await closed;
+      if (!res.writableFinished) this.finish(exchange, 'aborted');
+      return;
     }
 
     const action = fault?.action;
-    const cut = action?.kind === 'resetAfterBytes' ? action.bytes : action?.kind === 'truncate' ? (action.bytes ?? Math.floor((length ?? 0) / 2)) : undefined;
+    const cut = action?.kind === 'resetAfterBytes' ? action.bytes : action?.kind === 'truncate' ? (action.bytes ?? Math.floor(length / 2)) : undefined;
     const rate = action?.kind === 'slowBody' ? action.bytesPerSecond : undefined;
-    const closed = once(res, 'close').then(() => 'closed' as const);
     const write = async (chunk: Buffer): Promise<boolean> => {
       exchange.entry.bytesOut += chunk.length;
+      // Journal before the last bytes leave, so a client that has its answer finds its request
+      // in the journal already.
+      if (exchange.entry.bytesOut >= length) this.finish(exchange, 'complete');
       const flushed = new Promise<'flushed'>((resolve) => res.write(chunk, () => resolve('flushed')));
       return (await Promise.race([flushed, closed])) === 'flushed';
     };
@@ -271,14 +278,16 @@ class EmulatorServer {
       for await (let chunk of chunks) {
         if (cut !== undefined && sent + chunk.length >= cut) {
           chunk = chunk.subarray(0, cut - sent);
-          if (chunk.length > 0 && !(await write(chunk))) return this.finish(exchange, 'aborted');
+          exchange.entry.bytesOut += chunk.length;
+          this.finish(exchange, action?.kind === 'resetAfterBytes' ? 'reset' : 'truncated');
+          if (chunk.length > 0) await Promise.race([new Promise<void>((resolve) => res.write(chunk, () => resolve())), closed]);
           if (action?.kind === 'resetAfterBytes') {
             req.socket.resetAndDestroy();
-            return this.finish(exchange, 'reset');
+          } else {
+            req.socket.end();
+            await closed;
           }
-          req.socket.end();
-          await closed;
-          return this.finish(exchange, 'truncated');
+          return;
         }
         const pieces = rate === undefined ? [chunk] : splitEvery(chunk, Math.max(1, Math.floor(rate / 10)));
         for (const piece of pieces) {
@@ -297,12 +306,18 @@ class EmulatorServer {
     }
     res.end();
     await closed;
-    return this.finish(exchange, res.writableFinished ? 'complete' : 'aborted');
+    if (!res.writableFinished) this.finish(exchange, 'aborted');
   }
 
+  /**
+   * Journals the request; a later call (the connection failed after the optimistic record) only
+   * corrects the outcome and duration of the entry already recorded.
+   */
   private finish(exchange: Exchange, outcome: RequestOutcome): void {
     exchange.entry.outcome = outcome;
     exchange.entry.ms = Math.round((performance.now() - exchange.startedMs) * 1000) / 1000;
+    if (exchange.recorded) return;
+    exchange.recorded = true;
     this.journal.record(exchange.entry);
     this.options.onRequest?.(exchange.entry);
   }
