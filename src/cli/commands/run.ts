@@ -1,0 +1,89 @@
+import { CancelledError, ConfigError, describeError, errorCode } from '../../api/errors.js';
+import type { JobResult } from '../../engine/result.js';
+import { runJob } from '../api.js';
+import { errorLine, errorText, issuesText } from '../errors.js';
+import { ExitCode } from '../exit-codes.js';
+import { createProgress, progressMode } from '../progress.js';
+import { humanReport, jsonReport, jsonReportForError } from '../report.js';
+import { cliLogger } from '../terminal.js';
+import type { CommandContext } from './context.js';
+import { isLoadFailure, loadForCommand } from './load.js';
+
+export interface RunFlags {
+  var: string[];
+  parallelism?: number;
+  fresh: boolean;
+  json: boolean;
+  quiet: boolean;
+  verbose: boolean;
+}
+
+const EXIT_BY_STATUS = { finished: ExitCode.ok, failed: ExitCode.failed, cancelled: ExitCode.cancelled } as const;
+
+/**
+ * `tideway run`: validate, run with progress on stderr, print the report. The first SIGINT/SIGTERM stops the
+ * job gracefully (a last checkpoint, so the next run resumes); a second one exits at once with 130.
+ */
+export async function runCommand(file: string, flags: RunFlags, context: CommandContext): Promise<ExitCode> {
+  const { io } = context;
+  const printJson = (value: unknown) => io.stdout.write(`${JSON.stringify(value)}\n`);
+  const loaded = await loadForCommand(file, flags.var, context);
+  if (isLoadFailure(loaded)) {
+    if (flags.json) printJson(jsonReportForError(null, loaded.error));
+    return loaded.exitCode;
+  }
+  const jobName = loaded.plan.env.name;
+
+  const progress = createProgress(progressMode({ quiet: flags.quiet, stderr: io.stderr, env: io.env }), io.stderr as NodeJS.WriteStream);
+  const logger = cliLogger(flags.verbose ? 'debug' : flags.quiet ? 'warn' : 'info', (line) => progress.log(line));
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    interrupts++;
+    if (interrupts === 1) {
+      logger.warn(`${signal}: stopping gracefully (taking a last checkpoint so the next run resumes); press Ctrl-C again to exit at once`);
+      controller.abort(new CancelledError(`cancelled by ${signal}`));
+      return;
+    }
+    progress.stop();
+    io.stderr.write(`${signal} again: exiting at once; the next run resumes from the last completed checkpoint\n`);
+    process.exit(ExitCode.cancelled);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  let result: JobResult;
+  try {
+    // No registry passed: runJob's default (the built-in list) is one it can also load in worker threads.
+    result = await runJob(loaded.config, {
+      signal: controller.signal,
+      fresh: flags.fresh,
+      ...(flags.parallelism === undefined ? {} : { parallelism: flags.parallelism }),
+      logger,
+      baseDir: context.cwd,
+      onProgress: (p) => progress.update(p),
+    });
+  } catch (error) {
+    progress.stop();
+    if (error instanceof ConfigError) {
+      // Raised when the run itself finds the job invalid (for example after --parallelism): still a config problem.
+      const issues = error.issues.map((issue) => loaded.locations.attach(issue));
+      const text = issuesText(file, issues);
+      io.stderr.write(text);
+      if (flags.json) printJson(jsonReportForError(jobName, { code: error.code, message: text.trimEnd() }));
+      return ExitCode.invalid;
+    }
+    io.stderr.write(errorText(error, flags.verbose));
+    if (flags.json) printJson(jsonReportForError(jobName, { code: errorCode(error), message: describeError(error) }));
+    return controller.signal.aborted && error instanceof CancelledError ? ExitCode.cancelled : ExitCode.failed;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  progress.stop();
+
+  if (flags.json) printJson(jsonReport(result));
+  else if (!flags.quiet) io.stderr.write(humanReport(result));
+  if (result.error) io.stderr.write(errorLine(result.error));
+  return EXIT_BY_STATUS[result.status];
+}

@@ -1,0 +1,96 @@
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { checkCommand } from './commands/check.js';
+import { connectorsCommand } from './commands/connectors.js';
+import type { CommandContext } from './commands/context.js';
+import { runCommand } from './commands/run.js';
+import { ExitCode } from './exit-codes.js';
+
+/**
+ * The `tideway` command line: parse arguments, call the programmatic API, map outcomes to exit codes.
+ * Returns the exit code instead of exiting, so that main decides when the process ends.
+ */
+export async function runCli(argv: readonly string[], context: CommandContext): Promise<number> {
+  const { io } = context;
+  let exitCode: number = ExitCode.ok;
+  const program = new Command('tideway')
+    .description('Exactly-once data integration: run YAML jobs that move rows from sources to sinks.')
+    .version(packageVersion(), '-V, --version')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
+    .showHelpAfterError('(run "tideway --help" for usage)')
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 finished, 1 job failed, 2 invalid usage or configuration, 130 cancelled (SIGINT/SIGTERM).\nVariables: ${NAME} and ${NAME:-default} in values, from --var NAME=value first, then the environment.',
+    );
+
+  program
+    .command('run')
+    .description('run a job; resumes an unfinished earlier run of the same job unless --fresh')
+    .argument('<job.yaml>', 'the job file')
+    .option('--var <NAME=value>', 'set a variable used as ${NAME} in the job (repeatable; wins over the environment)', collect, [])
+    .option('-p, --parallelism <n>', 'override env.parallelism', positiveInt)
+    .option('--fresh', 'discard an unfinished earlier run (aborting its staged output) and start over', false)
+    .option('--json', 'print the job report as one JSON object on stdout (nothing else goes to stdout)', false)
+    .option('-q, --quiet', 'no progress and no report; only warnings and errors on stderr', false)
+    .option('-v, --verbose', 'debug logs, and stack traces with errors', false)
+    .action(async (file: string, flags: { var: string[]; parallelism?: number; fresh: boolean; json: boolean; quiet: boolean; verbose: boolean }) => {
+      exitCode = await runCommand(file, flags, context);
+    });
+
+  program
+    .command('check')
+    .description('validate a job and print its resolved plan (secrets masked); exit 0 when valid, 2 when not')
+    .argument('<job.yaml>', 'the job file')
+    .option('--var <NAME=value>', 'set a variable used as ${NAME} in the job (repeatable)', collect, [])
+    .option('-p, --parallelism <n>', 'show the plan with this parallelism', positiveInt)
+    .option('--connect', 'also check connectivity where a connector can do so cheaply', false)
+    .action(async (file: string, flags: { var: string[]; parallelism?: number; connect: boolean }) => {
+      exitCode = await checkCommand(file, flags, context);
+    });
+
+  program
+    .command('connectors')
+    .description('list connectors, or show every option of one')
+    .argument('[name]', 'a connector name')
+    .action((name: string | undefined) => {
+      exitCode = connectorsCommand(name, context);
+    });
+
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // --help and --version exit 0; everything else commander rejects is a usage error.
+      return error.code === 'commander.helpDisplayed' || error.code === 'commander.version' ? ExitCode.ok : ExitCode.invalid;
+    }
+    throw error;
+  }
+  return exitCode;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function positiveInt(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError('expected a whole number of 1 or more');
+  return Number(value);
+}
+
+/** The version in tideway's package.json, found from this file whether it runs from src/ or dist/src/. */
+function packageVersion(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'tideway' && pkg.version) return pkg.version;
+    } catch {
+      // not here; look one level up
+    }
+    dir = dirname(dir);
+  }
+  return '0.0.0';
+}

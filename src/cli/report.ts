@@ -1,0 +1,79 @@
+import type { JobResult, JobStatus } from '../engine/result.js';
+import { formatBytes, formatCount, formatDuration, perSecond } from './format.js';
+
+/** The `--json` report: exactly these keys, one object on stdout. */
+export interface JsonReport {
+  job: string | null;
+  status: JobStatus;
+  rowsRead: number;
+  rowsWritten: number;
+  checkpoints: number;
+  durationMs: number;
+  resumedFromCheckpoint: number | null;
+  sources: { name: string; type: string; rowsRead: number }[];
+  sinks: { name: string; type: string; rowsWritten: number; bytesWritten: number }[];
+  error: { code: string; message: string } | null;
+}
+
+export function jsonReport(result: JobResult): JsonReport {
+  return {
+    job: result.job,
+    status: result.status,
+    rowsRead: result.rowsRead,
+    rowsWritten: result.rowsWritten,
+    checkpoints: result.checkpoints,
+    durationMs: result.durationMs,
+    resumedFromCheckpoint: result.resumedFromCheckpoint,
+    sources: result.sources.map((s) => ({ name: s.name, type: s.type, rowsRead: s.rowsRead })),
+    sinks: result.sinks.map((s) => ({ name: s.name, type: s.type, rowsWritten: s.rowsWritten, bytesWritten: s.bytesWritten })),
+    error: result.error,
+  };
+}
+
+/** The report for a job that never started (invalid configuration, unreadable file). */
+export function jsonReportForError(job: string | null, error: { code: string; message: string }): JsonReport {
+  return {
+    job,
+    status: 'failed',
+    rowsRead: 0,
+    rowsWritten: 0,
+    checkpoints: 0,
+    durationMs: 0,
+    resumedFromCheckpoint: null,
+    sources: [],
+    sinks: [],
+    error,
+  };
+}
+
+const STATUS_WORD: Record<JobStatus, string> = { finished: 'finished', failed: 'FAILED', cancelled: 'cancelled (resume with the same command)' };
+
+/** The human job report printed on stderr at the end of `tideway run`. */
+export function humanReport(result: JobResult): string {
+  const rows: [string, string][] = [];
+  rows.push(['started', result.startedAt]);
+  rows.push(['ended', result.endedAt]);
+  rows.push(['resumed', result.resumedFromCheckpoint === null ? 'no (fresh start)' : `from checkpoint ${result.resumedFromCheckpoint}`]);
+  for (const s of result.sources) {
+    rows.push([`read`, `${formatCount(s.rowsRead)} rows, ${formatBytes(s.bytesRead)} from ${label(s)}`]);
+  }
+  for (const t of result.transforms) {
+    rows.push(['transform', `${label(t)}: ${formatCount(t.rowsIn)} in, ${formatCount(t.rowsOut)} out, ${formatCount(t.rowsFiltered)} filtered`]);
+  }
+  for (const s of result.sinks) {
+    const rejected = s.rowsRejected > 0 ? `, ${formatCount(s.rowsRejected)} rejected` : '';
+    rows.push(['written', `${formatCount(s.rowsWritten)} rows, ${formatBytes(s.bytesWritten)} to ${label(s)}${rejected}`]);
+  }
+  rows.push(['checkpoints', String(result.checkpoints)]);
+  rows.push([
+    'throughput',
+    `${formatCount(perSecond(result.rowsRead, result.durationMs))} rows/s read, ${formatBytes(perSecond(result.bytesWritten, result.durationMs))}/s written`,
+  ]);
+  const width = Math.max(...rows.map(([k]) => k.length));
+  const head = `job ${result.job} ${STATUS_WORD[result.status]} in ${formatDuration(result.durationMs)}`;
+  return `${head}\n${rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`).join('\n')}\n`;
+}
+
+function label(stage: { name: string; type: string }): string {
+  return stage.name === stage.type ? stage.name : `${stage.name} (${stage.type})`;
+}
