@@ -3,6 +3,7 @@ import { assertConnector } from './assert/index.js';
 import { blackholeConnector } from './blackhole/index.js';
 import { consoleConnector } from './console/index.js';
 import { fakeConnector } from './fake/index.js';
+import { fileConnector } from './file/index.js';
 
 /** Every connector Tideway ships, in one explicit list (no registration by import side effects). */
-export const connectors: ConnectorDefinition[] = [fakeConnector, consoleConnector, blackholeConnector, assertConnector];
+export const connectors: ConnectorDefinition[] = [fakeConnector, consoleConnector, blackholeConnector, assertConnector, fileConnector];

@@ -67,6 +67,7 @@ class JobRun {
   private checkpointId = 0;
   private checkpointsCompleted = 0;
   private pending: PendingCheckpoint | undefined;
+  private checkpointing = false;
   private inFlight: Promise<void> = Promise.resolve();
   private failure: unknown;
   private failed!: Promise<never>;
@@ -328,7 +329,7 @@ class JobRun {
   private async drive(): Promise<JobStatus> {
     const interval = this.plan.env.checkpoint.interval;
     this.timer = setInterval(() => {
-      if (this.pending || this.abort.signal.aborted) return;
+      if (this.checkpointing || this.abort.signal.aborted) return;
       this.inFlight = this.checkpoint(false, false).catch((error: unknown) => this.failJob(error));
     }, interval);
     if (this.options.onProgress) {
@@ -355,7 +356,17 @@ class JobRun {
     return 'cancelled';
   }
 
+  /** One checkpoint at a time, from trigger to commit and clean-up: the next starts after this one ends. */
   private async checkpoint(endOfInput: boolean, stop: boolean): Promise<void> {
+    this.checkpointing = true;
+    try {
+      await this.takeCheckpoint(endOfInput, stop);
+    } finally {
+      this.checkpointing = false;
+    }
+  }
+
+  private async takeCheckpoint(endOfInput: boolean, stop: boolean): Promise<void> {
     const id = ++this.checkpointId;
     const sources = await Promise.all(this.sources.map((s) => s.snapshot(id)));
     let resolveAcks!: () => void;

@@ -1,0 +1,20 @@
+import { type ConnectorDefinition, defineSink } from '../../src/api/connector.js';
+import { byteSize, z } from '../../src/api/options.js';
+import { formatOptionsSchema, refineFormatOptions } from '../../src/formats/options.js';
+import { FileSink } from './sink.js';
+
+const options = z
+  .object({
+    path: z.string().min(1).meta({ description: 'Output directory (created if missing); relative paths resolve against the working directory.' }),
+    ...formatOptionsSchema.shape,
+    file_prefix: z.string().regex(/^[A-Za-z0-9._-]+$/).default('part').meta({ description: 'Start of every output file name.' }),
+    max_file_size: byteSize().default(128 * 1024 * 1024).meta({ description: 'Roll to a new file after this many bytes (e.g. 64MiB).' }),
+  })
+  .superRefine(refineFormatOptions);
+
+export const fileConnector: ConnectorDefinition = {
+  name: 'file',
+  description: 'Writes JSON Lines, CSV, Arrow IPC or Parquet files into a local directory, exactly once.',
+  sink: defineSink({ options, create: (o, context) => new FileSink(o, context.baseDir) }),
+  example: `sink:\n  - type: file\n    path: out/orders\n    format: parquet\n    max_file_size: 64MiB`,
+};
