@@ -73,11 +73,12 @@ export class DirectoryBackend implements StorageBackend {
   }
 
   async load(): Promise<LoadedBucket[]> {
-    await mkdir(join(this.dataDir, 'buckets'), { recursive: true });
+    await mkdir(this.dataDir, { recursive: true });
     await this.checkMarker();
     await this.lock();
     await rm(join(this.dataDir, 'tmp'), { recursive: true, force: true });
     await mkdir(join(this.dataDir, 'tmp'), { recursive: true });
+    await mkdir(join(this.dataDir, 'buckets'), { recursive: true });
     const loaded: LoadedBucket[] = [];
     for (const name of await listDir(join(this.dataDir, 'buckets'))) {
       const bucket = await readJson<BucketRecord>(join(this.bucketDir(name), 'bucket.json'));
@@ -129,7 +130,7 @@ export class DirectoryBackend implements StorageBackend {
     const markerPath = join(this.dataDir, MARKER_FILE);
     const marker = await readJson<{ format?: number }>(markerPath);
     if (marker === undefined) {
-      const entries = (await listDir(this.dataDir)).filter((e) => e !== 'buckets' && e !== 'tmp' && e !== LOCK_FILE);
+      const entries = (await listDir(this.dataDir)).filter((e) => e !== 'buckets' && e !== 'tmp' && e !== LOCK_FILE && e !== `${MARKER_FILE}.new`);
       if (entries.length > 0) {
         throw new TidewayError(
           'OSS_EMULATOR_DATA_DIR_FOREIGN',
@@ -137,7 +138,9 @@ export class DirectoryBackend implements StorageBackend {
           { context: { path: this.dataDir } },
         );
       }
-      await this.writeJson(markerPath, { format: FORMAT_VERSION, createdBy: 'tideway oss emulator' });
+      // tmp/ does not exist yet (it is only trusted once the directory is known to be ours).
+      await writeFile(`${markerPath}.new`, `${JSON.stringify({ format: FORMAT_VERSION, createdBy: 'tideway oss emulator' })}\n`);
+      await rename(`${markerPath}.new`, markerPath);
     } else if (marker.format !== FORMAT_VERSION) {
       throw new TidewayError(
         'OSS_EMULATOR_DATA_DIR_VERSION',
