@@ -12,6 +12,7 @@ import { planJob } from './engine/plan.js';
 import { ConnectorRegistry } from './engine/registry.js';
 import type { JobResult, RunOptions } from './engine/result.js';
 import { runJob as runWithRegistry } from './engine/run-job.js';
+import { cleanJob as cleanWithRegistry, type CleanOptions, type CleanReport } from './engine/clean-job.js';
 
 export * from './api/index.js';
 export type { JobConfig, StageConfig, EnvConfig } from './engine/job-config.js';
@@ -42,3 +43,9 @@ export function validateJob(config: unknown, registry: ConnectorRegistry = built
 }
 
 export { planJob };
+export type { CleanOptions, CleanReport };
+
+/** Removes what the job's sinks staged that no checkpoint owns; see CleanOptions. */
+export function cleanJob(config: JobConfig, options: Partial<CleanOptions> = {}): Promise<CleanReport> {
+  return cleanWithRegistry(config, { ...options, registry: options.registry ?? builtinRegistry() });
+}

@@ -1,0 +1,202 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { defineSource, type ConnectorDefinition } from '../../../src/api/connector.js';
+import { silentLogger } from '../../../src/api/logger.js';
+import { z } from '../../../src/api/options.js';
+import type { Source, SourceSplit } from '../../../src/api/source.js';
+import { SplitQueueReader } from '../../../src/api/split-queue-reader.js';
+import { fakeSchema, generateBatch } from '../../../connectors/fake/generator.js';
+import { LocalCheckpointStore } from '../../../src/engine/checkpoint-store.js';
+import { builtinConnectors, ConnectorRegistry, runJob } from '../../../src/index.js';
+import { tempDir } from '../../helpers/jobs.js';
+import { committedIds, expectExactlyOnce, stagedFiles } from '../../helpers/output.js';
+
+const dirs: { remove(): void }[] = [];
+afterEach(() => dirs.splice(0).forEach((d) => d.remove()));
+function dir() {
+  const d = tempDir();
+  dirs.push(d);
+  return d.path;
+}
+
+describe('runJob', () => {
+  it('stops gracefully on abort and the next run resumes: every id exactly once, nothing staged left', async () => {
+    const out = join(dir(), 'out');
+    const checkpoints = dir();
+    const job = {
+      env: { name: 'cancel-resume', parallelism: 2, transport: 'in-process' as const, checkpoint: { interval: '50ms', dir: checkpoints } },
+      source: [{ type: 'fake', rows: 3000, splits: 4, chunk_rows: 100, rows_per_second: 3000 }],
+      sink: [{ type: 'file', path: out, format: 'jsonl' }],
+    };
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 400);
+    const first = await runJob(job, { signal: controller.signal, logger: silentLogger });
+    expect(first.status).toBe('cancelled');
+    expect(first.rowsRead).toBeGreaterThan(0);
+    expect(first.rowsRead).toBeLessThan(3000);
+    // Everything read before the stop was committed by the stop's checkpoint.
+    expect(committedIds(out).length).toBe(first.sinks[0]?.rowsWritten);
+    const second = await runJob(job, { logger: silentLogger });
+    expect(second.status).toBe('finished');
+    expect(second.resumedFromCheckpoint).not.toBeNull();
+    expect(first.rowsRead + second.rowsRead).toBe(3000);
+    expect(expectExactlyOnce(committedIds(out), 3000)).toBeUndefined();
+    expect(stagedFiles(out)).toEqual([]);
+    expect(await new LocalCheckpointStore(checkpoints, 'cancel-resume').latest()).toBeUndefined();
+  });
+
+  it('--fresh aborts what the unfinished run had staged instead of committing it, and removes stray staging files', async () => {
+    const out = join(dir(), 'out');
+    const checkpoints = dir();
+    const staging = join(out, '.tideway-staging', 'fresh-job', 'old-attempt');
+    mkdirSync(staging, { recursive: true });
+    writeFileSync(join(staging, 'pending.jsonl'), '{"id":999999}\n');
+    writeFileSync(join(staging, 'stray.jsonl'), '{"id":888888}\n');
+    await new LocalCheckpointStore(checkpoints, 'fresh-job').save({
+      format: 'tideway-checkpoint',
+      version: 1,
+      job: 'fresh-job',
+      checkpointId: 7,
+      attemptId: 'old-attempt',
+      createdAt: new Date().toISOString(),
+      endOfInput: false,
+      sources: [{ name: 'fake', enumerator: { pending: [] }, assigned: [], consumed: [], readers: [] }],
+      sinks: [{ name: 'file', writerStates: [], pending: [{ staged: '.tideway-staging/fresh-job/old-attempt/pending.jsonl', final: 'pending.jsonl', rows: 1, bytes: 14 }] }],
+    });
+    const job = {
+      env: { name: 'fresh-job', checkpoint: { interval: '50ms', dir: checkpoints } },
+      source: [{ type: 'fake', rows: 500 }],
+      sink: [{ type: 'file', path: out }],
+    };
+    const result = await runJob(job, { fresh: true, logger: silentLogger });
+    expect(result.status).toBe('finished');
+    expect(result.resumedFromCheckpoint).toBeNull();
+    expect(expectExactlyOnce(committedIds(out), 500)).toBeUndefined();
+    expect(stagedFiles(out)).toEqual([]);
+  });
+
+  it('resuming recommits what the checkpoint owned (the crash hit between checkpoint and commit)', async () => {
+    const out = join(dir(), 'out');
+    const checkpoints = dir();
+    const staging = join(out, '.tideway-staging', 'recommit', 'old-attempt');
+    mkdirSync(staging, { recursive: true });
+    writeFileSync(join(staging, 'owned.jsonl'), '{"id":5}\n');
+    await new LocalCheckpointStore(checkpoints, 'recommit').save({
+      format: 'tideway-checkpoint',
+      version: 1,
+      job: 'recommit',
+      checkpointId: 3,
+      attemptId: 'old-attempt',
+      createdAt: new Date().toISOString(),
+      endOfInput: true,
+      sources: [{ name: 'fake', enumerator: { pending: [] }, assigned: [], consumed: [], readers: [] }],
+      sinks: [{ name: 'file', writerStates: [], pending: [{ staged: '.tideway-staging/recommit/old-attempt/owned.jsonl', final: 'owned.jsonl', rows: 1, bytes: 9 }] }],
+    });
+    const result = await runJob(
+      { env: { name: 'recommit', checkpoint: { dir: checkpoints } }, source: [{ type: 'fake', rows: 10 }], sink: [{ type: 'file', path: out }] },
+      { logger: silentLogger },
+    );
+    expect(result.status).toBe('finished');
+    expect(result.resumedFromCheckpoint).toBe(3);
+    // The finished run is not read again: only the recommitted file is there.
+    expect(committedIds(out)).toEqual([5]);
+  });
+
+  it('commits the last row of an idle stream within a checkpoint interval, without waiting for more rows', async () => {
+    const out = join(dir(), 'out');
+    const oneRow: ConnectorDefinition = {
+      name: 'one-row',
+      description: 'emits one row, then nothing, forever',
+      source: defineSource({
+        options: z.object({}),
+        create: (): Source<SourceSplit & { splitId: string; emitted: boolean }> => ({
+          boundedness: 'unbounded',
+          schema: async () => fakeSchema,
+          createEnumerator: async (context) => ({
+            async run() {},
+            registerReader: (r) => context.assignSplit(r, [{ splitId: `s${r}`, emitted: false }]),
+            handleSplitRequest() {},
+            addSplitsBack() {},
+            snapshotState: () => null,
+            async close() {},
+          }),
+          restoreEnumerator: async () => {
+            throw new Error('not used');
+          },
+          createReader: async (context) =>
+            new SplitQueueReader(context, {
+              async read(split) {
+                if (split.emitted) return { batches: [], next: split, finished: false, idleMs: 1000 };
+                return { batches: [generateBatch(1, 0, 1)], next: { ...split, emitted: true }, finished: false };
+              },
+            }),
+        }),
+      }),
+    };
+    const controller = new AbortController();
+    const started = Date.now();
+    let visibleAfter: number | undefined;
+    const watch = setInterval(() => {
+      if (visibleAfter === undefined && committedIds(out).length === 1) {
+        visibleAfter = Date.now() - started;
+        controller.abort();
+      }
+    }, 20);
+    const stopAnyway = setTimeout(() => controller.abort(), 5000);
+    const result = await runJob(
+      { env: { name: 'idle', mode: 'streaming', checkpoint: { interval: '200ms', dir: dir() } }, source: [{ type: 'one-row' }], sink: [{ type: 'file', path: out }] },
+      { registry: new ConnectorRegistry([...builtinConnectors, oneRow]), signal: controller.signal, logger: silentLogger },
+    );
+    clearInterval(watch);
+    clearTimeout(stopAnyway);
+    expect(result.status).toBe('cancelled');
+    // Seen while the job was still running, not only at the stop.
+    expect(visibleAfter).toBeDefined();
+    expect(committedIds(out)).toEqual([0]);
+  });
+
+  it('runs pipelines on worker threads when parallelism > 1', async () => {
+    const result = await runJob(
+      {
+        env: { name: 'workers', parallelism: 2, transport: 'worker-threads', checkpoint: { interval: '100ms', dir: dir() } },
+        source: [{ type: 'fake', rows: 20000, splits: 6 }],
+        sink: [{ type: 'assert', rows: { equals: 20000 }, fields: [{ name: 'id', unique: true }] }],
+      },
+      { logger: silentLogger },
+    );
+    expect(result.error).toBeNull();
+    expect(result.status).toBe('finished');
+    expect(result.rowsRead).toBe(20000);
+  });
+
+  it('fails with the broken rule when an assert sink rejects the data', async () => {
+    const result = await runJob(
+      {
+        env: { name: 'assert-fails', checkpoint: { dir: dir() } },
+        source: [{ type: 'fake', rows: 100 }],
+        sink: [{ type: 'assert', fields: [{ name: 'id', max: 49 }] }],
+      },
+      { logger: silentLogger },
+    );
+    expect(result.status).toBe('failed');
+    expect(result.error?.code).toBe('ASSERT_FAILED');
+    expect(result.error?.message).toContain('fields[0] (id)');
+    expect(result.error?.message).toContain('above max 49');
+  });
+
+  it('refuses an unbounded source in batch mode with the fix in the message', async () => {
+    const result = await runJob(
+      { env: { name: 'unbounded-batch', checkpoint: { dir: dir() } }, source: [{ type: 'fake', unbounded: true }], sink: [{ type: 'blackhole' }] },
+      { logger: silentLogger },
+    );
+    expect(result.status).toBe('failed');
+    expect(result.error?.message).toContain('env.mode: streaming');
+  });
+
+  it('throws a ConfigError listing every problem before running anything', async () => {
+    await expect(
+      runJob({ env: { name: 'bad' }, source: [{ type: 'fak' }], sink: [{ type: 'file', pth: 'x' }] } as never, { logger: silentLogger }),
+    ).rejects.toMatchObject({ code: 'CONFIG_INVALID', issues: expect.arrayContaining([expect.objectContaining({ path: 'source[0].type' }), expect.objectContaining({ path: 'sink[0].pth' })]) });
+  });
+});
