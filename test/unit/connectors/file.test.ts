@@ -1,0 +1,112 @@
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tableFromIPC } from 'apache-arrow';
+import { afterEach, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../../src/api/logger.js';
+import { parseOptions } from '../../../src/api/options.js';
+import type { Sink } from '../../../src/api/sink.js';
+import { fakeSchema, generateBatch } from '../../../connectors/fake/generator.js';
+import { fileConnector } from '../../../connectors/file/index.js';
+import type { FileCommitInfo } from '../../../connectors/file/sink.js';
+import { tempDir } from '../../helpers/jobs.js';
+
+const dirs: { remove(): void }[] = [];
+afterEach(() => dirs.splice(0).forEach((d) => d.remove()));
+
+async function fileSink(options: Record<string, unknown>): Promise<{ sink: Sink; root: string }> {
+  const d = tempDir();
+  dirs.push(d);
+  const parsed = parseOptions(fileConnector.sink!.options, { path: 'out', ...options }, 'sink[0]');
+  if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
+  const sink = (await fileConnector.sink!.create(parsed.value, { jobName: 'j', mode: 'batch', parallelism: 1, logger: silentLogger, baseDir: d.path })) as Sink;
+  return { sink, root: join(d.path, 'out') };
+}
+
+const base = { jobName: 'job', attemptId: 'att1', sinkName: 'file', parallelism: 1, logger: silentLogger, signal: new AbortController().signal, prepared: undefined };
+const writerContext = { ...base, writerIndex: 0, schema: fakeSchema };
+const commitContext = (checkpointId: number) => ({ checkpointId, endOfInput: false, writerStates: [] });
+
+describe('file sink', () => {
+  it('keeps output invisible until commit, then commits idempotently', async () => {
+    const { sink, root } = await fileSink({ format: 'jsonl' });
+    await sink.prepare?.(base);
+    const writer = await sink.createWriter(writerContext, undefined);
+    const committer = await sink.createCommitter(base);
+    await writer.write(generateBatch(1, 0, 100));
+    const infos = (await writer.prepareCommit(1)) as FileCommitInfo[];
+    expect(infos).toHaveLength(1);
+    expect(readdirSync(root).filter((n) => n.endsWith('.jsonl'))).toEqual([]);
+    await committer.commit(infos, commitContext(1));
+    await committer.commit(infos, commitContext(1));
+    const lines = readFileSync(join(root, infos[0]!.final), 'utf8').trim().split('\n');
+    expect(lines).toHaveLength(100);
+    expect(JSON.parse(lines[99]!).id).toBe(99);
+  });
+
+  it('says plainly when a file a checkpoint owns has vanished', async () => {
+    const { sink, root } = await fileSink({});
+    await sink.prepare?.(base);
+    const writer = await sink.createWriter(writerContext, undefined);
+    await writer.write(generateBatch(1, 0, 10));
+    const infos = (await writer.prepareCommit(1)) as FileCommitInfo[];
+    rmSync(join(root, infos[0]!.staged));
+    const committer = await sink.createCommitter(base);
+    await expect(committer.commit(infos, commitContext(4))).rejects.toMatchObject({ code: 'FILE_COMMIT_LOST', message: expect.stringContaining('checkpoint 4 owns') });
+  });
+
+  it('removes staged files no checkpoint owns, keeps the owned ones, and never touches other jobs', async () => {
+    const { sink, root } = await fileSink({});
+    await sink.prepare?.(base);
+    const owned = join(root, '.tideway-staging', 'job', 'a1', 'owned.jsonl');
+    const orphan = join(root, '.tideway-staging', 'job', 'a2', 'orphan.jsonl');
+    const otherJob = join(root, '.tideway-staging', 'other-job', 'a9', 'theirs.jsonl');
+    for (const file of [owned, orphan, otherJob]) {
+      mkdirSync(join(file, '..'), { recursive: true });
+      writeFileSync(file, 'x\n');
+    }
+    const committer = await sink.createCommitter(base);
+    const keep: FileCommitInfo[] = [{ staged: '.tideway-staging/job/a1/owned.jsonl', final: 'owned.jsonl', rows: 1, bytes: 2 }];
+    const dry = await committer.removeOrphans({ keep, dryRun: true });
+    expect(dry.removed).toEqual([orphan]);
+    expect(existsSync(orphan)).toBe(true);
+    const real = await committer.removeOrphans({ keep, dryRun: false });
+    expect(real.removed).toEqual([orphan]);
+    expect(existsSync(orphan)).toBe(false);
+    expect(existsSync(owned)).toBe(true);
+    expect(existsSync(otherJob)).toBe(true);
+  });
+
+  it('rolls to a new file at max_file_size', async () => {
+    const { sink } = await fileSink({ max_file_size: '20KiB' });
+    const writer = await sink.createWriter(writerContext, undefined);
+    for (let i = 0; i < 10; i++) await writer.write(generateBatch(1, i * 200, 200));
+    const infos = (await writer.prepareCommit(1)) as FileCommitInfo[];
+    expect(infos.length).toBeGreaterThan(3);
+    expect(infos.reduce((n, i) => n + i.rows, 0)).toBe(2000);
+    for (const info of infos.slice(0, -1)) expect(info.bytes).toBeGreaterThanOrEqual(20 * 1024);
+  });
+
+  it('writes Arrow IPC files that read back', async () => {
+    const { sink, root } = await fileSink({ format: 'arrow' });
+    await sink.prepare?.(base);
+    const writer = await sink.createWriter(writerContext, undefined);
+    await writer.write(generateBatch(9, 0, 50));
+    const infos = (await writer.prepareCommit(1)) as FileCommitInfo[];
+    await (await sink.createCommitter(base)).commit(infos, commitContext(1));
+    const table = tableFromIPC(readFileSync(join(root, infos[0]!.final)));
+    expect(table.numRows).toBe(50);
+    expect(table.getChild('name')?.get(49)).toBe('customer-49');
+  });
+
+  it('refuses a path that is a file', async () => {
+    const { sink, root } = await fileSink({});
+    mkdirSync(join(root, '..'), { recursive: true });
+    writeFileSync(root, 'not a directory');
+    await expect(sink.prepare?.(base)).rejects.toMatchObject({ code: 'FILE_TARGET_NOT_DIRECTORY' });
+  });
+
+  it('rejects an option combination the format does not support', () => {
+    const parsed = parseOptions(fileConnector.sink!.options, { path: 'x', format: 'arrow', compression: 'gzip' }, 'sink[0]');
+    expect(parsed.ok).toBe(false);
+  });
+});
