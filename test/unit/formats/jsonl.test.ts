@@ -87,7 +87,8 @@ describe('JSON Lines', () => {
   });
 
   it('writes decimals as exact strings, binary as base64, maps as objects and nanoseconds in full', async () => {
-    const mapType = new Map_(new Field('entries', new Struct([new Field('key', new Utf8(), false), new Field('value', new Int32(), true)]), false));
+    const entries = new Struct<{ key: Utf8; value: Int32 }>([new Field('key', new Utf8(), false), new Field('value', new Int32(), true)]);
+    const mapType = new Map_<Utf8, Int32>(new Field('entries', entries, false));
     const schema = new Schema([
       new Field('dec', new Decimal(2, 20, 128), true),
       new Field('bin', new Binary(), true),
