@@ -23,13 +23,14 @@ function header(headers: SignableRequest['headers'], name: string): string {
  * removed and every query parameter sorted by name, as `k` or `k=v`, joined by `&`.
  */
 export function canonicalString(request: SignableRequest, basePath = ''): string {
-  const lines = [request.method.toUpperCase(), header(request.headers, 'content-md5'), header(request.headers, 'content-type'), header(request.headers, 'date')];
+  const headers: Record<string, string | readonly string[] | undefined> = {};
+  for (const [name, value] of Object.entries(request.headers)) headers[name.toLowerCase()] = value;
+  const lines = [request.method.toUpperCase(), header(headers, 'content-md5'), header(headers, 'content-type'), header(headers, 'date')];
   let out = `${lines.join('\n')}\n`;
-  const odpsHeaders = Object.keys(request.headers)
-    .map((k) => k.toLowerCase())
+  const odpsHeaders = Object.keys(headers)
     .filter((k) => k.startsWith('x-odps-'))
     .sort();
-  for (const name of odpsHeaders) out += `${name}:${header(request.headers, name)}\n`;
+  for (const name of odpsHeaders) out += `${name}:${header(headers, name)}\n`;
   const base = basePath.replace(/\/+$/, '');
   let resource = base && request.path.startsWith(base) ? request.path.slice(base.length) : request.path;
   if (resource === '') resource = '/';

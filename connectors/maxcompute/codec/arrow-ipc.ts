@@ -133,7 +133,7 @@ export async function* readArrowPayload(
   const needsConversion = wire.fields.some((f, i) => !sameType(f.type, output.fields[i]!.type));
   async function* withSchema(): AsyncGenerator<Uint8Array> {
     yield arrowSchemaMessage(wire);
-    yield* payload;
+    yield* checkMessageFraming(payload);
   }
   let reader: Awaited<ReturnType<typeof RecordBatchReader.from>>;
   try {
@@ -156,6 +156,89 @@ function wrapIpcError(error: unknown): unknown {
   if (error instanceof Error && 'code' in error) return error;
   return maxComputeError('MAXCOMPUTE_CORRUPT_STREAM', `the Arrow payload of a MaxCompute download is not a valid Arrow IPC stream: ${(error as Error)?.message ?? error}`, {
     cause: error,
+    retryable: true,
+  });
+}
+
+/** Flatbuffer `MessageHeader` union tag of a RecordBatch. */
+const HEADER_RECORD_BATCH = 3;
+
+/**
+ * Passes the payload through unchanged while walking its IPC message framing (continuation marker,
+ * metadata length, flatbuffer `Message.bodyLength`), so that a payload that does not end exactly after a
+ * complete RecordBatch message, or holds anything but RecordBatch messages, is an error. apache-arrow's
+ * reader alone would stop quietly at bytes it cannot read.
+ */
+export async function* checkMessageFraming(payload: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  let head = new Uint8Array(0);
+  /** Bytes of the current message still to pass before the next header (metadata + body). */
+  let skip = 0;
+  let ended = false;
+  for await (const chunk of payload) {
+    let at = 0;
+    while (at < chunk.length) {
+      if (ended) throw framingError('bytes follow the end-of-stream marker');
+      if (skip > 0) {
+        const n = Math.min(skip, chunk.length - at);
+        skip -= n;
+        at += n;
+        continue;
+      }
+      const need = headerBytesNeeded(head);
+      const take = Math.min(need - head.length, chunk.length - at);
+      const joined = new Uint8Array(head.length + take);
+      joined.set(head);
+      joined.set(chunk.subarray(at, at + take), head.length);
+      head = joined;
+      at += take;
+      if (head.length < headerBytesNeeded(head)) continue;
+      const parsed = parseMessageHeader(head);
+      if (parsed === 'eos') ended = true;
+      else skip = parsed.bodyLength;
+      head = new Uint8Array(0);
+    }
+    yield chunk;
+  }
+  if (head.length > 0 || skip > 0) throw framingError('the payload ends inside a message (truncated)');
+}
+
+/** Prefix length needed to know the metadata size, then the whole metadata. */
+function headerBytesNeeded(head: Uint8Array): number {
+  if (head.length < 4) return 4;
+  const view = new DataView(head.buffer, head.byteOffset, head.length);
+  const first = view.getInt32(0, true);
+  if (first !== -1) return 4 + Math.max(0, first);
+  if (head.length < 8) return 8;
+  return 8 + Math.max(0, view.getInt32(4, true));
+}
+
+/** Parses a complete header (prefix and metadata, as `headerBytesNeeded` measured). */
+function parseMessageHeader(head: Uint8Array): 'eos' | { bodyLength: number } {
+  const view = new DataView(head.buffer, head.byteOffset, head.length);
+  const continuation = view.getInt32(0, true) === -1;
+  const prefix = continuation ? 8 : 4;
+  const metadataLength = view.getInt32(prefix - 4, true);
+  if (metadataLength === 0) return 'eos';
+  if (metadataLength < 0 || metadataLength > 64 * 1024 * 1024) throw framingError(`implausible metadata length ${metadataLength}`);
+  const m = new DataView(head.buffer, head.byteOffset + prefix, metadataLength);
+  try {
+    const table = m.getUint32(0, true);
+    const vtable = table - m.getInt32(table, true);
+    const vtableLength = m.getUint16(vtable, true);
+    const field = (index: number) => (4 + 2 * index < vtableLength ? m.getUint16(vtable + 4 + 2 * index, true) : 0);
+    const headerType = field(1) ? m.getUint8(table + field(1)) : 0;
+    if (headerType !== HEADER_RECORD_BATCH) throw framingError(`a message of type ${headerType} where only RecordBatch messages (3) may appear`);
+    const bodyLength = field(3) ? Number(m.getBigInt64(table + field(3), true)) : 0;
+    if (!Number.isSafeInteger(bodyLength) || bodyLength < 0) throw framingError(`implausible body length ${bodyLength}`);
+    return { bodyLength };
+  } catch (error) {
+    if (error instanceof RangeError) throw framingError('unreadable message metadata');
+    throw error;
+  }
+}
+
+function framingError(what: string) {
+  return maxComputeError('MAXCOMPUTE_CORRUPT_STREAM', `the Arrow payload of a MaxCompute download is not a valid sequence of record batches: ${what}`, {
     retryable: true,
   });
 }

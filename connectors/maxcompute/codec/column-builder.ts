@@ -228,7 +228,9 @@ export class ColumnBuilder {
 
   /** Drops values from index `length` on (a partly decoded record). */
   truncate(length: number): void {
-    if (this.length <= length) return;
+    if (length > this.length) return;
+    // No early return when nothing of this column is past `length`: a nested value that failed half-way
+    // left elements in the children although this column's own length never moved.
     for (let i = length; i < this.length; i++) this.validity[i >>> 3]! &= ~(1 << (i & 7));
     switch (this.kind) {
       case K_UTF8:
