@@ -1,9 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { copyFile, mkdir, open, readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { Readable } from 'node:stream';
-import { finished, pipeline } from 'node:stream/promises';
 import { TidewayError } from '../../../src/api/errors.js';
 import type { BlobRef, BucketRecord, LoadedBucket, ObjectRecord, PartRecord, UploadRecord } from './records.js';
 import type { StorageBackend } from './storage-backend.js';
@@ -317,13 +316,12 @@ async function readJson<T>(path: string): Promise<T | undefined> {
 }
 
 async function concatFiles(paths: readonly string[], target: string): Promise<void> {
-  const out = createWriteStream(target);
+  const out = await open(target, 'w');
   try {
-    for (const path of paths) await pipeline(createReadStream(path), out, { end: false });
-  } catch (error) {
-    out.destroy();
-    throw error;
+    for (const path of paths) {
+      for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) await out.writeFile(chunk);
+    }
+  } finally {
+    await out.close();
   }
-  out.end();
-  await finished(out);
 }

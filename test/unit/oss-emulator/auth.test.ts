@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type OSS from 'ali-oss';
 import { startOssEmulator, type OssEmulator } from '../../../connectors/oss/emulator/index.js';
 import { clientFor, randomBucket, rejectionOf } from './helpers.js';
 
@@ -37,6 +38,26 @@ describe('signatures', () => {
     expect((await v4.listV2({ prefix: 'auth/', 'max-keys': '10' }, {})).objects).toHaveLength(2);
     expect((await v1.listV2({ prefix: 'auth/', 'max-keys': '1' }, {})).nextContinuationToken).toBeTruthy();
     expect(emulator.journal.last({ op: 'PutObject', key: 'auth/v4.txt' })?.accessKeyId).toBe('test-ak');
+  });
+
+  it('verifies V4 AdditionalHeaders, so a tampered extra header is refused', async () => {
+    const v4 = clientFor(emulator, bucket, { authorizationV4: true });
+    const options = { headers: { 'Content-Disposition': 'attachment' }, additionalHeaders: ['content-disposition'] };
+    await v4.put('auth/extra.txt', Buffer.from('extra'), options as OSS.PutObjectOptions);
+    expect((await v4.head('auth/extra.txt')).res.headers).toMatchObject({ 'content-disposition': 'attachment' });
+
+    const date = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+    const tampered = await fetch(`${emulator.endpoint}/${bucket}/auth/extra.txt`, {
+      headers: {
+        'x-oss-date': date,
+        'x-oss-content-sha256': 'UNSIGNED-PAYLOAD',
+        'content-disposition': 'inline',
+        authorization: `OSS4-HMAC-SHA256 Credential=test-ak/${date.slice(0, 8)}/cn-hangzhou/oss/aliyun_v4_request,AdditionalHeaders=content-disposition,Signature=${'0'.repeat(64)}`,
+      },
+    });
+    const body = await tampered.text();
+    expect(xmlField(body, 'Code')).toBe('SignatureDoesNotMatch');
+    expect(xmlField(body, 'CanonicalRequest')).toContain('content-disposition:inline');
   });
 
   it('accepts every configured credential pair', async () => {

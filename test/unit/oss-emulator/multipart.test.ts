@@ -108,6 +108,23 @@ describe('multipart upload', () => {
     expect(emulator.storage.head(bucket, 'invalid.bin')).toBeUndefined();
   });
 
+  it('refuses parts out of order with InvalidPartOrder (ali-oss sorts, so this goes around it)', async () => {
+    const open = await startOssEmulator({ auth: false, buckets: ['order-bucket'] });
+    try {
+      const unsigned = clientFor(open, 'order-bucket');
+      const init = await unsigned.initMultipartUpload('o.bin');
+      const data = pattern(100 * 1024, 8);
+      const r1 = await unsigned.uploadPart('o.bin', init.uploadId, 1, data, 0, data.length);
+      const r2 = await unsigned.uploadPart('o.bin', init.uploadId, 2, data, 0, data.length);
+      const body = `<CompleteMultipartUpload><Part><PartNumber>2</PartNumber><ETag>${r2.etag}</ETag></Part><Part><PartNumber>1</PartNumber><ETag>${r1.etag}</ETag></Part></CompleteMultipartUpload>`;
+      const response = await fetch(`${open.endpoint}/order-bucket/o.bin?uploadId=${init.uploadId}`, { method: 'POST', body });
+      expect(response.status).toBe(400);
+      expect(await response.text()).toContain('<Code>InvalidPartOrder</Code>');
+    } finally {
+      await open.close();
+    }
+  });
+
   it('aborts with 204 and then answers NoSuchUpload', async () => {
     const init = await client.initMultipartUpload('aborted.bin');
     const data = pattern(10, 5);

@@ -81,6 +81,13 @@ describe('put, get and head', () => {
     expect(head.res.headers).toMatchObject({ 'content-length': String(body.length), etag: `"${md5Upper(body)}"` });
   });
 
+  it('stores and serves an empty object', async () => {
+    await client.put('empty.txt', Buffer.alloc(0));
+    const got = await client.get('empty.txt');
+    expect((got.content as Buffer).length).toBe(0);
+    expect(got.res.headers).toMatchObject({ 'content-length': '0', etag: `"${md5Upper('')}"` });
+  });
+
   it('stores a chunked upload of unknown length', async () => {
     const { Readable } = await import('node:stream');
     const chunks = [Buffer.from('hello '), Buffer.from('chunked '), Buffer.from('world')];
