@@ -82,7 +82,7 @@ function summary(progress: JobProgress, rates: Rates): string {
 
 class LinesProgress implements ProgressDisplay {
   private readonly rates = new Rates();
-  private lastPrinted = -Infinity;
+  private lastPrinted = 0;
 
   constructor(
     private readonly stderr: TextStream,

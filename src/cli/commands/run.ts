@@ -76,10 +76,8 @@ export async function runCommand(file: string, flags: RunFlags, context: Command
     io.stderr.write(errorText(error, flags.verbose));
     if (flags.json) printJson(jsonReportForError(jobName, { code: errorCode(error), message: describeError(error) }));
     return controller.signal.aborted && error instanceof CancelledError ? ExitCode.cancelled : ExitCode.failed;
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
   }
+  // The handlers stay until the process exits: a second signal during the report or shutdown still exits at once.
   progress.stop();
 
   if (flags.json) printJson(jsonReport(result));

@@ -1,0 +1,151 @@
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ensureBuilt } from './support/build.js';
+import { runCli, workspace } from './support/cli.js';
+
+beforeAll(ensureBuilt, 240_000);
+
+const spaces: { cleanup: () => void }[] = [];
+afterEach(() => {
+  for (const s of spaces.splice(0)) s.cleanup();
+});
+
+/** Runs `tideway <command> job.yaml` on `yaml`; returns the result and the stderr lines. */
+async function invalid(yaml: string, command: 'run' | 'check' = 'check', extra: string[] = []) {
+  const ws = workspace({ 'job.yaml': yaml });
+  spaces.push(ws);
+  const run = await runCli([command, 'job.yaml', ...extra], { cwd: ws.dir, env: {} });
+  return { ...run, lines: run.stderr.trimEnd().split('\n') };
+}
+
+describe('invalid configs: every problem, each as file:line:col: key.path: message, exit 2', () => {
+  it('an unknown key, with a did-you-mean', async () => {
+    const r = await invalid(`env:
+  name: bad
+source:
+  - type: fake
+    rowz: 10
+sink:
+  - type: blackhole
+`);
+    expect(r.code).toBe(2);
+    expect(r.lines).toEqual(['job.yaml:5:5: source[0].rowz: unknown option "rowz"; did you mean "rows"?', '1 problem in job.yaml; nothing ran']);
+    expect(r.stdout).toBe('');
+  });
+
+  it('a wrong type, at the value', async () => {
+    const r = await invalid(`env:
+  name: bad
+  parallelism: lots
+source:
+  - type: fake
+    splits: many
+sink:
+  - type: blackhole
+`);
+    expect(r.code).toBe(2);
+    expect(r.lines).toEqual([
+      'job.yaml:3:16: env.parallelism: expected number, received string',
+      'job.yaml:6:13: source[0].splits: expected number, received string',
+      '2 problems in job.yaml; nothing ran',
+    ]);
+  });
+
+  it('a missing required option, at the mapping that needs it', async () => {
+    const r = await invalid(`env:
+  name: bad
+source:
+  - type: fake
+sink:
+  - type: file
+    format: csv
+`);
+    expect(r.code).toBe(2);
+    expect(r.lines[0]).toBe('job.yaml:6:5: sink[0].path: required option "path" is missing');
+  });
+
+  it('an unknown connector type, with a did-you-mean', async () => {
+    const r = await invalid(`env:
+  name: bad
+source:
+  - type: fak
+sink:
+  - type: blackhole
+`);
+    expect(r.code).toBe(2);
+    expect(r.lines[0]).toMatch(/^job\.yaml:4:11: source\[0\]\.type: unknown source type "fak"; did you mean "fake"\?/);
+  });
+
+  it('a dangling input, with a did-you-mean', async () => {
+    const r = await invalid(`env:
+  name: bad
+source:
+  - type: fake
+    output: orders
+sink:
+  - type: blackhole
+    input: ordres
+`);
+    expect(r.code).toBe(2);
+    expect(r.lines[0]).toMatch(/^job\.yaml:8:12: sink\[0\]\.input: no stage produces stream "ordres"; did you mean "orders"\?/);
+  });
+
+  it('a duplicate output', async () => {
+    const r = await invalid(`env:
+  name: bad
+source:
+  - type: fake
+    output: rows
+  - type: fake
+    output: rows
+sink:
+  - type: blackhole
+    input: rows
+`);
+    expect(r.code).toBe(2);
+    expect(r.lines[0]).toMatch(/^job\.yaml:7:13: source\[1\]\.output: stream "rows" is already produced by source\[0\]/);
+  });
+
+  it('a YAML syntax error', async () => {
+    const r = await invalid(`env:
+  name: bad
+source:
+  - type: fake
+    rows: [1, 2
+sink:
+  - type: blackhole
+`);
+    expect(r.code).toBe(2);
+    expect(r.lines[0]).toMatch(/^job\.yaml:\d+:\d+: invalid YAML: /);
+  });
+
+  it('reports every problem of a file at once, through run too, and --json carries them', async () => {
+    const r = await invalid(
+      `env:
+  name: bad
+  parallelizm: 2
+source:
+  - type: fake
+    rows: -1
+  - type: fak
+sink:
+  - type: file
+`,
+      'run',
+      ['--json'],
+    );
+    expect(r.code).toBe(2);
+    const expected = [
+      'job.yaml:3:3: env.parallelizm: unknown option "parallelizm"; did you mean "parallelism"?',
+      expect.stringMatching(/^job\.yaml:6:11: source\[0\]\.rows: .*>=\s?0/),
+      expect.stringMatching(/^job\.yaml:7:11: source\[1\]\.type: unknown source type "fak"/),
+      'job.yaml:9:5: sink[0].path: required option "path" is missing',
+      expect.stringMatching(/^job\.yaml:9:5: sink\[0\]\.input: input is required when the job has several sources/),
+      '5 problems in job.yaml; nothing ran',
+    ];
+    expect(r.lines).toEqual(expected);
+    const report = JSON.parse(r.stdout) as { status: string; error: { code: string; message: string } };
+    expect(report.status).toBe('failed');
+    expect(report.error.code).toBe('CONFIG_INVALID');
+    expect(report.error.message.split('\n')).toEqual(expected);
+  });
+});

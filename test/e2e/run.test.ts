@@ -1,0 +1,167 @@
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ensureBuilt } from './support/build.js';
+import { idsInJsonl, runCli, workspace } from './support/cli.js';
+
+beforeAll(ensureBuilt, 240_000);
+
+const spaces: { cleanup: () => void }[] = [];
+afterEach(() => {
+  for (const s of spaces.splice(0)) s.cleanup();
+});
+
+function space(files: Record<string, string> = {}) {
+  const s = workspace(files);
+  spaces.push(s);
+  return s;
+}
+
+const fakeToFile = (rows: number, extraEnv = '') => `env:
+  name: e2e-run
+  checkpoint:
+    interval: 300ms
+    dir: .ckpt
+${extraEnv}source:
+  - type: fake
+    rows: ${rows}
+    splits: 4
+    chunk_rows: 250
+sink:
+  - type: file
+    path: out
+    format: jsonl
+`;
+
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+describe('tideway run', () => {
+  it('finishes with exit 0 and prints exactly the JSON report, and nothing else, on stdout', async () => {
+    const ws = space({ 'job.yaml': fakeToFile(2000) });
+    const run = await runCli(['run', 'job.yaml', '--json'], { cwd: ws.dir });
+    expect(run.code, run.stderr).toBe(0);
+    const lines = run.stdout.trimEnd().split('\n');
+    expect(lines).toHaveLength(1);
+    const report = JSON.parse(lines[0]!) as Record<string, unknown>;
+    expect(Object.keys(report)).toEqual(['job', 'status', 'rowsRead', 'rowsWritten', 'checkpoints', 'durationMs', 'resumedFromCheckpoint', 'sources', 'sinks', 'error']);
+    expect(report).toMatchObject({
+      job: 'e2e-run',
+      status: 'finished',
+      rowsRead: 2000,
+      rowsWritten: 2000,
+      resumedFromCheckpoint: null,
+      sources: [{ name: 'fake', type: 'fake', rowsRead: 2000 }],
+      sinks: [{ name: 'file', type: 'file', rowsWritten: 2000 }],
+      error: null,
+    });
+    expect(report.checkpoints).toBeGreaterThanOrEqual(1);
+    expect(report.durationMs).toBeGreaterThan(0);
+    expect((report.sinks as { bytesWritten: number }[])[0]!.bytesWritten).toBeGreaterThan(0);
+    expect(idsInJsonl(`${ws.dir}/out`).sort((a, b) => a - b)).toEqual(range(2000));
+    // The human report is not printed in --json mode.
+    expect(run.stderr).not.toMatch(/^job e2e-run finished/m);
+  });
+
+  it('prints the human report on stderr and keeps stdout empty without --json', async () => {
+    const ws = space({ 'job.yaml': fakeToFile(500) });
+    const run = await runCli(['run', 'job.yaml'], { cwd: ws.dir });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toMatch(/^job e2e-run finished in /m);
+    expect(run.stderr).toMatch(/^ {2}read +500 rows, .* from fake$/m);
+    expect(run.stderr).toMatch(/^ {2}written +500 rows, .* to file$/m);
+    expect(run.stderr).toMatch(/^ {2}resumed +no \(fresh start\)$/m);
+    expect(run.stderr).toMatch(/^ {2}checkpoints +[1-9]\d*$/m);
+  });
+
+  it('--quiet prints no report and no progress', async () => {
+    const ws = space({ 'job.yaml': fakeToFile(300) });
+    const run = await runCli(['run', 'job.yaml', '--quiet'], { cwd: ws.dir });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toBe('');
+  });
+
+  it('--parallelism overrides env.parallelism and the output is still exactly once', async () => {
+    const ws = space({ 'job.yaml': fakeToFile(3000) });
+    const check = await runCli(['check', 'job.yaml', '--parallelism', '2'], { cwd: ws.dir });
+    expect(check.stdout).toMatch(/^ {2}parallelism +2 \(--parallelism; the file says 1\)$/m);
+    const run = await runCli(['run', 'job.yaml', '--parallelism', '2', '--json'], { cwd: ws.dir });
+    expect(run.code, run.stderr).toBe(0);
+    expect(idsInJsonl(`${ws.dir}/out`).sort((a, b) => a - b)).toEqual(range(3000));
+  });
+
+  it('a failing job exits 1 with error [CODE] naming what broke, and no stack without --verbose', async () => {
+    const ws = space({
+      'job.yaml': `env:
+  name: e2e-assert
+  checkpoint:
+    dir: .ckpt
+source:
+  - type: fake
+    rows: 1000
+sink:
+  - type: assert
+    rows:
+      equals: 999
+`,
+    });
+    const run = await runCli(['run', 'job.yaml', '--json'], { cwd: ws.dir });
+    expect(run.code).toBe(1);
+    const report = JSON.parse(run.stdout) as { status: string; error: { code: string; message: string } };
+    expect(report.status).toBe('failed');
+    expect(report.error.code).toBe('ASSERT_FAILED');
+    expect(report.error.message).toMatch(/rows/);
+    expect(run.stderr).toMatch(/^error \[ASSERT_FAILED\]: .*rows/m);
+    expect(run.stderr).not.toMatch(/^\s+at /m);
+  });
+});
+
+describe('usage errors exit 2', () => {
+  it.each([
+    [[]],
+    [['frobnicate']],
+    [['run']],
+    [['run', 'job.yaml', '--parallelism', '0']],
+    [['run', 'job.yaml', '--parallelism', 'two']],
+    [['run', 'job.yaml', '--var', 'not a pair']],
+    [['run', 'job.yaml', '--no-such-flag']],
+    [['connectors', 'nosuch']],
+  ])('tideway %j', async (args) => {
+    const ws = space({ 'job.yaml': fakeToFile(10) });
+    const run = await runCli(args, { cwd: ws.dir });
+    expect(run.code, run.stderr).toBe(2);
+    expect(run.stderr.length).toBeGreaterThan(0);
+  });
+
+  it('a missing job file is named, exit 2', async () => {
+    const ws = space();
+    const run = await runCli(['run', 'nope.yaml'], { cwd: ws.dir });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/cannot read the job file nope\.yaml: no such file/);
+  });
+
+  it('--help and --version exit 0 on stdout', async () => {
+    const ws = space();
+    const help = await runCli(['--help'], { cwd: ws.dir });
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/Usage: tideway/);
+    expect(help.stdout).toMatch(/run \[options\] <job\.yaml>/);
+    const version = await runCli(['--version'], { cwd: ws.dir });
+    expect(version.code).toBe(0);
+    expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+  });
+});
+
+describe('tideway connectors', () => {
+  it('lists every built-in connector on one line each', async () => {
+    const run = await runCli(['connectors'], { cwd: process.cwd() });
+    expect(run.code).toBe(0);
+    for (const name of ['assert', 'blackhole', 'console', 'fake', 'file']) expect(run.stdout).toMatch(new RegExp(`^${name} +(source|sink)`, 'm'));
+  });
+
+  it('describes one connector: every option with type, required, secret, default', async () => {
+    const run = await runCli(['connectors', 'fake'], { cwd: process.cwd() });
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^\| Option +\| Type +\| Required +\| Secret +\| Default +\| Description \|$/m);
+    expect(run.stdout).toMatch(/^\| rows +\| number +\| no +\| no +\| 1000 +\| /m);
+  });
+});
