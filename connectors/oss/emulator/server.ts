@@ -74,13 +74,15 @@ class EmulatorServer {
     });
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
       this.serve(req, res).catch((error: unknown) => {
-        // Reaching here means the emulator itself broke; answer rather than hang the client.
-        if (!res.headersSent) {
-          res.statusCode = 500;
-          res.end(String(error));
-        } else {
+        // Reaching here means the emulator itself broke; answer as OSS would rather than hang the client.
+        if (res.headersSent) {
           res.destroy();
+          return;
         }
+        const failure = new OssError('InternalError', `The OSS emulator failed: ${error instanceof Error ? error.message : String(error)}`);
+        res.statusCode = failure.status;
+        res.setHeader('Content-Type', 'application/xml');
+        res.end(renderErrorXml(failure, String(res.getHeader('x-oss-request-id') ?? ''), req.headers.host ?? ''));
       });
     });
   }
@@ -120,31 +122,7 @@ class EmulatorServer {
     res.setHeader('x-oss-request-id', requestId);
     res.setHeader('Server', 'AliyunOSS');
 
-    let target: RouteCandidate | undefined;
-    let refusal: OssError | undefined;
-    try {
-      const candidates = routeCandidates(this.options.route, req.headers.host, rawPath, this.options.defaultBucket);
-      target = candidates[0];
-      if (this.options.auth) {
-        try {
-          const auth = authenticate({ method, headers: req.headers, query: [...query] }, candidates, {
-            credentials: this.options.credentials,
-            nowMs: this.options.clock(),
-            maxSkewMs: this.options.maxClockSkewMs,
-          });
-          target = candidates[auth.candidate];
-          exchange.entry.accessKeyId = auth.accessKeyId;
-        } catch (error) {
-          if (!(error instanceof OssError)) throw error;
-          refusal = error;
-        }
-      } else {
-        target = candidates.find((c) => c.bucket === undefined || this.store.hasBucket(c.bucket)) ?? candidates[0];
-      }
-    } catch (error) {
-      if (!(error instanceof OssError)) throw error;
-      refusal = error;
-    }
+    const { target, refusal } = this.resolveTarget(req, method, rawPath, query, exchange);
     const op = target
       ? classifyOperation({ method, bucket: target.bucket, key: target.key, query, copySource: req.headers['x-oss-copy-source'] !== undefined })
       : 'Unsupported';
@@ -185,6 +163,42 @@ class EmulatorServer {
       return this.resetConnection(req, exchange);
     }
     return this.send(req, res, exchange, response, fault);
+  }
+
+  /**
+   * Reads the bucket and key of a request and, with auth on, verifies its signature. A refusal is
+   * returned rather than thrown so that the request still gets an op name for faults and the journal.
+   */
+  private resolveTarget(
+    req: IncomingMessage,
+    method: string,
+    rawPath: string,
+    query: URLSearchParams,
+    exchange: Exchange,
+  ): { target: RouteCandidate | undefined; refusal: OssError | undefined } {
+    let candidates: RouteCandidate[];
+    try {
+      candidates = routeCandidates(this.options.route, req.headers.host, rawPath, this.options.defaultBucket);
+    } catch (error) {
+      if (error instanceof OssError) return { target: undefined, refusal: error };
+      throw error;
+    }
+    if (!this.options.auth) {
+      const target = candidates.find((c) => c.bucket === undefined || this.store.hasBucket(c.bucket)) ?? candidates[0];
+      return { target, refusal: undefined };
+    }
+    try {
+      const auth = authenticate({ method, headers: req.headers, query: [...query] }, candidates, {
+        credentials: this.options.credentials,
+        nowMs: this.options.clock(),
+        maxSkewMs: this.options.maxClockSkewMs,
+      });
+      exchange.entry.accessKeyId = auth.accessKeyId;
+      return { target: candidates[auth.candidate], refusal: undefined };
+    } catch (error) {
+      if (error instanceof OssError) return { target: candidates[0], refusal: error };
+      throw error;
+    }
   }
 
   private async execute(
