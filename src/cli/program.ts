@@ -1,12 +1,10 @@
-import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { checkCommand } from './commands/check.js';
 import { connectorsCommand } from './commands/connectors.js';
 import type { CommandContext } from './commands/context.js';
 import { runCommand } from './commands/run.js';
 import { ExitCode } from './exit-codes.js';
+import { packageInfo } from './package-root.js';
 
 /**
  * The `tideway` command line: parse arguments, call the programmatic API, map outcomes to exit codes.
@@ -17,7 +15,7 @@ export async function runCli(argv: readonly string[], context: CommandContext): 
   let exitCode: number = ExitCode.ok;
   const program = new Command('tideway')
     .description('Exactly-once data integration: run YAML jobs that move rows from sources to sinks.')
-    .version(packageVersion(), '-V, --version')
+    .version(packageInfo().version, '-V, --version')
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
     .showHelpAfterError('(run "tideway --help" for usage)')
@@ -78,19 +76,4 @@ function collect(value: string, previous: string[]): string[] {
 function positiveInt(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError('expected a whole number of 1 or more');
   return Number(value);
-}
-
-/** The version in tideway's package.json, found from this file whether it runs from src/ or dist/src/. */
-function packageVersion(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    try {
-      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
-      if (pkg.name === 'tideway' && pkg.version) return pkg.version;
-    } catch {
-      // not here; look one level up
-    }
-    dir = dirname(dir);
-  }
-  return '0.0.0';
 }

@@ -89,6 +89,31 @@ sink:
     expect(r.lines[0]).toMatch(/^job\.yaml:8:12: sink\[0\]\.input: no stage produces stream "ordres"; did you mean "orders"\?/);
   });
 
+  it('a cycle, at the input of every transform in it', async () => {
+    const r = await invalid(`env:
+  name: bad
+source:
+  - type: fake
+    output: raw
+transform:
+  - type: select
+    input: b
+    output: a
+  - type: select
+    input: a
+    output: b
+sink:
+  - type: blackhole
+    input: raw
+`);
+    expect(r.code).toBe(2);
+    expect(r.lines).toEqual([
+      expect.stringMatching(/^job\.yaml:8:12: transform\[0\]\.input: streams form a cycle: transform\[0\] -> transform\[1\] -> transform\[0\]/),
+      expect.stringMatching(/^job\.yaml:11:12: transform\[1\]\.input: streams form a cycle/),
+      '2 problems in job.yaml; nothing ran',
+    ]);
+  });
+
   it('a duplicate output', async () => {
     const r = await invalid(`env:
   name: bad
