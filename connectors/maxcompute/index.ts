@@ -1,5 +1,5 @@
 import { type ConnectorDefinition, defineSource } from '../../src/api/connector.js';
-import { checkSourceOptions, maxComputeSourceOptions } from './options.js';
+import { maxComputeSourceOptions } from './options.js';
 import { MaxComputeSource } from './source.js';
 
 /**
@@ -11,10 +11,7 @@ export const maxcompute: ConnectorDefinition = {
   description: 'Reads a MaxCompute table or partitions over the Tunnel protocol (record or Arrow format).',
   source: defineSource({
     options: maxComputeSourceOptions,
-    create(options, context) {
-      checkSourceOptions(options);
-      return new MaxComputeSource(options, context);
-    },
+    create: (options, context) => new MaxComputeSource(options, context),
   }),
   example: [
     'source:',

@@ -1,4 +1,3 @@
-import { ConfigError, type ConfigIssue } from '../../src/api/errors.js';
 import { duration, z } from '../../src/api/options.js';
 
 /** Options of the `maxcompute` source, declared once: validation, types and the README table derive from it. */
@@ -47,25 +46,18 @@ export const maxComputeSourceOptions = z.object({
   read_timeout: duration().default(300_000).meta({ description: 'A connection silent for this long is abandoned and the read resumes on a new one.' }),
   async_session: z.boolean().default(false).meta({ description: 'Create download sessions in async mode (the service prepares them in the background; Tideway polls).' }),
   compress: z.boolean().default(false).meta({ description: 'Ask for deflate-compressed data (pays off across regions, not on a LAN).' }),
+}).superRefine((options, ctx) => {
+  // Cross-field rules live in the schema so that `tideway validate` reports them with the other issues.
+  if (options.endpoint === 'embedded') return;
+  for (const key of ['project', 'access_id', 'access_key'] as const) {
+    if (!options[key]) ctx.addIssue({ code: 'custom', path: [key], message: `required option "${key}" is missing (it may be omitted only with endpoint: embedded)` });
+  }
+  if (!/^https?:\/\//.test(options.endpoint)) {
+    ctx.addIssue({ code: 'custom', path: ['endpoint'], message: `"${options.endpoint}" is neither a URL (http://... or https://...) nor "embedded"` });
+  }
+  if (options.tunnel_endpoint !== undefined && !/^https?:\/\//.test(options.tunnel_endpoint)) {
+    ctx.addIssue({ code: 'custom', path: ['tunnel_endpoint'], message: `"${options.tunnel_endpoint}" is not a URL (http://... or https://...)` });
+  }
 });
 
 export type MaxComputeSourceOptions = z.output<typeof maxComputeSourceOptions>;
-
-/** Cross-field rules zod cannot express per field: credentials and project unless embedded. */
-export function checkSourceOptions(options: MaxComputeSourceOptions): void {
-  if (options.endpoint === 'embedded') return;
-  const issues: ConfigIssue[] = [];
-  const missing = (key: 'project' | 'access_id' | 'access_key') => {
-    if (!options[key]) issues.push({ path: key, message: `required option "${key}" is missing (it may be omitted only with endpoint: embedded)` });
-  };
-  missing('project');
-  missing('access_id');
-  missing('access_key');
-  if (!/^https?:\/\//.test(options.endpoint)) {
-    issues.push({ path: 'endpoint', message: `"${options.endpoint}" is neither a URL (http://... or https://...) nor "embedded"` });
-  }
-  if (options.tunnel_endpoint !== undefined && !/^https?:\/\//.test(options.tunnel_endpoint)) {
-    issues.push({ path: 'tunnel_endpoint', message: `"${options.tunnel_endpoint}" is not a URL (http://... or https://...)` });
-  }
-  if (issues.length > 0) throw new ConfigError(issues, { context: { connector: 'maxcompute' } });
-}

@@ -54,7 +54,7 @@ describe('Arrow CRC framing', () => {
     const body = frame(payload, 256);
     for (const at of [10, 300, 900, body.length - 2]) {
       const bad = Uint8Array.from(body);
-      bad[at] ^= 0x10;
+      bad[at]! ^= 0x10;
       expect(() => unframe(bad, 64)).toThrow(TidewayError);
     }
     for (const cut of [0, 2, 260, 264, body.length - 1]) {

@@ -245,7 +245,7 @@ describe('corrupted record streams are rejected', () => {
 
   it('flags a flipped data byte as a CRC mismatch', () => {
     const bad = Uint8Array.from(good);
-    bad[bad.indexOf(0x61)] ^= 0x02;
+    bad[bad.indexOf(0x61)]! ^= 0x02;
     expect(codeOf(() => decodeAll(columns, bad))).toBe('MAXCOMPUTE_CORRUPT_STREAM');
     expect(() => decodeAll(columns, bad)).toThrow(/CRC32C/);
   });
@@ -259,7 +259,7 @@ describe('corrupted record streams are rejected', () => {
 
   it('flags a wrong crc-of-crcs', () => {
     const bad = Uint8Array.from(good);
-    bad[bad.length - 1] ^= 0x01;
+    bad[bad.length - 1]! ^= 0x01;
     expect(codeOf(() => decodeAll(columns, bad))).toBe('MAXCOMPUTE_CORRUPT_STREAM');
   });
 
