@@ -1,7 +1,9 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { checkCommand } from './commands/check.js';
+import { cleanCommand } from './commands/clean.js';
 import { connectorsCommand } from './commands/connectors.js';
 import type { CommandContext } from './commands/context.js';
+import { maxComputeEmulatorCommand, ossEmulatorCommand } from './commands/emulator.js';
 import { runCommand } from './commands/run.js';
 import { ExitCode } from './exit-codes.js';
 import { packageInfo } from './package-root.js';
@@ -57,6 +59,39 @@ export async function runCli(argv: readonly string[], context: CommandContext): 
       exitCode = connectorsCommand(name, context);
     });
 
+  program
+    .command('clean')
+    .description('list and remove what the job\'s sinks staged that no checkpoint owns (staging files, multipart uploads, prepared transactions)')
+    .argument('<job.yaml>', 'the job file')
+    .option('--var <NAME=value>', 'set a variable used as ${NAME} in the job (repeatable)', collect, [])
+    .option('--dry-run', 'only list what would be removed', false)
+    .option('--json', 'print the clean report as one JSON object on stdout', false)
+    .option('-v, --verbose', 'debug logs, and stack traces with errors', false)
+    .action(async (file: string, flags: { var: string[]; dryRun: boolean; json: boolean; verbose: boolean }) => {
+      exitCode = await cleanCommand(file, flags, context);
+    });
+
+  const emulator = program.command('emulator').description('run a local, protocol-faithful service emulator until Ctrl-C');
+  emulator
+    .command('maxcompute')
+    .description('the embedded MaxCompute (ODPS and Tunnel) emulator with the demo project, as `endpoint: embedded` uses it')
+    .option('--port <n>', 'port to listen on (default: any free port; printed on start)', port)
+    .option('--host <addr>', 'interface to listen on (default: 127.0.0.1)')
+    .option('--json', 'print the connection details as JSON on stdout', false)
+    .action(async (flags: { port?: number; host?: string; json: boolean }) => {
+      exitCode = await maxComputeEmulatorCommand(flags, context);
+    });
+  emulator
+    .command('oss')
+    .description('an OSS-compatible server that ali-oss can use unchanged (tideway emulator oss --help for its options)')
+    .helpOption(false)
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .argument('[options...]', 'the emulator\'s options')
+    .action(async (args: string[]) => {
+      exitCode = await ossEmulatorCommand(args, context);
+    });
+
   try {
     await program.parseAsync([...argv], { from: 'user' });
   } catch (error) {
@@ -71,6 +106,11 @@ export async function runCli(argv: readonly string[], context: CommandContext): 
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
+}
+
+function port(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) > 65535) throw new InvalidArgumentError('expected a port number from 0 to 65535');
+  return Number(value);
 }
 
 function positiveInt(value: string): number {
