@@ -14,7 +14,7 @@ async function serve(args: string[]) {
   const started = startCli(['emulator', ...args, '--json'], { cwd: ROOT, env: {} });
   children.push(started.child);
   await waitFor(() => started.output().stdout.includes('\n'), 'the connection details');
-  const details = JSON.parse(started.output().stdout) as Record<string, string>;
+  const details = JSON.parse(started.output().stdout) as { endpoint: string } & Record<string, unknown>;
   return { details, started };
 }
 
