@@ -49,8 +49,8 @@ class Rates {
 }
 
 function splitsText(source: Pick<SourceProgress, 'splitsDone' | 'splitsAssigned' | 'splitsTotal'>): string {
-  const total = source.splitsTotal ?? source.splitsAssigned;
-  return `${formatCount(source.splitsDone)}/${source.splitsTotal === null ? `${formatCount(total)}+` : formatCount(total)}`;
+  // Without a known total, the denominator is what has been assigned so far.
+  return `${formatCount(source.splitsDone)}/${formatCount(source.splitsTotal ?? source.splitsAssigned)}`;
 }
 
 /** How far a source is, 0..1, when it can tell. */
@@ -60,7 +60,8 @@ function fraction(source: SourceProgress): number | undefined {
   return undefined;
 }
 
-function summary(progress: JobProgress, rates: Rates): string {
+/** One line of totals and rates; `withSplits` adds the splits of every source (the bars show them per source). */
+function summary(progress: JobProgress, rates: Rates, withSplits: boolean): string {
   const splits = progress.sources.reduce(
     (acc, s) => ({
       splitsDone: acc.splitsDone + s.splitsDone,
@@ -71,10 +72,10 @@ function summary(progress: JobProgress, rates: Rates): string {
   );
   return [
     `read ${formatCount(progress.rowsRead)} rows`,
-    `written ${formatCount(progress.rowsWritten)} rows`,
+    `written ${formatCount(progress.rowsWritten)}`,
     `${formatCount(rates.rowsPerSecond)} rows/s`,
     `${formatBytes(rates.bytesPerSecond)}/s`,
-    `splits ${splitsText(splits)}`,
+    ...(withSplits ? [`splits ${splitsText(splits)}`] : []),
     `checkpoints ${progress.checkpoints}`,
     formatDuration(progress.elapsedMs),
   ].join(' | ');
@@ -97,7 +98,7 @@ class LinesProgress implements ProgressDisplay {
       progress.sources.length > 1 || progress.sources.some((s) => fraction(s) !== undefined)
         ? ` [${progress.sources.map((s) => `${s.name} ${percentText(s)}`).join(', ')}]`
         : '';
-    this.stderr.write(`progress: ${summary(progress, this.rates)}${perSource}\n`);
+    this.stderr.write(`progress: ${summary(progress, this.rates, true)}${perSource}\n`);
   }
 
   log(line: string): void {
@@ -153,7 +154,7 @@ class BarsProgress implements ProgressDisplay {
       if (existing) existing.update(0, { line });
       else this.bars.set(index, this.multibar.create(1, 0, { line }));
     });
-    const line = summary(progress, this.rates);
+    const line = summary(progress, this.rates, false);
     if (this.summaryBar) this.summaryBar.update(0, { line });
     else this.summaryBar = this.multibar.create(1, 0, { line });
   }
