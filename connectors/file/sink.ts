@@ -7,6 +7,7 @@ import type { Json } from '../../src/api/json.js';
 import type { CommitContext, OrphanReport, Sink, SinkCommitter, SinkContext, SinkWriter, SinkWriterContext } from '../../src/api/sink.js';
 import { createEncoder, type Encoder } from '../../src/formats/encoder.js';
 import type { FormatOptions } from '../../src/formats/options.js';
+import { syncDirectory } from '../../src/api/durable-fs.js';
 
 export interface FileSinkOptions extends FormatOptions {
   path: string;
@@ -188,7 +189,7 @@ class FileCommitter implements SinkCommitter<FileCommitInfo> {
         throw new TidewayError('FILE_COMMIT_CORRUPT', `${final} has ${size} bytes after commit, expected ${info.bytes}`, { context: { connector: 'file', path: final } });
       }
     }
-    if (infos.length > 0) await syncDir(this.root);
+    if (infos.length > 0) await syncDirectory(this.root);
     if (context.endOfInput) await removeEmptyDirs(this.stagingRoot, join(this.root, STAGING_DIR));
   }
 
@@ -254,14 +255,6 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
 
 function wrap(error: unknown, message: string): TidewayError {
   return new TidewayError('FILE_IO', `${message}: ${(error as Error).message}`, { cause: error, context: { connector: 'file' } });

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { TidewayError } from '../api/errors.js';
 import type { Json } from '../api/json.js';
 import type { ReaderSnapshot, SourceSplit } from '../api/source.js';
+import { syncDirectory } from '../api/durable-fs.js';
 
 /** Everything needed to resume a job exactly where a completed checkpoint left it. */
 export interface CheckpointData {
@@ -116,7 +117,7 @@ export class LocalCheckpointStore implements CheckpointStore {
       await handle.close();
     }
     await rename(temp, join(this.location, name));
-    await syncDir(this.location);
+    await syncDirectory(this.location);
   }
 
   async retain(keep: number): Promise<void> {
@@ -164,14 +165,6 @@ function digest(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
-async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
 
 function isAlive(pid: number): boolean {
   try {

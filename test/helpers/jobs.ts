@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { afterEach } from 'vitest';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger } from '../../src/api/logger.js';
@@ -21,4 +22,15 @@ export function seeds(count: number, first = 1): number[] {
   const replay = process.env.TIDEWAY_SEED;
   if (replay) return replay.split(',').map(Number);
   return Array.from({ length: count }, (_, i) => first + i);
+}
+
+/** Temporary directories for one test file, removed after each test: `const dir = useTempDirs(); dir()`. */
+export function useTempDirs(): () => string {
+  const made: { remove(): void }[] = [];
+  afterEach(() => made.splice(0).forEach((d) => d.remove()));
+  return () => {
+    const d = tempDir();
+    made.push(d);
+    return d.path;
+  };
 }

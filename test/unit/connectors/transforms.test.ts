@@ -1,19 +1,13 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/api/logger.js';
 import { fakeRow } from '../../../connectors/fake/generator.js';
 import { runJob } from '../../../src/index.js';
-import { tempDir } from '../../helpers/jobs.js';
+import { useTempDirs } from '../../helpers/jobs.js';
 import { committedIds } from '../../helpers/output.js';
 import { join } from 'node:path';
 import { readdirSync, readFileSync } from 'node:fs';
 
-const dirs: { remove(): void }[] = [];
-afterEach(() => dirs.splice(0).forEach((d) => d.remove()));
-function dir() {
-  const d = tempDir();
-  dirs.push(d);
-  return d.path;
-}
+const dir = useTempDirs();
 
 describe('filter and select transforms', () => {
   it('filter keeps matching rows, select projects and renames, and the report counts what was filtered', async () => {

@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { defineSource, type ConnectorDefinition } from '../../../src/api/connector.js';
 import { silentLogger } from '../../../src/api/logger.js';
 import { z } from '../../../src/api/options.js';
@@ -9,16 +9,10 @@ import { SplitQueueReader } from '../../../src/api/split-queue-reader.js';
 import { fakeSchema, generateBatch } from '../../../connectors/fake/generator.js';
 import { LocalCheckpointStore } from '../../../src/engine/checkpoint-store.js';
 import { builtinConnectors, ConnectorRegistry, runJob } from '../../../src/index.js';
-import { tempDir } from '../../helpers/jobs.js';
+import { useTempDirs } from '../../helpers/jobs.js';
 import { committedIds, expectExactlyOnce, stagedFiles } from '../../helpers/output.js';
 
-const dirs: { remove(): void }[] = [];
-afterEach(() => dirs.splice(0).forEach((d) => d.remove()));
-function dir() {
-  const d = tempDir();
-  dirs.push(d);
-  return d.path;
-}
+const dir = useTempDirs();
 
 describe('runJob', () => {
   it('stops gracefully on abort and the next run resumes: every id exactly once, nothing staged left', async () => {
