@@ -101,17 +101,3 @@ function schemaDifference(expected: Schema, actual: Schema): string | undefined 
   }
   return undefined;
 }
-
-/** Joins chunks into one array (one chunk per call is easier for sinks than many tiny ones). */
-export function concatBytes(chunks: readonly Uint8Array[]): Uint8Array {
-  if (chunks.length === 1) return chunks[0]!;
-  let length = 0;
-  for (const chunk of chunks) length += chunk.byteLength;
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.byteLength;
-  }
-  return out;
-}

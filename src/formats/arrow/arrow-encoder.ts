@@ -1,5 +1,5 @@
 import { AsyncByteQueue, type RecordBatch, RecordBatchFileWriter, type Schema } from 'apache-arrow';
-import { BaseEncoder, concatBytes } from '../encoder-base.js';
+import { BaseEncoder } from '../encoder-base.js';
 import type { ResolvedFormatOptions } from '../options.js';
 
 /** An arrow-js byte sink that hands chunks over synchronously instead of queueing them for a reader. */
@@ -10,10 +10,11 @@ class ChunkCollector extends AsyncByteQueue<Uint8Array> {
     if (value.byteLength > 0) this.chunks.push(value);
   }
 
+  /** The chunks written so far; views of the batches' own buffers where arrow-js wrote them zero-copy. */
   take(): Uint8Array[] {
     const out = this.chunks;
     this.chunks = [];
-    return out.length === 0 ? [] : [concatBytes(out)];
+    return out;
   }
 }
 

@@ -108,7 +108,7 @@ export function appendColumn(data: Data, acc: string[], sep: string, style: Text
 }
 
 /** The text of row `i` of a non-null cell of `data`. */
-function cellWriter(data: Data, style: TextStyle): (i: number) => string {
+export function cellWriter(data: Data, style: TextStyle): (i: number) => string {
   const type = data.type;
   switch (data.typeId) {
     case Type.Int: {

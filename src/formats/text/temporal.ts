@@ -95,6 +95,8 @@ export function timestampShape(text: string): TimestampShape | undefined {
  * precision are refused rather than silently dropped. Returns undefined when the text is not a timestamp.
  */
 export function parseTimestamp(text: string, unit: TimeUnit): bigint | undefined {
+  const fast = parseCanonicalTimestamp(text, unit);
+  if (fast !== undefined) return fast;
   const m = TIMESTAMP_RE.exec(text);
   if (!m) return undefined;
   const [, y, mo, d, h, mi, s, frac, zone] = m;
@@ -123,6 +125,63 @@ export function parseTimestamp(text: string, unit: TimeUnit): bigint | undefined
     fraction = BigInt(frac.slice(0, digits).padEnd(digits, '0') || '0');
   }
   return seconds * per + fraction;
+}
+
+let cachedDate = '';
+let cachedDaySeconds = 0;
+
+function twoDigits(text: string, at: number): number {
+  const a = text.charCodeAt(at) - 48;
+  const b = text.charCodeAt(at + 1) - 48;
+  return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : -1;
+}
+
+/**
+ * The hot path of parseTimestamp for the form the encoders write (`YYYY-MM-DDTHH:MM:SS[.f…][Z]`): no
+ * regex, and the date part is converted once per distinct day. Anything else returns undefined.
+ */
+function parseCanonicalTimestamp(text: string, unit: TimeUnit): bigint | undefined {
+  const n = text.length;
+  if (n < 19 || text.charCodeAt(10) !== 84 || text.charCodeAt(13) !== 58 || text.charCodeAt(16) !== 58) return undefined;
+  const date = text.slice(0, 10);
+  if (date !== cachedDate) {
+    const days = parseDate(date);
+    if (days === undefined) return undefined;
+    cachedDate = date;
+    cachedDaySeconds = days * 86_400;
+  }
+  const h = twoDigits(text, 11);
+  const m = twoDigits(text, 14);
+  const s = twoDigits(text, 17);
+  if (h < 0 || h > 23 || m < 0 || m > 59 || s < 0 || s > 59) return undefined;
+  let at = 19;
+  let fraction = 0;
+  let fractionDigits = 0;
+  if (at < n && text.charCodeAt(at) === 46) {
+    at++;
+    for (; at < n; at++) {
+      const d = text.charCodeAt(at) - 48;
+      if (d < 0 || d > 9) break;
+      if (fractionDigits === 9) return undefined;
+      fraction = fraction * 10 + d;
+      fractionDigits++;
+    }
+    if (fractionDigits === 0) return undefined;
+  }
+  if (at < n && text.charCodeAt(at) === 90) at++;
+  if (at !== n) return undefined;
+  const digits = DIGITS[unit];
+  if (fractionDigits > digits) {
+    const drop = 10 ** (fractionDigits - digits);
+    if (fraction % drop !== 0) return undefined;
+    fraction /= drop;
+  } else {
+    fraction *= 10 ** (digits - fractionDigits);
+  }
+  const seconds = cachedDaySeconds + h * 3600 + m * 60 + s;
+  const perSecond = Number(PER_SECOND[unit]);
+  const value = seconds * perSecond + fraction;
+  return Number.isSafeInteger(value) ? BigInt(value) : BigInt(seconds) * PER_SECOND[unit] + BigInt(fraction);
 }
 
 /** Parses `YYYY-MM-DD` into days since the epoch. */

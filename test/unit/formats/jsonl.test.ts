@@ -77,6 +77,14 @@ describe('JSON Lines', () => {
     expect(plainRows(await decodeAll(createDecoder('jsonl', { schema }), text(input)))).toEqual([{ s: 'x' }, { s: 'y' }]);
   });
 
+  it('escapes strings exactly as JSON.stringify does', () => {
+    const schema = new Schema([new Field('s', new Utf8(), true)]);
+    const control = Array.from({ length: 32 }, (_, c) => String.fromCharCode(c)).join('');
+    const values = [control, 'quote " and backslash \\ \u007f', 'ünï 😀 \u2028', '', 'plain'];
+    const out = Buffer.from(encodeAll(createEncoder('jsonl', schema), [batchOf(schema, [column(values, new Utf8())])])).toString();
+    expect(out).toBe(values.map((v) => `{"s":${JSON.stringify(v)}}\n`).join(''));
+  });
+
   it('writes NaN and infinities as strings and reads them back', async () => {
     const schema = new Schema([new Field('d', new Float64(), true), new Field('f', new Float32(), true)]);
     const batch = batchOf(schema, [column([Number.NaN, Infinity, -Infinity, 0.1], new Float64()), column([Number.NaN, Infinity, -Infinity, 0.1], new Float32())]);
