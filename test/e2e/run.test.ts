@@ -132,6 +132,13 @@ describe('usage errors exit 2', () => {
     expect(run.stderr.length).toBeGreaterThan(0);
   });
 
+  it('a job the engine rejects at start (an unbounded source in batch mode) is a config error, exit 2', async () => {
+    const ws = space({ 'job.yaml': 'env:\n  name: e2e-unbounded\n  checkpoint:\n    dir: .ckpt\nsource:\n  - type: fake\n    unbounded: true\nsink:\n  - type: blackhole\n' });
+    const run = await runCli(['run', 'job.yaml'], { cwd: ws.dir });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/^error \[CONFIG_INVALID\]: source\[0\] \(fake\) is unbounded.*env\.mode: streaming/m);
+  });
+
   it('a missing job file is named, exit 2', async () => {
     const ws = space();
     const run = await runCli(['run', 'nope.yaml'], { cwd: ws.dir });

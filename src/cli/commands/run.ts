@@ -75,6 +75,7 @@ export async function runCommand(file: string, flags: RunFlags, context: Command
     }
     io.stderr.write(errorText(error, flags.verbose));
     if (flags.json) printJson(jsonReportForError(jobName, { code: errorCode(error), message: describeError(error) }));
+    if (errorCode(error) === 'CONFIG_INVALID') return ExitCode.invalid;
     return controller.signal.aborted && error instanceof CancelledError ? ExitCode.cancelled : ExitCode.failed;
   }
   // The handlers stay until the process exits: a second signal during the report or shutdown still exits at once.
@@ -83,5 +84,7 @@ export async function runCommand(file: string, flags: RunFlags, context: Command
   if (flags.json) printJson(jsonReport(result));
   else if (!flags.quiet) io.stderr.write(humanReport(result));
   if (result.error) io.stderr.write(errorLine(result.error));
+  // A job the engine finds invalid only when it starts (an unbounded source in batch mode) is still a config error.
+  if (result.error?.code === 'CONFIG_INVALID') return ExitCode.invalid;
   return EXIT_BY_STATUS[result.status];
 }

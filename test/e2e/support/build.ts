@@ -51,7 +51,7 @@ function build(): void {
   const tsc = join(ROOT, 'node_modules/typescript/bin/tsc');
   const result = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: ROOT, encoding: 'utf8' });
   if (result.status !== 0 || !existsSync(CLI)) {
-    throw new Error(`npm run build failed (exit ${result.status}):\n${result.stdout}${result.stderr}`);
+    throw new Error(`the build (tsc -p tsconfig.build.json) failed with exit ${result.status}:\n${result.stdout}${result.stderr}`);
   }
   // The stamp carries the build's start time, so a source saved during the build counts as newer.
   writeFileSync(STAMP, '');
@@ -59,8 +59,9 @@ function build(): void {
 }
 
 function isStale(): boolean {
-  if (!existsSync(CLI) || !existsSync(STAMP)) return true;
-  const built = statSync(STAMP).mtimeMs;
+  if (!existsSync(CLI)) return true;
+  // Without a stamp (dist built by `npm ci` or `npm run build`), the CLI file's own time says when it was built.
+  const built = statSync(existsSync(STAMP) ? STAMP : CLI).mtimeMs;
   const inputs = [join(ROOT, 'package.json'), join(ROOT, 'tsconfig.json'), join(ROOT, 'tsconfig.build.json')];
   if (inputs.some((f) => existsSync(f) && statSync(f).mtimeMs > built)) return true;
   return newestTs(join(ROOT, 'src')) > built || newestTs(join(ROOT, 'connectors')) > built;
