@@ -1,6 +1,7 @@
+import { Dictionary, Field, Int32, Schema, Utf8, vectorFromArray } from 'apache-arrow';
 import { describe, expect, it } from 'vitest';
 import { createDecoder, createEncoder, type FileFormat } from '../../../src/formats/index.js';
-import { commonBatch, commonSchema, decodeAll, encodeAll, plainRows } from './helpers.js';
+import { batchOf, commonBatch, commonSchema, decodeAll, encodeAll, plainRows } from './helpers.js';
 
 const cases: { format: FileFormat; compression?: 'none' | 'gzip' | 'snappy' | 'zstd'; nested: boolean }[] = [
   { format: 'jsonl', nested: true },
@@ -32,6 +33,19 @@ describe('round trip of common types', () => {
         expect(batch.schema.fields.map((f) => `${f.name}: ${String(f.type)}`)).toEqual(schema.fields.map((f) => `${f.name}: ${String(f.type)}`));
       }
       expect(plainRows(decoded)).toEqual(plainRows(batches));
+    });
+  }
+
+  for (const format of ['jsonl', 'csv', 'arrow', 'parquet'] as const) {
+    it(`${format}: dictionary columns whose dictionary changes from batch to batch`, async () => {
+      const type = new Dictionary(new Utf8(), new Int32());
+      const schema = new Schema([new Field('d', type, true)]);
+      const batches = [
+        batchOf(schema, [vectorFromArray(['a', 'b', null, 'a', 'c,"x"\n'], type).data[0]!]),
+        batchOf(schema, [vectorFromArray(['z', 'y', 'z'], type).data[0]!]),
+      ];
+      const bytes = encodeAll(createEncoder(format, schema), batches);
+      expect(plainRows(await decodeAll(createDecoder(format, { schema }), bytes))).toEqual(plainRows(batches));
     });
   }
 
