@@ -231,6 +231,14 @@ async function* buildCsv(groups: AsyncGenerator<Group<CsvFields>>, settings: Tex
     source = chain(head, source, done);
   }
 
+  if (settings.range && header && header.join('\u0000') !== schema.fields.map((f) => f.name).join('\u0000')) {
+    // Ranges after the first cannot see the header and map columns by position, so the order must match.
+    throw new TidewayError(
+      'FORMAT_CSV_COLUMNS',
+      `${name}: byte-range reads map CSV columns by position, but the header (${header.join(', ')}) differs from the schema (${schema.fields.map((f) => f.name).join(', ')}); pass a schema in the file's column order (inferSchema gives one)`,
+      { context: { path: name } },
+    );
+  }
   // Which CSV column feeds each schema field: by header name when there is a header, else by position.
   const width = header?.length ?? schema.fields.length;
   const columns = schema.fields.map((f, k) => {

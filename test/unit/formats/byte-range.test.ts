@@ -86,6 +86,14 @@ describe('byte-range splits', () => {
     }).rejects.toThrow(/line break; a CSV file with line breaks inside fields cannot be read in byte ranges/);
   });
 
+  it('refuses a CSV schema whose column order differs from the header, since later ranges map by position', async () => {
+    const csv = new TextEncoder().encode('s,id\nx,1\n');
+    const consume = async () => {
+      for await (const _ of createDecoder('csv', { schema }).decode(csv, { range: { start: 0, end: 4 } })) void _;
+    };
+    await expect(consume()).rejects.toMatchObject({ code: 'FORMAT_CSV_COLUMNS' });
+  });
+
   it('requires a schema, and refuses gzip, Arrow and Parquet ranges', async () => {
     const bytes = new TextEncoder().encode('{"id":1}\n');
     const consume = async (iterable: AsyncIterable<unknown>) => {
