@@ -92,3 +92,65 @@ export function networkError(error: unknown, url: URL): Error {
     retryable: true,
   });
 }
+
+/**
+ * Hands out a body's chunks one by one as they arrived. A Readable's async iterator calls `read()`, which
+ * concatenates everything buffered into a new Buffer (a copy of most of the body); 'data' events do not.
+ * Reading pauses the stream above `highWater` buffered bytes.
+ */
+export class ChunkQueue {
+  private readonly chunks: Buffer[] = [];
+  private buffered = 0;
+  private ended = false;
+  private failure: unknown;
+  private wake: (() => void) | undefined;
+
+  constructor(
+    private readonly stream: Readable,
+    private readonly highWater = 1024 * 1024,
+  ) {
+    stream.on('data', (chunk: Buffer) => {
+      this.chunks.push(chunk);
+      this.buffered += chunk.length;
+      if (this.buffered > this.highWater) stream.pause();
+      this.notify();
+    });
+    stream.on('end', () => {
+      this.ended = true;
+      this.notify();
+    });
+    stream.on('error', (error) => {
+      this.failure ??= error;
+      this.notify();
+    });
+    stream.on('close', () => {
+      if (!this.ended) this.failure ??= new Error('the connection closed before the end of the body');
+      this.notify();
+    });
+    (stream as Readable & { once(event: 'aborted', listener: () => void): Readable }).once('aborted', () => {
+      this.failure ??= new Error('the connection was aborted in the middle of the body');
+      this.notify();
+    });
+  }
+
+  /** The next chunk, or null at the end of the body; throws when the connection failed. */
+  async next(): Promise<Buffer | null> {
+    for (;;) {
+      const chunk = this.chunks.shift();
+      if (chunk) {
+        this.buffered -= chunk.length;
+        if (this.stream.isPaused() && this.buffered <= this.highWater / 2) this.stream.resume();
+        return chunk;
+      }
+      if (this.failure !== undefined) throw this.failure;
+      if (this.ended) return null;
+      await new Promise<void>((resolve) => (this.wake = resolve));
+    }
+  }
+
+  private notify(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+}

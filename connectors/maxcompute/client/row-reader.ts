@@ -5,7 +5,7 @@ import { readArrowPayload } from '../codec/arrow-ipc.js';
 import { RecordStreamDecoder } from '../codec/record-reader.js';
 import { type OdpsColumn, toArrowSchema } from '../codec/types.js';
 import { isResumable, maxComputeError } from '../errors.js';
-import type { HttpResponse } from './http.js';
+import { ChunkQueue, type HttpResponse } from './http.js';
 import { backoffDelay, sleep } from './retry.js';
 import type { DownloadSession } from './session.js';
 import type { TunnelClient } from './tunnel-client.js';
@@ -41,7 +41,7 @@ export class TunnelRowReader {
   private failures = 0;
   private progressAtLastFailure = -1;
   private response: HttpResponse | undefined;
-  private body: AsyncIterator<Uint8Array> | undefined;
+  private body: ChunkQueue | undefined;
   private decoder: RecordStreamDecoder | undefined;
   private batches: AsyncGenerator<RecordBatch> | undefined;
   private pending: RecordBatch | undefined;
@@ -182,17 +182,22 @@ export class TunnelRowReader {
     );
     this.response = response;
     if (this.init.format === 'record') {
-      this.body = response.body[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>;
+      this.body = new ChunkQueue(response.body);
       this.decoder?.resetStream();
       return;
     }
     const frames = new ArrowFrameReader(this.label);
-    const body = response.body;
+    const body = new ChunkQueue(response.body);
     async function* payload(): AsyncGenerator<Uint8Array> {
-      try {
-        for await (const chunk of body) yield* frames.push(chunk as Uint8Array);
-      } catch (error) {
-        throw error instanceof TidewayError ? error : brokenConnection(error, frames.source);
+      for (;;) {
+        let chunk: Buffer | null;
+        try {
+          chunk = await body.next();
+        } catch (error) {
+          throw error instanceof TidewayError ? error : brokenConnection(error, frames.source);
+        }
+        if (chunk === null) break;
+        yield* frames.push(chunk);
       }
       yield* frames.end();
     }
@@ -203,8 +208,7 @@ export class TunnelRowReader {
 
   private async nextChunk(): Promise<Uint8Array | null> {
     try {
-      const next = await this.body!.next();
-      return next.done ? null : next.value;
+      return await this.body!.next();
     } catch (error) {
       throw error instanceof TidewayError ? error : brokenConnection(error, this.label);
     }

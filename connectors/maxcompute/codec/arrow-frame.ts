@@ -1,5 +1,5 @@
 import { maxComputeError } from '../errors.js';
-import { crc32cUpdate } from './crc32c.js';
+import { crc32cCombine, crc32cCombiner, crc32cUpdate } from './crc32c.js';
 
 /** The service frames Arrow payloads in 64 KiB chunks. */
 export const DEFAULT_ARROW_CHUNK_SIZE = 65536;
@@ -19,9 +19,13 @@ export class ArrowFrameWriter {
   private started = false;
   private inChunk = 0;
   private chunkCrc = 0;
+  /** CRC of the payload up to the last full chunk (the current chunk is combined in at the end). */
   private totalCrc = 0;
+  private readonly appendChunk: (total: number, chunk: number) => number;
 
-  constructor(private readonly chunkSize = DEFAULT_ARROW_CHUNK_SIZE) {}
+  constructor(private readonly chunkSize = DEFAULT_ARROW_CHUNK_SIZE) {
+    this.appendChunk = crc32cCombiner(chunkSize);
+  }
 
   /** Frames the next payload bytes; returns the pieces to send, in order. */
   write(payload: Uint8Array): Uint8Array[] {
@@ -35,12 +39,12 @@ export class ArrowFrameWriter {
       const n = Math.min(this.chunkSize - this.inChunk, payload.length - at);
       const piece = payload.subarray(at, at + n);
       this.chunkCrc = crc32cUpdate(this.chunkCrc, piece);
-      this.totalCrc = crc32cUpdate(this.totalCrc, piece);
       out.push(piece);
       at += n;
       this.inChunk += n;
       if (this.inChunk === this.chunkSize) {
         out.push(uint32be(this.chunkCrc));
+        this.totalCrc = this.appendChunk(this.totalCrc, this.chunkCrc);
         this.chunkCrc = 0;
         this.inChunk = 0;
       }
@@ -55,7 +59,7 @@ export class ArrowFrameWriter {
       this.started = true;
       out.push(uint32be(this.chunkSize));
     }
-    out.push(uint32be(this.totalCrc));
+    out.push(uint32be(crc32cCombine(this.totalCrc, this.chunkCrc, this.inChunk)));
     return out;
   }
 }
@@ -72,6 +76,7 @@ export class ArrowFrameReader {
   private pendingBytes = 0;
   private totalCrc = 0;
   private finished = false;
+  private appendChunk: ((total: number, chunk: number) => number) | undefined;
 
   constructor(readonly source = 'the download stream') {}
 
@@ -88,6 +93,7 @@ export class ArrowFrameReader {
       const head = this.take(4);
       this.chunkSize = new DataView(head.buffer, head.byteOffset, 4).getUint32(0, false);
       if (this.chunkSize === 0 || this.chunkSize > 64 * 1024 * 1024) throw this.corrupt(`implausible chunk size ${this.chunkSize}`);
+      this.appendChunk = crc32cCombiner(this.chunkSize);
     }
     while (this.pendingBytes >= this.chunkSize + 4) {
       const framed = this.take(this.chunkSize + 4);
@@ -95,7 +101,8 @@ export class ArrowFrameReader {
       const stored = new DataView(framed.buffer, framed.byteOffset + this.chunkSize, 4).getUint32(0, false);
       const actual = crc32cUpdate(0, data);
       if (stored !== actual) throw this.corrupt(`chunk CRC32C ${stored} on the wire but the chunk gives ${actual}`);
-      this.totalCrc = crc32cUpdate(this.totalCrc, data);
+      // One pass over the bytes: the whole-payload CRC is extended by the chunk's CRC.
+      this.totalCrc = this.appendChunk!(this.totalCrc, actual);
       out.push(data);
     }
     return out;

@@ -53,6 +53,9 @@ export class RecordStreamDecoder {
   private capacity: number;
 
   private buf: Uint8Array = new Uint8Array(0);
+  /** Chunks pushed after `buf`, not yet decoded from. */
+  private queue: Uint8Array[] = [];
+  private queued = 0;
   private pos = 0;
   private limit = 0;
   /** Absolute offset of `buf[0]` in the current stream, for error messages. */
@@ -92,22 +95,18 @@ export class RecordStreamDecoder {
   /** Adds the next chunk of the body. */
   push(input: Uint8Array): void {
     if (input.length === 0) return;
+    if (this.footer) throw this.corrupt(`${input.length} unexpected bytes after the end of the stream`);
     // A plain Uint8Array view: Buffer's subarray builds a FastBuffer on every call, a measurable cost here.
     const chunk = input instanceof Buffer ? new Uint8Array(input.buffer, input.byteOffset, input.length) : input;
-    if (this.footer) throw this.corrupt(`${chunk.length} unexpected bytes after the end of the stream`);
-    const rest = this.limit - this.pos;
-    if (rest === 0) {
+    if (this.pos === this.limit && this.queue.length === 0) {
       this.base += this.limit;
       this.buf = chunk;
+      this.pos = 0;
+      this.limit = chunk.length;
     } else {
-      const joined = new Uint8Array(rest + chunk.length);
-      joined.set(this.buf.subarray(this.pos, this.limit), 0);
-      joined.set(chunk, rest);
-      this.base += this.pos;
-      this.buf = joined;
+      this.queue.push(chunk);
+      this.queued += chunk.length;
     }
-    this.pos = 0;
-    this.limit = this.buf.length;
   }
 
   /**
@@ -115,7 +114,8 @@ export class RecordStreamDecoder {
    * Returns the rows waiting in the batch.
    */
   decode(maxRows: number): number {
-    while (this.rows < maxRows && !this.footer && this.pos < this.limit) {
+    while (this.rows < maxRows && !this.footer) {
+      if (this.pos === this.limit && !this.advance()) break;
       const start = this.pos;
       try {
         this.decodeRecord();
@@ -125,17 +125,57 @@ export class RecordStreamDecoder {
         for (let i = 0; i < this.columnCount; i++) this.builders[i]!.truncate(this.rows);
         if (error !== NEED_MORE) throw error;
         this.pos = start;
-        break;
+        if (this.queued === 0) break;
+        this.straddle();
       }
     }
-    if (this.footer && this.pos < this.limit) throw this.corrupt(`${this.limit - this.pos} unexpected bytes after the end of the stream`);
+    const trailing = this.limit - this.pos + this.queued;
+    if (this.footer && trailing > 0) throw this.corrupt(`${trailing} unexpected bytes after the end of the stream`);
     return this.rows;
+  }
+
+  /** Moves on to the next queued chunk. */
+  private advance(): boolean {
+    const next = this.queue.shift();
+    if (!next) return false;
+    this.queued -= next.length;
+    this.base += this.limit;
+    this.buf = next;
+    this.pos = 0;
+    this.limit = next.length;
+    return true;
+  }
+
+  /**
+   * A record runs past the end of the current chunk: copy its start and the head of the queued bytes into
+   * a small buffer and carry on there. Only the bytes around the boundary are copied, not whole chunks; a
+   * record longer than the copy doubles it on the next attempt.
+   */
+  private straddle(): void {
+    const left = this.buf.subarray(this.pos, this.limit);
+    const take = Math.min(this.queued, Math.max(4096, left.length * 2));
+    const joined = new Uint8Array(left.length + take);
+    joined.set(left);
+    let at = left.length;
+    while (at < joined.length) {
+      const head = this.queue[0]!;
+      const n = Math.min(head.length, joined.length - at);
+      joined.set(head.subarray(0, n), at);
+      at += n;
+      if (n === head.length) this.queue.shift();
+      else this.queue[0] = head.subarray(n);
+    }
+    this.queued -= take;
+    this.base += this.pos;
+    this.buf = joined;
+    this.pos = 0;
+    this.limit = joined.length;
   }
 
   /** Checks that the stream ended exactly at its footer (call at end of body). */
   end(): void {
     if (!this.footer) {
-      const partial = this.limit - this.pos;
+      const partial = this.limit - this.pos + this.queued;
       throw this.corrupt(
         `the stream ended after ${this.streamRecords} records without its end marker` + (partial > 0 ? ` (${partial} bytes of an incomplete record)` : ''),
         true,
@@ -145,6 +185,8 @@ export class RecordStreamDecoder {
 
   /** Starts a new stream (a resumed read) keeping the rows not yet taken. */
   resetStream(): void {
+    this.queue = [];
+    this.queued = 0;
     this.buf = new Uint8Array(0);
     this.pos = 0;
     this.limit = 0;

@@ -312,6 +312,24 @@ export class RecordWriter {
     this.count++;
   }
 
+  /** The CRC of the record written last. */
+  get lastRecordCrc(): number {
+    return this.out.crc;
+  }
+
+  /**
+   * Appends a record encoded earlier by a writer with the same columns (`take()` after one `write`), with
+   * that record's CRC: lets a server keep rows encoded instead of encoding them on every read.
+   */
+  writeEncoded(record: Uint8Array, crc: number): void {
+    this.out.ensure(record.length);
+    this.out.buf.set(record, this.out.pos);
+    this.out.pos += record.length;
+    this.out.crc = crc;
+    this.crcOfCrcs = crc32cUpdateInt32(this.crcOfCrcs, crc);
+    this.count++;
+  }
+
   /** Appends raw bytes (fault injection: a malformed record). */
   writeRaw(bytes: Uint8Array): void {
     this.out.ensure(bytes.length);

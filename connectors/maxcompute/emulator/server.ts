@@ -50,6 +50,11 @@ export interface MaxComputeEmulatorOptions {
    * process, each with its own emulator, can then attach to a session the planner created.
    */
   portableSessions?: boolean;
+  /**
+   * Keep rows encoded after their first read (record and Arrow format) and serve later reads from memory,
+   * as a real service serves stored data. For benchmarks of the client; memory grows with the rows read.
+   */
+  encodedRowCache?: boolean;
   /** Directory that relative CSV / JSONL fixture paths are resolved against. */
   baseDir?: string;
   faults?: readonly FaultRule[];
@@ -179,6 +184,16 @@ export async function startMaxComputeEmulator(options: MaxComputeEmulatorOptions
   }
 
   const sessions = new Map<string, Session>();
+  const encodedCache = new WeakMap<PartitionData, Map<string, EncodedRows>>();
+  const cacheFor = (data: PartitionData, columns: readonly OdpsColumn[]): EncodedRows | undefined => {
+    if (!options.encodedRowCache) return undefined;
+    let byColumns = encodedCache.get(data);
+    if (!byColumns) encodedCache.set(data, (byColumns = new Map()));
+    const key = columns.map((c) => c.name).join(',');
+    let entry = byColumns.get(key);
+    if (!entry) byColumns.set(key, (entry = { records: [], crcs: new Uint32Array(data.rowCount), arrow: new Map(), writer: new RecordWriter(columns, { capacity: 4096 }) }));
+    return entry;
+  };
   const faults = new FaultBook();
   for (const rule of options.faults ?? []) faults.add(rule);
   const journal: JournalEntry[] = [];
@@ -430,6 +445,7 @@ export async function startMaxComputeEmulator(options: MaxComputeEmulatorOptions
       return positions.map((p) => (row as readonly unknown[])[p]);
     };
     const end = plan.earlyEofRows !== undefined ? Math.min(count, plan.earlyEofRows) : count;
+    const cache = cacheFor(session.data, columns);
     let sent = 0;
     try {
       if (format === 'record') {
@@ -446,7 +462,18 @@ export async function startMaxComputeEmulator(options: MaxComputeEmulatorOptions
             await sink.end();
             return;
           }
-          writer.write(rowAt(start + sent), { corruptCrc: sent === plan.crcAt });
+          if (cache && sent !== plan.crcAt) {
+            const i = start + sent;
+            let record = cache.records[i];
+            if (!record) {
+              cache.writer.write(rowAt(i));
+              cache.crcs[i] = cache.writer.lastRecordCrc;
+              record = cache.records[i] = Uint8Array.prototype.slice.call(cache.writer.take());
+            }
+            writer.writeEncoded(record, cache.crcs[i]!);
+          } else {
+            writer.write(rowAt(start + sent), { corruptCrc: sent === plan.crcAt });
+          }
           if (writer.pendingBytes >= CHUNK_BYTES) await sink.write(writer.take());
         }
         if (sent === plan.disconnectAfterRows) {
@@ -470,9 +497,14 @@ export async function startMaxComputeEmulator(options: MaxComputeEmulatorOptions
           }
           let n = Math.min(arrowBatchRows, end - sent);
           for (const stop of stops) if (stop > sent && stop < sent + n) n = stop - sent;
-          const rows: RowValues[] = new Array(n);
-          for (let k = 0; k < n; k++) rows[k] = rowAt(start + sent + k);
-          const payload = encodeArrowBatches(wireSchema, [buildWireBatch(columns, rows)]);
+          const cacheKey = `${start + sent}+${n}`;
+          let payload = cache?.arrow.get(cacheKey);
+          if (!payload || sent === plan.crcAt) {
+            const rows: RowValues[] = new Array(n);
+            for (let k = 0; k < n; k++) rows[k] = rowAt(start + sent + k);
+            payload = encodeArrowBatches(wireSchema, [buildWireBatch(columns, rows)]);
+            if (cache && sent !== plan.crcAt) cache.arrow.set(cacheKey, payload);
+          }
           const pieces = frames.write(payload);
           if (sent === plan.crcAt) payload[payload.length >>> 1]! ^= 0x01;
           for (const piece of pieces) await sink.write(piece);
@@ -531,6 +563,15 @@ export async function startMaxComputeEmulator(options: MaxComputeEmulatorOptions
       return closing;
     },
   };
+}
+
+/** Rows kept encoded for one partition and column list (see `encodedRowCache`). */
+interface EncodedRows {
+  records: Uint8Array[];
+  crcs: Uint32Array;
+  /** Arrow payloads by `start+rows`. */
+  arrow: Map<string, Uint8Array>;
+  writer: RecordWriter;
 }
 
 interface FaultPlan {

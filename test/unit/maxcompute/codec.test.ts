@@ -200,6 +200,26 @@ describe('record round trip', () => {
     }
   });
 
+  it('decodes records much larger than the chunks they arrive in', () => {
+    const columns: OdpsColumn[] = [
+      { name: 'id', type: 'int' },
+      { name: 'blob', type: 'string' },
+    ];
+    const rows = [0, 1, 2].map((i) => [i, String.fromCharCode(97 + i).repeat(100_000 + i)]);
+    const bytes = encodeRecords(columns, rows);
+    const decoder = new RecordStreamDecoder(columns);
+    for (let at = 0; at < bytes.length; at += 1000) {
+      decoder.push(bytes.subarray(at, at + 1000));
+      decoder.decode(10);
+    }
+    decoder.end();
+    expect(batchToRows(decoder.takeBatch()!).map((r) => [r.id, (r.blob as string).length, (r.blob as string)[5]])).toEqual([
+      [0, 100_000, 'a'],
+      [1, 100_001, 'b'],
+      [2, 100_002, 'c'],
+    ]);
+  });
+
   it('hands out bounded batches that stay valid after the next one is decoded', () => {
     const columns: OdpsColumn[] = [
       { name: 'id', type: 'bigint' },
