@@ -39,9 +39,12 @@ export class ParquetEncoder extends BaseEncoder {
 
   protected encodeBatch(batch: RecordBatch): Uint8Array[] {
     const out: Uint8Array[] = [];
+    // Large batches are cut by bytes too, so that one huge batch cannot make one huge row group.
+    const perRow = estimateBytes(batch.data) / batch.numRows;
     let rest = batch;
     while (rest.numRows > 0) {
-      const take = Math.min(this.rowGroupRows - this.pendingRows, rest.numRows);
+      const byBytes = Math.max(1, Math.floor((this.rowGroupBytes - this.pendingBytes) / Math.max(perRow, 1)));
+      const take = Math.min(this.rowGroupRows - this.pendingRows, rest.numRows, byBytes);
       const part = take === rest.numRows ? rest : rest.slice(0, take);
       rest = take === rest.numRows ? rest.slice(0, 0) : rest.slice(take);
       this.pending.push(part);

@@ -78,6 +78,15 @@ describe('Parquet', () => {
     expect(emitted).toBeGreaterThanOrEqual(5);
   });
 
+  it('cuts one huge batch into row groups of parquet_row_group_bytes', async () => {
+    const encoder = createEncoder('parquet', schema, { parquet_row_group_bytes: 16 * 1024 });
+    const file = encodeAll(encoder, [batch(0, 20_000)]);
+    const metadata = (await parquetWasm.ParquetFile.fromFile(new Blob([file]))).metadata();
+    expect(metadata.numRowGroups()).toBeGreaterThanOrEqual(10);
+    expect(metadata.fileMetadata().numRows()).toBe(20_000);
+    expect(plainRows(await decodeAll(createDecoder('parquet'), file))).toEqual(plainRows([batch(0, 20_000)]));
+  });
+
   it('re-encodes its own footer byte for byte (the Thrift codec loses nothing)', () => {
     const file = encodeAll(createEncoder('parquet', schema), [batch(0, 100)]);
     const length = new DataView(file.buffer, file.byteOffset + file.length - 8, 4).getUint32(0, true);
