@@ -302,19 +302,3 @@ export function toArrowSchema(columns: readonly OdpsColumn[], options: { wire?: 
     }),
   );
 }
-
-/** True when the type contains a DECIMAL anywhere (its wire and output Arrow types then differ). */
-export function containsDecimal(type: OdpsType): boolean {
-  switch (type.kind) {
-    case 'decimal':
-      return true;
-    case 'array':
-      return containsDecimal(type.element);
-    case 'map':
-      return containsDecimal(type.key) || containsDecimal(type.value);
-    case 'struct':
-      return type.fields.some((f) => containsDecimal(f.type));
-    default:
-      return false;
-  }
-}

@@ -113,7 +113,7 @@ export function decimalToUnscaled(text: string, scale: number): bigint {
   if (!m) throw badValue('DECIMAL', text);
   const negative = m[1] === '-';
   let digits = (m[2] ?? '') + (m[3] ?? '');
-  let exponent = Number(m[4] ?? 0) - (m[3] ?? '').length + scale;
+  const exponent = Number(m[4] ?? 0) - (m[3] ?? '').length + scale;
   if (digits === '') digits = '0';
   let unscaled = BigInt(digits);
   if (exponent >= 0) unscaled *= TEN ** BigInt(exponent);
@@ -122,7 +122,6 @@ export function decimalToUnscaled(text: string, scale: number): bigint {
     const remainder = unscaled % divisor;
     unscaled /= divisor;
     if (remainder * 2n >= divisor) unscaled += 1n;
-    exponent = 0;
   }
   return negative ? -unscaled : unscaled;
 }
