@@ -82,30 +82,59 @@ export class ByteSink {
       buf[this.pos++] = 45;
       n = -n;
     }
-    let digits = 1;
-    for (let m = n; m >= 10; m = Math.floor(m / 10)) digits++;
+    if (n >= 2_147_483_648) {
+      let digits = 1;
+      for (let m = n; m >= 10; m = Math.floor(m / 10)) digits++;
+      let p = this.pos + digits;
+      this.pos = p;
+      do {
+        const q = Math.floor(n / 10);
+        buf[--p] = 48 + (n - q * 10);
+        n = q;
+      } while (n > 0);
+      return;
+    }
+    // Below 2^31: integer division, two digits per step.
+    const digits = n < 10 ? 1 : n < 100 ? 2 : n < 1e3 ? 3 : n < 1e4 ? 4 : n < 1e5 ? 5 : n < 1e6 ? 6 : n < 1e7 ? 7 : n < 1e8 ? 8 : n < 1e9 ? 9 : 10;
     let p = this.pos + digits;
     this.pos = p;
-    do {
-      const q = Math.floor(n / 10);
-      buf[--p] = 48 + (n - q * 10);
+    while (n >= 100) {
+      const q = (n / 100) | 0;
+      const r = (n - q * 100) << 1;
+      buf[--p] = PAIRS[r + 1]!;
+      buf[--p] = PAIRS[r]!;
       n = q;
-    } while (n > 0);
+    }
+    if (n >= 10) {
+      buf[--p] = PAIRS[(n << 1) + 1]!;
+      buf[--p] = PAIRS[n << 1]!;
+    } else {
+      buf[--p] = 48 + n;
+    }
   }
 
-  /** `n` (0 <= n < 10^width) with leading zeros. */
+  /** `n` (0 <= n < 10^width < 2^31) with leading zeros. */
   fixed(n: number, width: number): void {
     this.ensure(width);
     const buf = this.buf;
     let p = this.pos + width;
     this.pos = p;
-    for (let i = 0; i < width; i++) {
-      const q = Math.floor(n / 10);
-      buf[--p] = 48 + (n - q * 10);
-      n = q;
+    let rest = n;
+    let left = width;
+    while (left >= 2) {
+      const q = (rest / 100) | 0;
+      const r = (rest - q * 100) << 1;
+      buf[--p] = PAIRS[r + 1]!;
+      buf[--p] = PAIRS[r]!;
+      rest = q;
+      left -= 2;
     }
+    if (left === 1) buf[--p] = 48 + (rest % 10);
   }
 }
+
+/** "00", "01", ... "99" as bytes: two digits per division. */
+const PAIRS = new TextEncoder().encode(Array.from({ length: 100 }, (_, i) => String(i).padStart(2, '0')).join(''));
 
 export type CellWriter = (i: number) => void;
 
