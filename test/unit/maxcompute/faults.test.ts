@@ -145,20 +145,20 @@ describe('recovery from service and network faults', () => {
   });
 
   it('abandons a connection silent for longer than the idle timeout and reads on a new one', async () => {
-    emu.addFault({ action: 'read', attempt: 1, effect: { type: 'delay', ms: 600 } });
+    emu.addFault({ action: 'read', attempt: 1, effect: { type: 'delay', ms: 2_000 } });
     const client = clientOf(emu, { idleTimeoutMs: 100 });
     try {
       const session = await client.createDownloadSession('ids');
       const started = Date.now();
       expectExactlyOnce(idsOf((await readAll(client, session, { count: 50 })).rows), 0, 50);
-      expect(Date.now() - started).toBeLessThan(550);
+      expect(Date.now() - started).toBeLessThan(1_500);
     } finally {
       client.close();
     }
   });
 
   it('stops promptly when the caller aborts', async () => {
-    const slow = await emulator({ tables: [idTable('ids', 1000)], latency: { bytesPerSecond: 20_000 } });
+    const slow = await emulator({ tables: [idTable('ids', 1000)], latency: { bytesPerSecond: 10_000 } });
     const client = clientOf(slow);
     const abort = new AbortController();
     try {
@@ -168,7 +168,7 @@ describe('recovery from service and network faults', () => {
       const started = Date.now();
       const error = await reader.read(1000).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(Error);
-      expect(Date.now() - started).toBeLessThan(700);
+      expect(Date.now() - started).toBeLessThan(1_500);
       await reader.close();
     } finally {
       client.close();
