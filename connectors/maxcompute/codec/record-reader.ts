@@ -330,6 +330,7 @@ export class RecordStreamDecoder {
         const hi = this.hi;
         const raw = this.varint32();
         const nanos = (raw >>> 1) ^ -(raw & 1);
+        if (nanos < 0 || nanos > 999_999_999) throw this.corrupt(`a TIMESTAMP has ${nanos} nanoseconds (0..999999999 expected)`);
         this.crc = crc32cUpdateInt32(crc32cUpdateInt64(this.crc, lo, hi), nanos);
         const seconds = hi * TWO_32 + (lo >>> 0);
         b.i64[i] = checkedNanos(BigInt(seconds) * 1_000_000_000n + BigInt(nanos));
