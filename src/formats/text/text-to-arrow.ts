@@ -87,9 +87,9 @@ type NumericCtor = new (length: number) => NumericArray;
 type BigArray = BigInt64Array | BigUint64Array;
 type BigCtor = new (length: number) => BigArray;
 
-function grow<T extends NumericArray | BigArray>(array: T, needed: number, make: (n: number) => T): T {
-  if (needed <= array.length) return array;
-  const next = make(Math.max(needed, array.length * 2));
+/** A copy of `array` with room for `needed` values (callers check first, so that the hot path allocates nothing). */
+function grow<T extends NumericArray | BigArray>(array: T, needed: number, ctor: new (length: number) => NumericArray | BigArray): T {
+  const next = new ctor(Math.max(needed, array.length * 2)) as T;
   (next as unknown as { set(a: T): void }).set(array);
   return next;
 }
@@ -172,7 +172,7 @@ class IntBuilder extends Base {
 
   private push(n: number): void {
     const i = this.length;
-    this.values = grow(this.values, i + 1, (size) => new this.ctor(size));
+    if (i >= this.values.length) this.values = grow(this.values, i + 1, this.ctor);
     this.values[i] = n;
   }
 
@@ -202,12 +202,12 @@ class BigBuilder extends Base {
   protected pushJson(value: unknown): void {
     const v = this.parse(value);
     const i = this.length;
-    this.values = grow(this.values, i + 1, (size) => new this.ctor(size));
+    if (i >= this.values.length) this.values = grow(this.values, i + 1, this.ctor);
     this.values[i] = v;
   }
 
   protected pushNull(): void {
-    this.values = grow(this.values, this.length + 1, (size) => new this.ctor(size));
+    if (this.length >= this.values.length) this.values = grow(this.values, this.length + 1, this.ctor);
     this.values[this.length] = 0n;
   }
 
@@ -262,7 +262,7 @@ class FloatBuilder extends Base {
 
   private push(n: number): void {
     const i = this.length;
-    this.values = grow(this.values, i + 1, (size) => new this.ctor(size));
+    if (i >= this.values.length) this.values = grow(this.values, i + 1, this.ctor);
     this.values[i] = n;
   }
 
