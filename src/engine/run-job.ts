@@ -231,6 +231,15 @@ class JobRun {
       schemas.push(schemaToIpc(await source.schema({ signal: this.abort.signal })));
       await coordinator.open(restoredSource);
     }
+    for (const sink of restored?.sinks ?? []) {
+      const stranded = sink.writerStates.findIndex((state, index) => index >= this.parallelism && state !== null && state !== undefined);
+      if (stranded >= 0) {
+        throw new TidewayError(
+          'CHECKPOINT_MISMATCH',
+          `sink "${sink.name}" holds state for writer ${stranded}, but this run has parallelism ${this.parallelism}; resume with parallelism ${sink.writerStates.length} or more, or start over with --fresh`,
+        );
+      }
+    }
     for (const source of this.sources) {
       for (let subtask = 0; subtask < this.parallelism; subtask++) {
         const sinkPrepared: Record<number, Json | undefined> = {};

@@ -68,7 +68,8 @@ export class SourceCoordinator {
     this.enumerator = await this.source.restoreEnumerator(this.context(), restored.enumerator);
     const byReader = new Map<number, SourceSplit[]>();
     const owner = new Map<string, number>();
-    restored.readers.forEach((reader, readerId) => reader.splits.forEach((s) => owner.set(s.splitId, readerId)));
+    // A resume may run with another parallelism: splits go back to the reader with the same index, modulo.
+    restored.readers.forEach((reader, readerId) => reader.splits.forEach((s) => owner.set(s.splitId, readerId % this.parallelism)));
     for (const split of restored.assigned) {
       if (this.consumedBefore.has(split.splitId)) continue;
       const readerId = owner.get(split.splitId) ?? 0;

@@ -40,6 +40,39 @@ describe('runJob', () => {
     expect(await new LocalCheckpointStore(checkpoints, 'cancel-resume').latest()).toBeUndefined();
   });
 
+  it('resumes with another parallelism: splits move to the new readers, still exactly once', async () => {
+    const out = join(dir(), 'out');
+    const checkpoints = dir();
+    const job = (parallelism: number) => ({
+      env: { name: 'rescale', parallelism, transport: 'in-process' as const, checkpoint: { interval: '40ms', dir: checkpoints } },
+      source: [{ type: 'fake', rows: 3000, splits: 5, chunk_rows: 50, rows_per_second: 4000 }],
+      sink: [{ type: 'file', path: out }],
+    });
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 350);
+    expect((await runJob(job(3), { signal: controller.signal, logger: silentLogger })).status).toBe('cancelled');
+    const second = await runJob(job(2), { logger: silentLogger });
+    expect(second.status).toBe('finished');
+    expect(expectExactlyOnce(committedIds(out), 3000)).toBeUndefined();
+  });
+
+  it('refuses to resume with fewer writers than hold sink state, and says how to proceed', async () => {
+    const checkpoints = dir();
+    const job = (parallelism: number) => ({
+      env: { name: 'shrink', parallelism, transport: 'in-process' as const, checkpoint: { interval: '40ms', dir: checkpoints } },
+      source: [{ type: 'fake', rows: 3000, splits: 5, chunk_rows: 50, rows_per_second: 4000 }],
+      sink: [{ type: 'assert', rows: { equals: 3000 } }],
+    });
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 300);
+    expect((await runJob(job(3), { signal: controller.signal, logger: silentLogger })).status).toBe('cancelled');
+    const second = await runJob(job(2), { logger: silentLogger });
+    expect(second.status).toBe('failed');
+    expect(second.error?.code).toBe('CHECKPOINT_MISMATCH');
+    expect(second.error?.message).toContain('resume with parallelism 3 or more, or start over with --fresh');
+    expect((await runJob(job(3), { logger: silentLogger })).status).toBe('finished');
+  });
+
   it('--fresh aborts what the unfinished run had staged instead of committing it, and removes stray staging files', async () => {
     const out = join(dir(), 'out');
     const checkpoints = dir();
