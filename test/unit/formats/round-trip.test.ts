@@ -1,7 +1,7 @@
 import { Dictionary, Field, Int32, Schema, Utf8, vectorFromArray } from 'apache-arrow';
 import { describe, expect, it } from 'vitest';
 import { createDecoder, createEncoder, type FileFormat } from '../../../src/formats/index.js';
-import { batchOf, commonBatch, commonSchema, decodeAll, encodeAll, plainRows } from './helpers.js';
+import { batchOf, chunked, commonBatch, commonSchema, decodeAll, encodeAll, plainRows, prng } from './helpers.js';
 
 const cases: { format: FileFormat; compression?: 'none' | 'gzip' | 'snappy' | 'zstd'; nested: boolean }[] = [
   { format: 'jsonl', nested: true },
@@ -33,6 +33,9 @@ describe('round trip of common types', () => {
         expect(batch.schema.fields.map((f) => `${f.name}: ${String(f.type)}`)).toEqual(schema.fields.map((f) => `${f.name}: ${String(f.type)}`));
       }
       expect(plainRows(decoded)).toEqual(plainRows(batches));
+      // The same bytes arriving as a stream of odd-sized chunks, as from a file or an HTTP body.
+      const streamed = await decodeAll(decoder, chunked(bytes, prng(5), 4099));
+      expect(plainRows(streamed)).toEqual(plainRows(batches));
     });
   }
 
