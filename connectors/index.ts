@@ -5,8 +5,9 @@ import { consoleConnector } from './console/index.js';
 import { fakeConnector } from './fake/index.js';
 import { fileConnector } from './file/index.js';
 import { filterConnector } from './filter/index.js';
+import { maxcomputeConnector } from './maxcompute/index.js';
 import { ossConnector } from './oss/index.js';
 import { selectConnector } from './select/index.js';
 
 /** Every connector Tideway ships, in one explicit list (no registration by import side effects). */
-export const connectors: ConnectorDefinition[] = [fakeConnector, consoleConnector, blackholeConnector, assertConnector, fileConnector, filterConnector, selectConnector, ossConnector];
+export const connectors: ConnectorDefinition[] = [fakeConnector, consoleConnector, blackholeConnector, assertConnector, fileConnector, filterConnector, selectConnector, maxcomputeConnector, ossConnector];

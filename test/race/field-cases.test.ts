@@ -57,7 +57,7 @@ function pushSource(spy: Spy): ConnectorDefinition {
           boundedness: 'bounded',
           schema: async () => fakeSchema,
           createEnumerator: async (context) => enumerator(context, plan()),
-          restoreEnumerator: async (context, state) => enumerator(context, state.pending),
+          restoreEnumerator: async (context, state) => enumerator(context, (state as unknown as { pending: RangeSplit[] }).pending),
           createReader: async (context) =>
             new SplitQueueReader(
               context,
