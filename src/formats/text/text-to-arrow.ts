@@ -753,20 +753,16 @@ export function makeColumnBuilder(field: Field): ColumnBuilder {
   }
 }
 
+/** A Null column is all nulls by declaration, whatever the file holds for it. */
 class NullBuilder extends Base {
-  protected pushJson(): void {
-    // A Null column holds nothing; any value read for it is dropped by declaration.
-  }
-  protected override appendNull(): void {
-    this.validity.push(false);
-  }
-  protected pushNull(): void {}
   override appendJson(): void {
     this.validity.push(false);
   }
   override appendText(): void {
     this.validity.push(false);
   }
+  protected pushJson(): void {}
+  protected pushNull(): void {}
   finish(): Data {
     const { length } = this.validity.finish();
     return build({ type: this.field.type, length, nullCount: length });
