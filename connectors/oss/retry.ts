@@ -50,7 +50,8 @@ export function isTransient(error: unknown): boolean {
     if (typeof e.code === 'string' && (NETWORK_CODES.has(e.code) || TRANSIENT_OSS_CODES.has(e.code))) return true;
     if (typeof e.name === 'string' && TRANSIENT_NAMES.has(e.name)) return true;
     if (status !== undefined && status >= 200 && status < 300 && typeof e.message === 'string' && e.message.includes('raw xml')) return true;
-    if (typeof e.message === 'string' && /\b(socket hang up|aborted|ECONNRESET|premature close)\b/i.test(e.message)) return true;
+    // Only for failures without an HTTP answer: an OSS error message may well say "aborted" (NoSuchUpload does).
+    if (status === undefined && typeof e.message === 'string' && /\b(socket hang up|aborted|ECONNRESET|premature close)\b/i.test(e.message)) return true;
     current = e.cause;
   }
   return false;

@@ -192,9 +192,9 @@ export class OssWriter implements SinkWriter<OssCommitInfo, OssWriterState> {
   async prepareCommit(checkpointId: number): Promise<OssCommitInfo[]> {
     this.throwIfFailed();
     for (const path of [...this.files.keys()]) this.finishFile(path);
-    const finishing = this.finishing;
+    // The files stay listed until every one is complete, so that a failure here still aborts them all.
+    const infos = await Promise.all(this.finishing.map((f) => f.done));
     this.finishing = [];
-    const infos = await Promise.all(finishing.map((f) => f.done));
     this.nextCheckpoint = checkpointId + 1;
     return infos;
   }

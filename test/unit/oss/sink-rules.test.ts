@@ -1,0 +1,225 @@
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../../src/api/logger.js';
+import type { SinkCommitter, SinkWriter } from '../../../src/api/sink.js';
+import { startOssEmulator, type OssEmulator } from '../../../connectors/oss/emulator/index.js';
+import type { OssCommitInfo } from '../../../connectors/oss/upload.js';
+import type { OssWriterState } from '../../../connectors/oss/writer.js';
+import { runJob } from '../../../src/index.js';
+import { tempDir } from '../../helpers/jobs.js';
+import { commitContext, committedIds, dataKeys, directSink, events, idsIn, ossBlock, randomBucket } from './helpers.js';
+
+let emulator: OssEmulator;
+let bucket: string;
+const dirs: { remove(): void }[] = [];
+function dir(): string {
+  const d = tempDir('tideway-oss-');
+  dirs.push(d);
+  return d.path;
+}
+
+beforeAll(async () => {
+  emulator = await startOssEmulator();
+});
+afterAll(async () => {
+  await emulator.close();
+});
+beforeEach(async () => {
+  bucket = randomBucket();
+  await emulator.storage.createBucket(bucket);
+});
+afterEach(() => {
+  emulator.clearFaults();
+  dirs.splice(0).forEach((d) => d.remove());
+});
+
+describe('target ownership', () => {
+  it('refuses a prefix that holds objects the job did not write, with a message naming bucket, prefix, count, an example and both ways forward', async () => {
+    await emulator.storage.write(bucket, 'test/.stream.json', '{}');
+    await emulator.storage.write(bucket, 'test/logs/2026/a.json', '{}');
+    const result = await runJob(
+      { env: { name: 'owner-check', checkpoint: { dir: dir() } }, source: [{ type: 'fake', rows: 10 }], sink: [ossBlock(emulator, bucket, 'test')] },
+      { logger: silentLogger },
+    );
+    expect(result.status).toBe('failed');
+    expect(result.error?.code).toBe('OSS_TARGET_NOT_EMPTY');
+    expect(result.error?.message).toBe(
+      `the oss sink's target oss://${bucket}/test/ (bucket "${bucket}", prefix "test/") already holds 2 objects that job "owner-check" did not write, for example "test/.stream.json". ` +
+        'Tideway writes only into a prefix its job owns, so that it never mixes its files with other data or removes any of it. ' +
+        'Either point path at an empty prefix, or set allow_non_empty_target: true to write next to the existing objects.',
+    );
+    // Nothing was written: not even the ownership record.
+    expect(emulator.storage.keys(bucket)).toEqual(['test/.stream.json', 'test/logs/2026/a.json']);
+  });
+
+  it('writes next to foreign objects with allow_non_empty_target, and a later run of the same job needs no flag', async () => {
+    await emulator.storage.write(bucket, 'shared/readme.txt', 'theirs');
+    const checkpoints = dir();
+    const job = (extra: Record<string, unknown>) => ({
+      env: { name: 'sharer', checkpoint: { dir: checkpoints } },
+      source: [{ type: 'fake', rows: 50 }],
+      sink: [ossBlock(emulator, bucket, 'shared', extra)],
+    });
+    const first = await runJob(job({ allow_non_empty_target: true }), { logger: silentLogger });
+    expect(first.error).toBeNull();
+    expect(emulator.storage.keys(bucket, 'shared/_tideway/jobs/')).toEqual(['shared/_tideway/jobs/sharer.json']);
+    const second = await runJob(job({}), { logger: silentLogger });
+    expect(second.error).toBeNull();
+    expect((await emulator.storage.read(bucket, 'shared/readme.txt'))?.toString()).toBe('theirs');
+    expect((await committedIds(emulator, bucket, 'shared/')).length).toBe(100);
+  });
+
+  it('refuses a prefix another job owns', async () => {
+    const checkpoints = dir();
+    const run = (name: string) =>
+      runJob({ env: { name, checkpoint: { dir: checkpoints } }, source: [{ type: 'fake', rows: 5 }], sink: [ossBlock(emulator, bucket, 'owned')] }, { logger: silentLogger });
+    expect((await run('first-owner')).status).toBe('finished');
+    const other = await run('second-owner');
+    expect(other.error?.code).toBe('OSS_TARGET_NOT_EMPTY');
+    expect(other.error?.message).toContain('that job "second-owner" did not write, for example "owned/_tideway/jobs/first-owner.json"');
+  });
+
+  it('names the bucket and the endpoint when the bucket does not exist', async () => {
+    const result = await runJob(
+      { env: { name: 'no-bucket', checkpoint: { dir: dir() } }, source: [{ type: 'fake', rows: 5 }], sink: [ossBlock(emulator, bucket, 'x', { bucket: 'missing-bucket-1' })] },
+      { logger: silentLogger },
+    );
+    expect(result.error?.code).toBe('OSS_NO_SUCH_BUCKET');
+    expect(result.error?.message).toContain(`bucket "missing-bucket-1" does not exist at ${emulator.endpoint}`);
+  });
+});
+
+/** One streaming writer and the committer, checkpointed by hand. */
+async function streamingSink(extra: Record<string, unknown> = {}, writers = 1) {
+  const { sink, context, writerContext } = directSink(
+    emulator,
+    bucket,
+    'events',
+    { format: 'jsonl', partition_by: { time_column: 'ts', granularity: 'hour' }, allowed_lateness: '1m', ...extra },
+    'streaming',
+  );
+  const prepared = await sink.prepare(context());
+  const ws: SinkWriter<OssCommitInfo, OssWriterState>[] = [];
+  for (let i = 0; i < writers; i++) ws.push((await sink.createWriter({ ...writerContext(i), prepared }, undefined)) as SinkWriter<OssCommitInfo, OssWriterState>);
+  const committer = (await sink.createCommitter({ ...context(), prepared })) as SinkCommitter<OssCommitInfo, OssWriterState>;
+  let id = 0;
+  const checkpoint = async (endOfInput = false) => {
+    id++;
+    const infos: OssCommitInfo[] = [];
+    const states: OssWriterState[] = [];
+    for (const w of ws) {
+      infos.push(...(await w.prepareCommit(id)));
+      states.push((await w.snapshotState(id))!);
+    }
+    await committer.commit(infos, commitContext(id, states, endOfInput));
+    return infos;
+  };
+  return { sink, writers: ws, committer, checkpoint };
+}
+
+const markers = () => emulator.storage.keys(bucket, 'events/').filter((k) => k.endsWith('/_SUCCESS'));
+
+describe('time slices', () => {
+  it('a checkpoint in the middle of an active slice commits its rows but never writes its marker', async () => {
+    const { writers, checkpoint } = await streamingSink();
+    const [w] = writers;
+    await w!.write(events([{ id: 0, at: '2026-11-22T03:10:00Z' }, { id: 1, at: '2026-11-22T03:40:00Z' }]));
+    await checkpoint();
+    expect(await committedIds(emulator, bucket, 'events/dt=2026-11-22/hour=03/')).toEqual([0, 1]);
+    expect(markers()).toEqual([]);
+    // Still inside hour 03, then just past it but within allowed_lateness: the slice stays open.
+    await w!.write(events([{ id: 2, at: '2026-11-22T03:59:30Z' }]));
+    await checkpoint();
+    await w!.write(events([{ id: 3, at: '2026-11-22T04:00:30Z' }]));
+    await checkpoint();
+    expect(markers()).toEqual([]);
+    // A row that belongs to hour 03 but arrives late (within lateness) still lands in its slice.
+    await w!.write(events([{ id: 4, at: '2026-11-22T03:59:50Z' }]));
+    await checkpoint();
+    expect((await committedIds(emulator, bucket, 'events/dt=2026-11-22/hour=03/')).sort()).toEqual([0, 1, 2, 4]);
+    expect(markers()).toEqual([]);
+    // The watermark passes 04:00 only now (04:02 - 1m): hour 03 is complete, hour 04 is not.
+    await w!.write(events([{ id: 5, at: '2026-11-22T04:02:00Z' }]));
+    await checkpoint();
+    expect(markers()).toEqual(['events/dt=2026-11-22/hour=03/_SUCCESS']);
+    await w!.close();
+  });
+
+  it('waits for the slowest writer: a slice completes only when every writer has passed it', async () => {
+    const { writers, checkpoint } = await streamingSink({}, 2);
+    await writers[0]!.write(events([{ id: 0, at: '2026-11-22T03:10:00Z' }, { id: 1, at: '2026-11-22T06:00:00Z' }]));
+    await writers[1]!.write(events([{ id: 2, at: '2026-11-22T03:20:00Z' }]));
+    await checkpoint();
+    expect(markers()).toEqual([]);
+    await writers[1]!.write(events([{ id: 3, at: '2026-11-22T04:30:00Z' }]));
+    await checkpoint();
+    expect(markers()).toEqual(['events/dt=2026-11-22/hour=03/_SUCCESS']);
+    // Input ends for both: every slice with data is complete.
+    for (const w of writers) await w.endOfInput?.();
+    await checkpoint(true);
+    expect(markers().sort()).toEqual(['events/dt=2026-11-22/hour=03/_SUCCESS', 'events/dt=2026-11-22/hour=04/_SUCCESS', 'events/dt=2026-11-22/hour=06/_SUCCESS']);
+  });
+
+  it('batch: no marker at an intermediate checkpoint, every slice marked when input has ended', async () => {
+    const { sink, context, writerContext } = directSink(emulator, bucket, 'events', { format: 'jsonl', partition_by: { time_column: 'ts', granularity: 'day', columns: ['region'] } });
+    const prepared = await sink.prepare(context());
+    const writer = await sink.createWriter({ ...writerContext(), prepared }, undefined);
+    const committer = await sink.createCommitter({ ...context(), prepared });
+    await writer.write(events([{ id: 0, at: '2026-11-21T23:00:00Z', region: 'eu' }, { id: 1, at: '2026-11-22T01:00:00Z', region: 'us/west' }]));
+    await committer.commit(await writer.prepareCommit(1), commitContext(1, [writer.snapshotState(1) as never]));
+    expect(markers()).toEqual([]);
+    expect(dataKeys(emulator, bucket, 'events/').map((k) => k.split('/').slice(1, 3).join('/'))).toEqual(['dt=2026-11-21/region=eu', 'dt=2026-11-22/region=us%2Fwest']);
+    await writer.write(events([{ id: 2, at: '2026-11-22T02:00:00Z', region: 'eu' }]));
+    await writer.endOfInput?.();
+    await committer.commit(await writer.prepareCommit(2), commitContext(2, [writer.snapshotState(2) as never], true));
+    expect(markers()).toEqual(['events/dt=2026-11-21/_SUCCESS', 'events/dt=2026-11-22/_SUCCESS']);
+    await writer.close();
+  });
+});
+
+describe('late rows', () => {
+  it('go to _late/ once their slice is complete, are counted, and never enter the completed slice', async () => {
+    const { writers, checkpoint } = await streamingSink();
+    const [w] = writers;
+    await w!.write(events([{ id: 0, at: '2026-11-22T03:10:00Z' }, { id: 1, at: '2026-11-22T05:00:00Z' }]));
+    await checkpoint();
+    expect(markers()).toEqual(['events/dt=2026-11-22/hour=03/_SUCCESS']);
+    await w!.write(events([{ id: 2, at: '2026-11-22T03:30:00Z' }, { id: 3, at: '2026-11-22T05:10:00Z' }, { id: 4, at: '2026-11-22T02:00:00Z' }]));
+    expect(w!.stats).toMatchObject({ rowsWritten: 5, rowsRejected: 2, rowsLate: 2 });
+    await checkpoint();
+    expect(await committedIds(emulator, bucket, 'events/dt=2026-11-22/hour=03/')).toEqual([0]);
+    const late = emulator.storage.keys(bucket, 'events/_late/');
+    expect(late.map((k) => k.split('/').slice(0, 4).join('/')).sort()).toEqual(['events/_late/dt=2026-11-22/hour=02', 'events/_late/dt=2026-11-22/hour=03']);
+    expect((await idsIn(emulator, bucket, late)).sort()).toEqual([2, 4]);
+    expect(markers().some((k) => k.includes('_late'))).toBe(false);
+  });
+
+  it('fail mode stops the job naming the slice', async () => {
+    const { writers, checkpoint } = await streamingSink({ late_data: 'fail' });
+    const [w] = writers;
+    await w!.write(events([{ id: 0, at: '2026-11-22T03:10:00Z' }, { id: 1, at: '2026-11-22T05:00:00Z' }]));
+    await checkpoint();
+    await expect(w!.write(events([{ id: 2, at: '2026-11-22T03:30:00Z' }]))).rejects.toMatchObject({
+      code: 'OSS_LATE_DATA',
+      message: expect.stringContaining(`1 row(s) arrived for time slice oss://${bucket}/events/dt=2026-11-22/hour=03/, which is already complete`),
+    });
+    await w!.close();
+  });
+
+  it('a batch job run again into slices it completed sends every row to _late/ and the report counts them', async () => {
+    const checkpoints = dir();
+    const job = {
+      env: { name: 'rerun', parallelism: 2, transport: 'in-process' as const, checkpoint: { dir: checkpoints } },
+      source: [{ type: 'fake', rows: 300 }],
+      sink: [ossBlock(emulator, bucket, 'daily', { format: 'jsonl', partition_by: { time_column: 'created_at', granularity: 'month' } })],
+    };
+    const first = await runJob(job, { logger: silentLogger });
+    expect(first.error).toBeNull();
+    expect(first.sinks[0]?.rowsRejected).toBe(0);
+    const before = await committedIds(emulator, bucket, 'daily/');
+    const second = await runJob(job, { logger: silentLogger });
+    expect(second.error).toBeNull();
+    expect(second.sinks[0]?.rowsRejected).toBe(300);
+    expect(await committedIds(emulator, bucket, 'daily/')).toEqual(before);
+    expect((await idsIn(emulator, bucket, emulator.storage.keys(bucket, 'daily/_late/'))).sort((a, b) => a - b)).toEqual(Array.from({ length: 300 }, (_, i) => i));
+  });
+});
