@@ -29,6 +29,14 @@ describe('configs/', () => {
     expect(run.stdout).toMatch(/^dag$/m);
   });
 
+  it.each(files.filter((f) => f !== 'quickstart.yaml'))('%s runs as it is', async (file) => {
+    const ws = workspace();
+    spaces.push(ws);
+    const run = await runCli(['run', join(CONFIGS, file)], { cwd: ws.dir, env: {}, timeoutMs: 90_000 });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toMatch(/^job \S+ finished in /m);
+  });
+
   it('the quickstart runs as it is and shows the report', async () => {
     const ws = workspace();
     spaces.push(ws);

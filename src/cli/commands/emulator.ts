@@ -1,7 +1,5 @@
 import { once } from 'node:events';
 import { ConfigError } from '../../api/errors.js';
-import { DEMO_ACCESS_ID, DEMO_ACCESS_KEY, DEMO_PROJECT, startEmbeddedMaxCompute } from '../../../connectors/maxcompute/emulator/index.js';
-import { runOssEmulatorCli } from '../../../connectors/oss/emulator/index.js';
 import { errorText, issuesText } from '../errors.js';
 import { ExitCode } from '../exit-codes.js';
 import type { CommandContext } from './context.js';
@@ -26,6 +24,8 @@ export async function ossEmulatorCommand(args: readonly string[], context: Comma
   const { io } = context;
   const stop = untilSignal();
   try {
+    // Loaded on demand: the other commands never pay for (or depend on) the emulators' code.
+    const { runOssEmulatorCli } = await import('../../../connectors/oss/emulator/index.js');
     const code = await runOssEmulatorCli(args, { stdout: io.stdout as NodeJS.WritableStream, stderr: io.stderr as NodeJS.WritableStream, signal: stop.signal });
     return code === 0 ? ExitCode.ok : ExitCode.failed;
   } catch (error) {
@@ -54,6 +54,7 @@ export async function maxComputeEmulatorCommand(flags: MaxComputeEmulatorFlags, 
   const { io } = context;
   const stop = untilSignal();
   try {
+    const { DEMO_ACCESS_ID, DEMO_ACCESS_KEY, DEMO_PROJECT, startEmbeddedMaxCompute } = await import('../../../connectors/maxcompute/emulator/index.js');
     const emulator = await startEmbeddedMaxCompute({ ...(flags.port === undefined ? {} : { port: flags.port }), ...(flags.host === undefined ? {} : { host: flags.host }) });
     try {
       const details = {
