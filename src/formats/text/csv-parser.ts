@@ -164,10 +164,11 @@ export class CsvParser {
         continue;
       }
       // Plain characters: take the run up to the next special character at once.
+      const delimiterCode = delimiter.charCodeAt(0);
       let end = pos + 1;
       while (end < length) {
-        const d = text[end]!;
-        if (d === delimiter || d === '\n' || d === '\r' || d === '"') break;
+        const d = text.charCodeAt(end);
+        if (d === delimiterCode || d === 10 || d === 13 || d === 34) break;
         end++;
       }
       field += text.slice(pos, end);

@@ -136,6 +136,20 @@ describe('JSON Lines', () => {
     await expect(decodeAll(createDecoder('jsonl'), bytes)).rejects.toMatchObject({ code: 'FORMAT_ENCODING' });
   });
 
+  it('stops when its signal is aborted', async () => {
+    const controller = new AbortController();
+    let pulled = 0;
+    async function* endless(): AsyncGenerator<Uint8Array> {
+      for (;;) {
+        pulled++;
+        if (pulled === 3) controller.abort(new Error('job cancelled'));
+        yield text('{"a":1}\n'.repeat(100));
+      }
+    }
+    await expect(decodeAll(createDecoder('jsonl', { batchRows: 10 }), endless(), { signal: controller.signal })).rejects.toThrow('job cancelled');
+    expect(pulled).toBeLessThan(10);
+  });
+
   it('refuses a batch whose schema differs from the file', () => {
     const schema = new Schema([new Field('a', new Int32(), true)]);
     const other = new Schema([new Field('a', new Utf8(), true)]);
