@@ -3,7 +3,7 @@ import type { RecordBatch } from 'apache-arrow';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/api/logger.js';
 import { parseOptions } from '../../../src/api/options.js';
-import type { Source, SourceReader, SourceSplit } from '../../../src/api/source.js';
+import type { Source, SourceReader } from '../../../src/api/source.js';
 import { fakeRow } from '../../../connectors/fake/generator.js';
 import { startOssEmulator, type OssEmulator } from '../../../connectors/oss/emulator/index.js';
 import { ossConnector } from '../../../connectors/oss/index.js';
@@ -127,7 +127,7 @@ describe('oss source', () => {
     });
     const split: OssSplit = { splitId: 'resume/a.jsonl', key: 'resume/a.jsonl', size: 0, etag: '', format: 'jsonl', gzip: false, start: null, end: null, offset: 0 };
     const first: number[] = [];
-    const reader: SourceReader<SourceSplit> = await source.createReader(readerContext);
+    const reader: SourceReader<OssSplit> = await source.createReader(readerContext);
     reader.addSplits([split]);
     for (let i = 0; i < 3; i++) await reader.pollNext(collect(first));
     const snapshot = reader.snapshotState(1);
