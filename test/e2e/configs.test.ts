@@ -1,16 +1,13 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureBuilt, ROOT } from './support/build.js';
-import { runCli, workspace } from './support/cli.js';
+import { runCli, useWorkspaces } from './support/cli.js';
 
 beforeAll(ensureBuilt, 240_000);
 
-const spaces: { cleanup: () => void }[] = [];
-afterEach(() => {
-  for (const s of spaces.splice(0)) s.cleanup();
-});
+const workspace = useWorkspaces();
 
 const CONFIGS = join(ROOT, 'configs');
 const files = readdirSync(CONFIGS).filter((f) => f.endsWith('.yaml') || f.endsWith('.yml'));
@@ -30,18 +27,16 @@ describe('configs/', () => {
   });
 
   it.each(files.filter((f) => f !== 'quickstart.yaml'))('%s runs as it is', async (file) => {
-    const ws = workspace();
-    spaces.push(ws);
-    const run = await runCli(['run', join(CONFIGS, file)], { cwd: ws.dir, env: {}, timeoutMs: 90_000 });
+    const dir = workspace();
+    const run = await runCli(['run', join(CONFIGS, file)], { cwd: dir, env: {}, timeoutMs: 90_000 });
     expect(run.code, run.stderr).toBe(0);
     expect(run.stderr).toMatch(/^job \S+ finished in /m);
   });
 
   it('the quickstart runs as it is and shows the report', async () => {
-    const ws = workspace();
-    spaces.push(ws);
+    const dir = workspace();
     // A smaller row count through its own variable keeps the suite fast; the job is otherwise the file as shipped.
-    const run = await runCli(['run', join(CONFIGS, 'quickstart.yaml'), '--var', 'ROWS=5000'], { cwd: ws.dir, env: {}, timeoutMs: 60_000 });
+    const run = await runCli(['run', join(CONFIGS, 'quickstart.yaml'), '--var', 'ROWS=5000'], { cwd: dir, env: {}, timeoutMs: 60_000 });
     expect(run.code, run.stderr).toBe(0);
     expect(run.stderr).toMatch(/^job quickstart finished in /m);
     expect(run.stderr).toMatch(/^ {2}written +5,000 rows, .* to file$/m);

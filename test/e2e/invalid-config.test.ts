@@ -1,19 +1,15 @@
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureBuilt } from './support/build.js';
-import { runCli, workspace } from './support/cli.js';
+import { runCli, useWorkspaces } from './support/cli.js';
 
 beforeAll(ensureBuilt, 240_000);
 
-const spaces: { cleanup: () => void }[] = [];
-afterEach(() => {
-  for (const s of spaces.splice(0)) s.cleanup();
-});
+const workspace = useWorkspaces();
 
 /** Runs `tideway <command> job.yaml` on `yaml`; returns the result and the stderr lines. */
 async function invalid(yaml: string, command: 'run' | 'check' = 'check', extra: string[] = []) {
-  const ws = workspace({ 'job.yaml': yaml });
-  spaces.push(ws);
-  const run = await runCli([command, 'job.yaml', ...extra], { cwd: ws.dir, env: {} });
+  const dir = workspace({ 'job.yaml': yaml });
+  const run = await runCli([command, 'job.yaml', ...extra], { cwd: dir, env: {} });
   return { ...run, lines: run.stderr.trimEnd().split('\n') };
 }
 

@@ -1,19 +1,12 @@
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureBuilt } from './support/build.js';
-import { idsInJsonl, runCli, workspace } from './support/cli.js';
+import { committedIds } from '../helpers/output.js';
+import { runCli, useWorkspaces } from './support/cli.js';
 
 beforeAll(ensureBuilt, 240_000);
 
-const spaces: { cleanup: () => void }[] = [];
-afterEach(() => {
-  for (const s of spaces.splice(0)) s.cleanup();
-});
+const workspace = useWorkspaces();
 
-function space(files: Record<string, string> = {}) {
-  const s = workspace(files);
-  spaces.push(s);
-  return s;
-}
 
 const fakeToFile = (rows: number, extraEnv = '') => `env:
   name: e2e-run
@@ -35,8 +28,8 @@ const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
 describe('tideway run', () => {
   it('finishes with exit 0 and prints exactly the JSON report, and nothing else, on stdout', async () => {
-    const ws = space({ 'job.yaml': fakeToFile(2000) });
-    const run = await runCli(['run', 'job.yaml', '--json'], { cwd: ws.dir });
+    const dir = workspace({ 'job.yaml': fakeToFile(2000) });
+    const run = await runCli(['run', 'job.yaml', '--json'], { cwd: dir });
     expect(run.code, run.stderr).toBe(0);
     const lines = run.stdout.trimEnd().split('\n');
     expect(lines).toHaveLength(1);
@@ -55,14 +48,14 @@ describe('tideway run', () => {
     expect(report.checkpoints).toBeGreaterThanOrEqual(1);
     expect(report.durationMs).toBeGreaterThan(0);
     expect((report.sinks as { bytesWritten: number }[])[0]!.bytesWritten).toBeGreaterThan(0);
-    expect(idsInJsonl(`${ws.dir}/out`).sort((a, b) => a - b)).toEqual(range(2000));
+    expect(committedIds(`${dir}/out`).sort((a, b) => a - b)).toEqual(range(2000));
     // The human report is not printed in --json mode.
     expect(run.stderr).not.toMatch(/^job e2e-run finished/m);
   });
 
   it('prints the human report on stderr and keeps stdout empty without --json', async () => {
-    const ws = space({ 'job.yaml': fakeToFile(500) });
-    const run = await runCli(['run', 'job.yaml'], { cwd: ws.dir });
+    const dir = workspace({ 'job.yaml': fakeToFile(500) });
+    const run = await runCli(['run', 'job.yaml'], { cwd: dir });
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toBe('');
     expect(run.stderr).toMatch(/^job e2e-run finished in /m);
@@ -73,24 +66,24 @@ describe('tideway run', () => {
   });
 
   it('--quiet prints no report and no progress', async () => {
-    const ws = space({ 'job.yaml': fakeToFile(300) });
-    const run = await runCli(['run', 'job.yaml', '--quiet'], { cwd: ws.dir });
+    const dir = workspace({ 'job.yaml': fakeToFile(300) });
+    const run = await runCli(['run', 'job.yaml', '--quiet'], { cwd: dir });
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toBe('');
     expect(run.stderr).toBe('');
   });
 
   it('--parallelism overrides env.parallelism and the output is still exactly once', async () => {
-    const ws = space({ 'job.yaml': fakeToFile(3000) });
-    const check = await runCli(['check', 'job.yaml', '--parallelism', '2'], { cwd: ws.dir });
+    const dir = workspace({ 'job.yaml': fakeToFile(3000) });
+    const check = await runCli(['check', 'job.yaml', '--parallelism', '2'], { cwd: dir });
     expect(check.stdout).toMatch(/^ {2}parallelism +2 \(--parallelism; the file says 1\)$/m);
-    const run = await runCli(['run', 'job.yaml', '--parallelism', '2', '--json'], { cwd: ws.dir });
+    const run = await runCli(['run', 'job.yaml', '--parallelism', '2', '--json'], { cwd: dir });
     expect(run.code, run.stderr).toBe(0);
-    expect(idsInJsonl(`${ws.dir}/out`).sort((a, b) => a - b)).toEqual(range(3000));
+    expect(committedIds(`${dir}/out`).sort((a, b) => a - b)).toEqual(range(3000));
   });
 
   it('a failing job exits 1 with error [CODE] naming what broke, and no stack without --verbose', async () => {
-    const ws = space({
+    const dir = workspace({
       'job.yaml': `env:
   name: e2e-assert
   checkpoint:
@@ -104,7 +97,7 @@ sink:
       equals: 999
 `,
     });
-    const run = await runCli(['run', 'job.yaml', '--json'], { cwd: ws.dir });
+    const run = await runCli(['run', 'job.yaml', '--json'], { cwd: dir });
     expect(run.code).toBe(1);
     const report = JSON.parse(run.stdout) as { status: string; error: { code: string; message: string } };
     expect(report.status).toBe('failed');
@@ -126,33 +119,33 @@ describe('usage errors exit 2', () => {
     [['run', 'job.yaml', '--no-such-flag']],
     [['connectors', 'nosuch']],
   ])('tideway %j', async (args) => {
-    const ws = space({ 'job.yaml': fakeToFile(10) });
-    const run = await runCli(args, { cwd: ws.dir });
+    const dir = workspace({ 'job.yaml': fakeToFile(10) });
+    const run = await runCli(args, { cwd: dir });
     expect(run.code, run.stderr).toBe(2);
     expect(run.stderr.length).toBeGreaterThan(0);
   });
 
   it('a job the engine rejects at start (an unbounded source in batch mode) is a config error, exit 2', async () => {
-    const ws = space({ 'job.yaml': 'env:\n  name: e2e-unbounded\n  checkpoint:\n    dir: .ckpt\nsource:\n  - type: fake\n    unbounded: true\nsink:\n  - type: blackhole\n' });
-    const run = await runCli(['run', 'job.yaml'], { cwd: ws.dir });
+    const dir = workspace({ 'job.yaml': 'env:\n  name: e2e-unbounded\n  checkpoint:\n    dir: .ckpt\nsource:\n  - type: fake\n    unbounded: true\nsink:\n  - type: blackhole\n' });
+    const run = await runCli(['run', 'job.yaml'], { cwd: dir });
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/^error \[CONFIG_INVALID\]: source\[0\] \(fake\) is unbounded.*env\.mode: streaming/m);
   });
 
   it('a missing job file is named, exit 2', async () => {
-    const ws = space();
-    const run = await runCli(['run', 'nope.yaml'], { cwd: ws.dir });
+    const dir = workspace();
+    const run = await runCli(['run', 'nope.yaml'], { cwd: dir });
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/cannot read the job file nope\.yaml: no such file/);
   });
 
   it('--help and --version exit 0 on stdout', async () => {
-    const ws = space();
-    const help = await runCli(['--help'], { cwd: ws.dir });
+    const dir = workspace();
+    const help = await runCli(['--help'], { cwd: dir });
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/Usage: tideway/);
     expect(help.stdout).toMatch(/run \[options\] <job\.yaml>/);
-    const version = await runCli(['--version'], { cwd: ws.dir });
+    const version = await runCli(['--version'], { cwd: dir });
     expect(version.code).toBe(0);
     expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
   });

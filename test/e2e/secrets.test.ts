@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBuilt, ROOT } from './support/build.js';
-import { runCli, startCli, waitFor, workspace } from './support/cli.js';
+import { runCli, startCli, useWorkspaces, waitFor } from './support/cli.js';
 
 const ACCESS_KEY_ID = 'e2e-access-key-id';
 const SECRET = 'tw-e2e-Secret-7f3kq9x';
@@ -19,10 +19,7 @@ beforeAll(async () => {
 
 afterAll(() => stopEmulator?.());
 
-const spaces: { cleanup: () => void }[] = [];
-afterEach(() => {
-  for (const s of spaces.splice(0)) s.cleanup();
-});
+const workspace = useWorkspaces();
 
 /** The secret goes to access_key_secret and, to test the redactor, also into the (printed) path. */
 const job = (extra = '') => `env:
@@ -43,9 +40,8 @@ sink:
 ${extra}`;
 
 async function tideway(args: string[], yaml: string, env: Record<string, string> = {}) {
-  const ws = workspace({ 'job.yaml': yaml });
-  spaces.push(ws);
-  return runCli(args, { cwd: ws.dir, env, timeoutMs: 60_000 });
+  const dir = workspace({ 'job.yaml': yaml });
+  return runCli(args, { cwd: dir, env, timeoutMs: 60_000 });
 }
 
 function expectNoSecret(run: { stdout: string; stderr: string }, secret = SECRET): void {

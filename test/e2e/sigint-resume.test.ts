@@ -1,14 +1,12 @@
 import { join } from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureBuilt } from './support/build.js';
-import { filesUnder, idsInJsonl, runCli, startCli, waitFor, workspace } from './support/cli.js';
+import { committedIds, stagedFiles } from '../helpers/output.js';
+import { runCli, startCli, useWorkspaces, waitFor } from './support/cli.js';
 
 beforeAll(ensureBuilt, 240_000);
 
-const spaces: { cleanup: () => void }[] = [];
-afterEach(() => {
-  for (const s of spaces.splice(0)) s.cleanup();
-});
+const workspace = useWorkspaces();
 
 const ROWS = 2400;
 
@@ -31,14 +29,13 @@ sink:
 `;
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
-const committedFiles = (dir: string) => filesUnder(join(dir, 'out')).filter((f) => f.endsWith('.jsonl') && !f.startsWith('.tideway-staging'));
-const stagedFiles = (dir: string) => filesUnder(join(dir, 'out', '.tideway-staging'));
-const committedIds = (dir: string) => idsInJsonl(join(dir, 'out')).sort((a, b) => a - b);
+const committed = (dir: string) => committedIds(join(dir, 'out')).sort((a, b) => a - b);
+const staged = (dir: string) => stagedFiles(join(dir, 'out'));
 
 /** Starts the slow job and interrupts it with `signals` once some output is committed. */
 async function interrupted(dir: string, signals: NodeJS.Signals[]) {
   const started = startCli(['run', 'job.yaml', '--json'], { cwd: dir, env: {} });
-  await waitFor(() => committedFiles(dir).length > 0, 'a first commit');
+  await waitFor(() => committedIds(join(dir, 'out')).length > 0, 'a first commit');
   for (const [index, signal] of signals.entries()) {
     // Signals of one kind sent back to back can merge into one: wait until the first one has been handled.
     if (index > 0) await waitFor(() => /stopping gracefully/.test(started.output().stderr), 'the graceful stop to begin', { pollMs: 2 });
@@ -49,51 +46,48 @@ async function interrupted(dir: string, signals: NodeJS.Signals[]) {
 
 describe('SIGINT and resume', () => {
   it('the first SIGINT stops gracefully (exit 130), the next run resumes, and every id is written exactly once', async () => {
-    const ws = workspace({ 'job.yaml': slowJob });
-    spaces.push(ws);
-    const first = await interrupted(ws.dir, ['SIGINT']);
+    const dir = workspace({ 'job.yaml': slowJob });
+    const first = await interrupted(dir, ['SIGINT']);
     expect(first.code, first.stderr).toBe(130);
     expect(first.stderr).toMatch(/SIGINT: stopping gracefully/);
     const stopped = JSON.parse(first.stdout) as { status: string; rowsWritten: number };
     expect(stopped.status).toBe('cancelled');
-    const partial = committedIds(ws.dir);
+    const partial = committed(dir);
     expect(partial.length).toBeGreaterThan(0);
     expect(partial.length).toBeLessThan(ROWS);
     expect(new Set(partial).size).toBe(partial.length);
 
-    const second = await runCli(['run', 'job.yaml', '--json'], { cwd: ws.dir, env: {}, timeoutMs: 30_000 });
+    const second = await runCli(['run', 'job.yaml', '--json'], { cwd: dir, env: {}, timeoutMs: 30_000 });
     expect(second.code, second.stderr).toBe(0);
     const report = JSON.parse(second.stdout) as { status: string; resumedFromCheckpoint: number | null };
     expect(report.status).toBe('finished');
     expect(report.resumedFromCheckpoint).toBeGreaterThanOrEqual(1);
     expect(second.stderr).toMatch(/resuming from checkpoint \d+/);
-    expect(committedIds(ws.dir)).toEqual(range(ROWS));
-    expect(stagedFiles(ws.dir)).toEqual([]);
+    expect(committed(dir)).toEqual(range(ROWS));
+    expect(staged(dir)).toEqual([]);
   });
 
   it('a second SIGINT exits at once with 130, and the next run still ends with every id exactly once', async () => {
-    const ws = workspace({ 'job.yaml': slowJob });
-    spaces.push(ws);
-    const first = await interrupted(ws.dir, ['SIGINT', 'SIGINT']);
+    const dir = workspace({ 'job.yaml': slowJob });
+    const first = await interrupted(dir, ['SIGINT', 'SIGINT']);
     expect(first.code, first.stderr).toBe(130);
     expect(first.stderr).toMatch(/SIGINT again: exiting at once/);
-    const second = await runCli(['run', 'job.yaml', '--json'], { cwd: ws.dir, env: {}, timeoutMs: 30_000 });
+    const second = await runCli(['run', 'job.yaml', '--json'], { cwd: dir, env: {}, timeoutMs: 30_000 });
     expect(second.code, second.stderr).toBe(0);
-    expect(committedIds(ws.dir)).toEqual(range(ROWS));
-    expect(stagedFiles(ws.dir)).toEqual([]);
+    expect(committed(dir)).toEqual(range(ROWS));
+    expect(staged(dir)).toEqual([]);
   });
 
   it('--fresh discards the unfinished run: nothing resumed, staged output aborted, the new run complete', async () => {
-    const ws = workspace({ 'job.yaml': slowJob });
-    spaces.push(ws);
-    const first = await interrupted(ws.dir, ['SIGTERM']);
+    const dir = workspace({ 'job.yaml': slowJob });
+    const first = await interrupted(dir, ['SIGTERM']);
     expect(first.code, first.stderr).toBe(130);
-    const partial = committedIds(ws.dir);
-    const fresh = await runCli(['run', 'job.yaml', '--json', '--fresh'], { cwd: ws.dir, env: {}, timeoutMs: 30_000 });
+    const partial = committed(dir);
+    const fresh = await runCli(['run', 'job.yaml', '--json', '--fresh'], { cwd: dir, env: {}, timeoutMs: 30_000 });
     expect(fresh.code, fresh.stderr).toBe(0);
     expect(JSON.parse(fresh.stdout)).toMatchObject({ status: 'finished', resumedFromCheckpoint: null, rowsWritten: ROWS });
     // What the first run committed stays; the fresh run adds one complete copy, nothing more.
-    expect(committedIds(ws.dir)).toEqual([...partial, ...range(ROWS)].sort((a, b) => a - b));
-    expect(stagedFiles(ws.dir)).toEqual([]);
+    expect(committed(dir)).toEqual([...partial, ...range(ROWS)].sort((a, b) => a - b));
+    expect(staged(dir)).toEqual([]);
   });
 });

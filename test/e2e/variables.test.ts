@@ -1,15 +1,12 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureBuilt } from './support/build.js';
-import { filesUnder, runCli, workspace } from './support/cli.js';
+import { filesUnder, runCli, useWorkspaces } from './support/cli.js';
 
 beforeAll(ensureBuilt, 240_000);
 
-const spaces: { cleanup: () => void }[] = [];
-afterEach(() => {
-  for (const s of spaces.splice(0)) s.cleanup();
-});
+const workspace = useWorkspaces();
 
 const job = `env:
   name: e2e-vars
@@ -25,10 +22,9 @@ sink:
 `;
 
 async function run(args: string[], env: Record<string, string> = {}) {
-  const ws = workspace({ 'job.yaml': job });
-  spaces.push(ws);
-  const result = await runCli(['run', 'job.yaml', '--json', ...args], { cwd: ws.dir, env });
-  return { ...result, dir: ws.dir, report: result.stdout ? (JSON.parse(result.stdout) as { rowsRead: number; status: string }) : undefined };
+  const dir = workspace({ 'job.yaml': job });
+  const result = await runCli(['run', 'job.yaml', '--json', ...args], { cwd: dir, env });
+  return { ...result, dir: dir, report: result.stdout ? (JSON.parse(result.stdout) as { rowsRead: number; status: string }) : undefined };
 }
 
 describe('variables', () => {
@@ -48,9 +44,8 @@ describe('variables', () => {
   });
 
   it('an unquoted number from a variable is a number (parallelism: ${P})', async () => {
-    const ws = workspace({ 'job.yaml': job });
-    spaces.push(ws);
-    const check = await runCli(['check', 'job.yaml', '--var', 'P=2', '--var', 'ROWS=5'], { cwd: ws.dir, env: {} });
+    const dir = workspace({ 'job.yaml': job });
+    const check = await runCli(['check', 'job.yaml', '--var', 'P=2', '--var', 'ROWS=5'], { cwd: dir, env: {} });
     expect(check.code, check.stderr).toBe(0);
     expect(check.stdout).toMatch(/^ {2}parallelism +2$/m);
     expect(check.stdout).toMatch(/^ {4}rows: +5$/m);

@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { useTempDirs } from '../../helpers/jobs.js';
 import { CLI } from './build.js';
 
 export interface CliRun {
@@ -45,27 +45,17 @@ export function runCli(args: readonly string[], options: CliOptions): Promise<Cl
   return startCli(args, options).done;
 }
 
-/** A temporary working directory with job files in it; `cleanup` removes it. */
-export function workspace(files: Record<string, string> = {}): { dir: string; write: (name: string, text: string) => string; cleanup: () => void } {
-  const dir = mkdtempSync(join(tmpdir(), 'tideway-e2e-'));
-  const write = (name: string, text: string) => {
-    const path = join(dir, name);
-    writeFileSync(path, text);
-    return path;
+/**
+ * Working directories for one test file, removed after each test: `const workspace = useWorkspaces();` then
+ * `const dir = workspace({ 'job.yaml': text })`.
+ */
+export function useWorkspaces(): (files?: Record<string, string>) => string {
+  const tempDir = useTempDirs();
+  return (files = {}) => {
+    const dir = tempDir();
+    for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+    return dir;
   };
-  for (const [name, text] of Object.entries(files)) write(name, text);
-  return { dir, write, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
-}
-
-/** Every `id` in the JSON Lines files under `dir` (recursively), in file order. */
-export function idsInJsonl(dir: string): number[] {
-  const ids: number[] = [];
-  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    if (!entry.isFile() || !entry.name.endsWith('.jsonl')) continue;
-    const text = readFileSync(join(entry.parentPath, entry.name), 'utf8');
-    for (const line of text.split('\n')) if (line.trim()) ids.push((JSON.parse(line) as { id: number }).id);
-  }
-  return ids;
 }
 
 /** Files under `dir` (recursively), relative names. */
