@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { type EmbeddedOss, type EmbeddedOssConnection, startEmbeddedOss } from './emulator/index.js';
+import type { EmbeddedOss, EmbeddedOssConnection } from './emulator/index.js';
 
 /** Where `endpoint: embedded` keeps its objects, relative to the job's base directory. */
 export const EMBEDDED_DIR = '.tideway/oss';
@@ -26,7 +26,8 @@ export async function acquireEmbeddedOss(baseDir: string): Promise<EmbeddedLease
   const dir = resolve(baseDir, EMBEDDED_DIR);
   let shared = running.get(dir);
   if (!shared) {
-    shared = { refs: 0, started: startEmbeddedOss({ dir }) };
+    // Loaded on demand: a job against a real endpoint never loads the emulator.
+    shared = { refs: 0, started: import('./emulator/index.js').then(({ startEmbeddedOss }) => startEmbeddedOss({ dir })) };
     running.set(dir, shared);
     shared.started.catch(() => running.delete(dir));
   }
