@@ -1,10 +1,10 @@
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { checkCommand } from './commands/check.js';
-import { cleanCommand } from './commands/clean.js';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { type CheckFlags, checkCommand } from './commands/check.js';
+import { type CleanFlags, cleanCommand } from './commands/clean.js';
 import { connectorsCommand } from './commands/connectors.js';
 import type { CommandContext } from './commands/context.js';
-import { maxComputeEmulatorCommand, ossEmulatorCommand } from './commands/emulator.js';
-import { runCommand } from './commands/run.js';
+import { maxComputeEmulatorCommand, type MaxComputeEmulatorFlags, ossEmulatorCommand } from './commands/emulator.js';
+import { type RunFlags, runCommand } from './commands/run.js';
 import { ExitCode } from './exit-codes.js';
 import { packageInfo } from './package-root.js';
 
@@ -30,13 +30,13 @@ export async function runCli(argv: readonly string[], context: CommandContext): 
     .command('run')
     .description('run a job; resumes an unfinished earlier run of the same job unless --fresh')
     .argument('<job.yaml>', 'the job file')
-    .option('--var <NAME=value>', 'set a variable used as ${NAME} in the job (repeatable; wins over the environment)', collect, [])
+    .addOption(varOption())
     .option('-p, --parallelism <n>', 'override env.parallelism', positiveInt)
-    .option('--fresh', 'discard an unfinished earlier run (aborting its staged output) and start over', false)
-    .option('--json', 'print the job report as one JSON object on stdout (nothing else goes to stdout)', false)
-    .option('-q, --quiet', 'no progress and no report; only warnings and errors on stderr', false)
-    .option('-v, --verbose', 'debug logs, and stack traces with errors', false)
-    .action(async (file: string, flags: { var: string[]; parallelism?: number; fresh: boolean; json: boolean; quiet: boolean; verbose: boolean }) => {
+    .option('--fresh', 'discard an unfinished earlier run (aborting its staged output) and start over')
+    .option('--json', 'print the job report as one JSON object on stdout (nothing else goes to stdout)')
+    .option('-q, --quiet', 'no progress and no report; only warnings and errors on stderr')
+    .addOption(verboseOption())
+    .action(async (file: string, flags: RunFlags) => {
       exitCode = await runCommand(file, flags, context);
     });
 
@@ -44,10 +44,10 @@ export async function runCli(argv: readonly string[], context: CommandContext): 
     .command('check')
     .description('validate a job and print its resolved plan (secrets masked); exit 0 when valid, 2 when not')
     .argument('<job.yaml>', 'the job file')
-    .option('--var <NAME=value>', 'set a variable used as ${NAME} in the job (repeatable)', collect, [])
+    .addOption(varOption())
     .option('-p, --parallelism <n>', 'show the plan with this parallelism', positiveInt)
-    .option('--connect', 'also check connectivity where a connector can do so cheaply', false)
-    .action(async (file: string, flags: { var: string[]; parallelism?: number; connect: boolean }) => {
+    .option('--connect', 'also check connectivity where a connector can do so cheaply')
+    .action(async (file: string, flags: CheckFlags) => {
       exitCode = await checkCommand(file, flags, context);
     });
 
@@ -63,11 +63,11 @@ export async function runCli(argv: readonly string[], context: CommandContext): 
     .command('clean')
     .description('list and remove what the job\'s sinks staged that no checkpoint owns (staging files, multipart uploads, prepared transactions)')
     .argument('<job.yaml>', 'the job file')
-    .option('--var <NAME=value>', 'set a variable used as ${NAME} in the job (repeatable)', collect, [])
-    .option('--dry-run', 'only list what would be removed', false)
-    .option('--json', 'print the clean report as one JSON object on stdout', false)
-    .option('-v, --verbose', 'debug logs, and stack traces with errors', false)
-    .action(async (file: string, flags: { var: string[]; dryRun: boolean; json: boolean; verbose: boolean }) => {
+    .addOption(varOption())
+    .option('--dry-run', 'only list what would be removed')
+    .option('--json', 'print the clean report as one JSON object on stdout')
+    .addOption(verboseOption())
+    .action(async (file: string, flags: CleanFlags) => {
       exitCode = await cleanCommand(file, flags, context);
     });
 
@@ -77,8 +77,8 @@ export async function runCli(argv: readonly string[], context: CommandContext): 
     .description('the embedded MaxCompute (ODPS and Tunnel) emulator with the demo project, as `endpoint: embedded` uses it')
     .option('--port <n>', 'port to listen on (default: any free port; printed on start)', port)
     .option('--host <addr>', 'interface to listen on (default: 127.0.0.1)')
-    .option('--json', 'print the connection details as JSON on stdout', false)
-    .action(async (flags: { port?: number; host?: string; json: boolean }) => {
+    .option('--json', 'print the connection details as JSON on stdout')
+    .action(async (flags: MaxComputeEmulatorFlags) => {
       exitCode = await maxComputeEmulatorCommand(flags, context);
     });
   emulator
@@ -104,8 +104,14 @@ export async function runCli(argv: readonly string[], context: CommandContext): 
   return exitCode;
 }
 
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
+/** `--var NAME=value`, repeatable, shared by every command that reads a job. */
+function varOption(): Option {
+  return new Option('--var <NAME=value>', 'set a variable used as ${NAME} in the job (repeatable; wins over the environment)')
+    .argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]);
+}
+
+function verboseOption(): Option {
+  return new Option('-v, --verbose', 'debug logs, and stack traces with errors');
 }
 
 function port(value: string): number {

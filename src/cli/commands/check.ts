@@ -4,15 +4,15 @@ import type { CommandContext } from './context.js';
 import { isLoadFailure, loadForCommand } from './load.js';
 
 export interface CheckFlags {
-  var: string[];
+  var?: string[];
   parallelism?: number;
-  connect: boolean;
+  connect?: boolean;
 }
 
 /** `tideway check`: validate and print the resolved plan (secrets masked) on stdout. Exit 0 or 2. */
 export async function checkCommand(file: string, flags: CheckFlags, context: CommandContext): Promise<ExitCode> {
   const { io } = context;
-  const loaded = await loadForCommand(file, flags.var, context);
+  const loaded = await loadForCommand(file, flags.var ?? [], context);
   if (isLoadFailure(loaded)) return loaded.exitCode;
   io.stdout.write(planText(loaded.plan, flags.parallelism));
   if (flags.connect) {

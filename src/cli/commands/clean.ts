@@ -7,10 +7,10 @@ import type { CommandContext } from './context.js';
 import { isLoadFailure, loadForCommand } from './load.js';
 
 export interface CleanFlags {
-  var: string[];
-  dryRun: boolean;
-  json: boolean;
-  verbose: boolean;
+  var?: string[];
+  dryRun?: boolean;
+  json?: boolean;
+  verbose?: boolean;
 }
 
 /**
@@ -20,7 +20,7 @@ export interface CleanFlags {
  */
 export async function cleanCommand(file: string, flags: CleanFlags, context: CommandContext): Promise<ExitCode> {
   const { io } = context;
-  const loaded = await loadForCommand(file, flags.var, context);
+  const loaded = await loadForCommand(file, flags.var ?? [], context);
   if (isLoadFailure(loaded)) return loaded.exitCode;
   const logger = cliLogger(flags.verbose ? 'debug' : 'warn', (line) => io.stderr.write(line));
   try {
@@ -40,7 +40,7 @@ export async function cleanCommand(file: string, flags: CleanFlags, context: Com
       io.stderr.write(issuesText(file, error.issues.map((issue) => loaded.locations.attach(issue))));
       return ExitCode.invalid;
     }
-    io.stderr.write(errorText(error, flags.verbose));
+    io.stderr.write(errorText(error, flags.verbose === true));
     return ExitCode.failed;
   }
 }

@@ -43,7 +43,7 @@ export async function ossEmulatorCommand(args: readonly string[], context: Comma
 export interface MaxComputeEmulatorFlags {
   port?: number;
   host?: string;
-  json: boolean;
+  json?: boolean;
 }
 
 /**

@@ -10,12 +10,12 @@ import type { CommandContext } from './context.js';
 import { isLoadFailure, loadForCommand } from './load.js';
 
 export interface RunFlags {
-  var: string[];
+  var?: string[];
   parallelism?: number;
-  fresh: boolean;
-  json: boolean;
-  quiet: boolean;
-  verbose: boolean;
+  fresh?: boolean;
+  json?: boolean;
+  quiet?: boolean;
+  verbose?: boolean;
 }
 
 const EXIT_BY_STATUS = { finished: ExitCode.ok, failed: ExitCode.failed, cancelled: ExitCode.cancelled } as const;
@@ -27,14 +27,14 @@ const EXIT_BY_STATUS = { finished: ExitCode.ok, failed: ExitCode.failed, cancell
 export async function runCommand(file: string, flags: RunFlags, context: CommandContext): Promise<ExitCode> {
   const { io } = context;
   const printJson = (value: unknown) => io.stdout.write(`${JSON.stringify(value)}\n`);
-  const loaded = await loadForCommand(file, flags.var, context);
+  const loaded = await loadForCommand(file, flags.var ?? [], context);
   if (isLoadFailure(loaded)) {
     if (flags.json) printJson(jsonReportForError(null, loaded.error));
     return loaded.exitCode;
   }
   const jobName = loaded.plan.env.name;
 
-  const progress = createProgress(progressMode({ quiet: flags.quiet, stderr: io.stderr, env: io.env }), io.stderr as NodeJS.WriteStream);
+  const progress = createProgress(progressMode({ quiet: flags.quiet === true, stderr: io.stderr, env: io.env }), io.stderr as NodeJS.WriteStream);
   const logger = cliLogger(flags.verbose ? 'debug' : flags.quiet ? 'warn' : 'info', (line) => progress.log(line));
   const controller = new AbortController();
   let interrupts = 0;
@@ -73,7 +73,7 @@ export async function runCommand(file: string, flags: RunFlags, context: Command
       if (flags.json) printJson(jsonReportForError(jobName, { code: error.code, message: text.trimEnd() }));
       return ExitCode.invalid;
     }
-    io.stderr.write(errorText(error, flags.verbose));
+    io.stderr.write(errorText(error, flags.verbose === true));
     if (flags.json) printJson(jsonReportForError(jobName, { code: errorCode(error), message: describeError(error) }));
     if (errorCode(error) === 'CONFIG_INVALID') return ExitCode.invalid;
     return controller.signal.aborted && error instanceof CancelledError ? ExitCode.cancelled : ExitCode.failed;
