@@ -72,7 +72,7 @@ export const sinkOptionsSchema = z
       .default(60_000)
       .meta({ description: 'Longest time a file stays open between checkpoints; older files are finished at the next write. Every checkpoint finishes all open files anyway.' }),
     max_open_files: z.number().int().min(1).default(32).meta({ description: 'Open files per writer (one per partition); the least recently written is finished beyond this. Bounds memory to about max_open_files x part_size.' }),
-    upload_concurrency: z.number().int().min(1).default(4).meta({ description: 'Parts each writer uploads at the same time.' }),
+    upload_concurrency: z.number().int().min(1).default(8).meta({ description: 'Parts each writer uploads at the same time (each holds up to part_size in memory).' }),
     allow_non_empty_target: z.boolean().default(false).meta({ description: 'Write into a prefix that already holds objects this job did not write.' }),
     late_data: z
       .enum(['redirect', 'fail'])

@@ -54,7 +54,7 @@ export interface MultipartFileOptions {
 /**
  * One object being written as a multipart upload: encoded bytes accumulate until a part's worth, which is
  * uploaded in the background (bounded by the writer's slots) while encoding goes on. Nothing is visible
- * until the committer completes the upload. The upload is initiated with the first part.
+ * until the committer completes the upload. The upload is initiated when the file opens.
  */
 export class MultipartFile {
   readonly key: string;
@@ -71,6 +71,10 @@ export class MultipartFile {
 
   constructor(private readonly options: MultipartFileOptions) {
     this.key = options.key;
+    // Initiated at once, in the background: the round trip overlaps with encoding instead of delaying the first part.
+    this.ensureUpload().catch((error: unknown) => {
+      this.failure ??= error;
+    });
   }
 
   get encoder(): Encoder {
