@@ -2,7 +2,6 @@ import { byteSize, duration, z } from '../../src/api/options.js';
 import { FILE_FORMATS, formatOptionsSchema, refineFormatOptions } from '../../src/formats/options.js';
 
 const KIB = 1024;
-const MIB = 1024 * 1024;
 /** OSS refuses parts below this size, except the last. */
 export const MIN_PART_SIZE = 100 * KIB;
 /** OSS allows at most this many parts per upload. */
@@ -25,8 +24,8 @@ const connection = {
     .min(1)
     .meta({ description: 'Prefix (folder) inside the bucket, e.g. warehouse/orders; leading and trailing slashes are ignored.' }),
   max_retries: z.number().int().min(0).default(5).meta({ description: 'Retries of a failed OSS request (5xx, 429, timeouts, connection resets) before the job fails.' }),
-  retry_backoff: duration().default(200).meta({ description: 'Pause before the first retry; it doubles per retry (with jitter), up to 20s.' }),
-  timeout: duration().default(60_000).meta({ description: 'Timeout of one OSS request (e.g. 60s).' }),
+  retry_backoff: duration().prefault('200ms').meta({ description: 'Pause before the first retry; it doubles per retry (with jitter), up to 20s.' }),
+  timeout: duration().prefault('60s').meta({ description: 'Timeout of one OSS request (e.g. 60s).' }),
 };
 
 function refineConnection(value: { endpoint: string; access_key_id?: string | undefined; access_key_secret?: string | undefined; path: string }, ctx: z.RefinementCtx): void {
@@ -63,13 +62,13 @@ export const sinkOptionsSchema = z
     partition_by: partitionBy
       .optional()
       .meta({ description: 'Folders per time slice and/or column value: {time_column, granularity: hour|day|month, columns: [..]}. A time slice gets a _SUCCESS marker once complete.', typeName: 'object' }),
-    max_file_size: byteSize().default(128 * MIB).meta({ description: 'Roll to a new object after this many bytes (e.g. 256MiB).' }),
+    max_file_size: byteSize().prefault('128MiB').meta({ description: 'Roll to a new object after this many bytes (e.g. 256MiB).' }),
     part_size: byteSize()
-      .default(8 * MIB)
+      .prefault('8MiB')
       .refine((n) => n >= MIN_PART_SIZE, { message: 'part_size must be at least 100KiB (the OSS minimum for a multipart part)' })
       .meta({ description: 'Size of each multipart part uploaded while a file is written (at least 100KiB).' }),
     flush_interval: duration()
-      .default(60_000)
+      .prefault('1m')
       .meta({ description: 'Longest time a file stays open between checkpoints; older files are finished at the next write. Every checkpoint finishes all open files anyway.' }),
     max_open_files: z.number().int().min(1).default(32).meta({ description: 'Open files per writer (one per partition); the least recently written is finished beyond this. Bounds memory to about max_open_files x part_size.' }),
     upload_concurrency: z.number().int().min(1).default(8).meta({ description: 'Parts each writer uploads at the same time (each holds up to part_size in memory).' }),
@@ -79,7 +78,7 @@ export const sinkOptionsSchema = z
       .default('redirect')
       .meta({ description: 'A row for a time slice that is already complete: redirect writes it under <path>/_late/ and counts it; fail stops the job.' }),
     allowed_lateness: duration()
-      .default(60_000)
+      .prefault('1m')
       .meta({ description: 'Streaming: how far behind the newest event time a row may arrive and still go to its slice; a writer\'s watermark is its newest event time minus this.' }),
   })
   .superRefine((value, ctx) => {
@@ -105,7 +104,7 @@ export const sourceOptionsSchema = z
     compression,
     csv_delimiter,
     csv_header,
-    split_size: byteSize().default(64 * MIB).meta({ description: 'Uncompressed CSV and JSON Lines objects larger than this are read as several byte-range splits.' }),
+    split_size: byteSize().prefault('64MiB').meta({ description: 'Uncompressed CSV and JSON Lines objects larger than this are read as several byte-range splits.' }),
     chunk_rows: z.number().int().min(1).default(8192).meta({ description: 'Rows per batch (and per read under the checkpoint lock).' }),
     infer_rows: z.number().int().min(1).default(1000).meta({ description: 'JSON Lines / CSV: rows of the first object sampled to infer the schema.' }),
   })
