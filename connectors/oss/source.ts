@@ -196,7 +196,8 @@ export class OssSource implements Source<OssSplit, EnumeratorState> {
 }
 
 class OssEnumerator implements SplitEnumerator<OssSplit, EnumeratorState> {
-  private pending: OssSplit[] | undefined;
+  private pending: OssSplit[] = [];
+  private listed: boolean;
   private readonly waiting = new Set<number>();
   private total = 0;
 
@@ -205,15 +206,17 @@ class OssEnumerator implements SplitEnumerator<OssSplit, EnumeratorState> {
     private readonly list: () => Promise<OssSplit[]>,
     restored: OssSplit[] | undefined,
   ) {
-    if (restored) {
-      this.pending = [...restored];
-      this.total = restored.length;
-    }
+    this.listed = restored !== undefined;
+    if (restored) this.pending = [...restored];
+    this.total = this.pending.length;
   }
 
   async run(): Promise<void> {
-    if (!this.pending) {
-      this.pending = [...(await this.list())];
+    if (!this.listed) {
+      // Splits given back before the listing (a restore) keep their progress; the listing adds the rest.
+      const known = new Set(this.pending.map((s) => s.splitId));
+      this.pending.push(...(await this.list()).filter((s) => !known.has(s.splitId)));
+      this.listed = true;
       this.total = this.pending.length;
     }
     for (const reader of [...this.waiting]) this.handleSplitRequest(reader);
@@ -223,7 +226,7 @@ class OssEnumerator implements SplitEnumerator<OssSplit, EnumeratorState> {
 
   /** One split per request: readers that finish early take more, so large and small objects balance. */
   handleSplitRequest(readerId: number): void {
-    if (!this.pending) {
+    if (!this.listed) {
       this.waiting.add(readerId);
       return;
     }
@@ -234,13 +237,12 @@ class OssEnumerator implements SplitEnumerator<OssSplit, EnumeratorState> {
   }
 
   addSplitsBack(splits: OssSplit[]): void {
-    if (this.pending) this.pending.unshift(...splits);
-    else this.pending = [...splits];
+    this.pending.unshift(...splits);
     this.total = Math.max(this.total, this.pending.length);
   }
 
   snapshotState(): EnumeratorState {
-    return { pending: this.pending ? [...this.pending] : [], listed: this.pending !== undefined };
+    return { pending: [...this.pending], listed: this.listed };
   }
 
   progress() {

@@ -8,6 +8,7 @@ import { fakeRow } from '../../../connectors/fake/generator.js';
 import { startOssEmulator, type OssEmulator } from '../../../connectors/oss/emulator/index.js';
 import { ossConnector } from '../../../connectors/oss/index.js';
 import type { OssSplit } from '../../../connectors/oss/source.js';
+import { LocalCheckpointStore } from '../../../src/engine/checkpoint-store.js';
 import { runJob } from '../../../src/index.js';
 import { tempDir } from '../../helpers/jobs.js';
 import { committedIds as fileIds, expectExactlyOnce } from '../../helpers/output.js';
@@ -143,6 +144,41 @@ describe('oss source', () => {
     await restored.close();
     expect(expectExactlyOnce([...first, ...rest], 1000)).toBeUndefined();
     await source.close?.();
+  });
+
+  it('a job stopped in the middle of its objects resumes where it stopped: every row once', async () => {
+    for (let i = 0; i < 12; i++) await emulator.storage.write(bucket, `stop/${String(i).padStart(2, '0')}.jsonl`, jsonl(i * 400, (i + 1) * 400));
+    // Slow reads, so that the stop lands while objects are half read.
+    emulator.addFault({ bucket, op: 'GetObject', action: { kind: 'slowBody', bytesPerSecond: 200_000 } });
+    const out = join(dir(), 'out');
+    const checkpoints = dir();
+    const job = {
+      env: { name: 'stop-resume', parallelism: 2, transport: 'in-process' as const, checkpoint: { interval: '50ms', dir: checkpoints } },
+      source: [ossBlock(emulator, bucket, 'stop', { chunk_rows: 40 })],
+      sink: [{ type: 'file', path: out, format: 'jsonl' }],
+    };
+    const controller = new AbortController();
+    const first = await runJob(job, {
+      logger: silentLogger,
+      signal: controller.signal,
+      progressIntervalMs: 10,
+      onProgress: (p) => {
+        if (p.checkpoints >= 3) controller.abort();
+      },
+    });
+    expect(first.status).toBe('cancelled');
+    const partial = fileIds(out).length;
+    expect(partial).toBeGreaterThan(0);
+    expect(partial).toBeLessThan(4800);
+    // The stop's checkpoint holds objects half read: the resume starts inside them.
+    const stopped = await new LocalCheckpointStore(checkpoints, 'stop-resume').latest();
+    const offsets = stopped!.sources[0]!.readers.flatMap((r) => r.splits.map((s) => Number(s.offset)));
+    expect(offsets.some((o) => o > 0 && o < 400)).toBe(true);
+    emulator.clearFaults();
+    const second = await runJob(job, { logger: silentLogger });
+    expect(second.error).toBeNull();
+    expect(second.resumedFromCheckpoint).not.toBeNull();
+    expect(expectExactlyOnce(fileIds(out), 4800)).toBeUndefined();
   });
 
   it('says what it looked for when the prefix holds nothing to read', async () => {
