@@ -44,7 +44,10 @@ export interface MultipartFileOptions {
   key: string;
   encoder: Encoder;
   partSize: number;
+  /** Part uploads in flight per writer. */
   slots: UploadSlots;
+  /** Initiates in flight per writer: separate from the part slots, which wait for an initiate. */
+  initSlots: UploadSlots;
   signal: AbortSignal;
   logger: Logger;
   slice: { path: string; end: number } | undefined;
@@ -108,7 +111,15 @@ export class MultipartFile {
   }
 
   private ensureUpload(): Promise<string> {
-    this.uploadId ??= this.options.client.initUpload(this.key, this.options.encoder.contentType, this.options.signal);
+    this.uploadId ??= (async () => {
+      const { initSlots, client, encoder, signal } = this.options;
+      await initSlots.acquire();
+      try {
+        return await client.initUpload(this.key, encoder.contentType, signal);
+      } finally {
+        initSlots.release();
+      }
+    })();
     return this.uploadId;
   }
 

@@ -44,6 +44,7 @@ export class OssWriter implements SinkWriter<OssCommitInfo, OssWriterState> {
   private finishing: { file: MultipartFile; done: Promise<OssCommitInfo> }[] = [];
   private failure: unknown;
   private readonly slots: UploadSlots;
+  private readonly initSlots: UploadSlots;
   private readonly partitioner: Partitioner;
   private sequence = 0;
   private nextCheckpoint: number;
@@ -60,6 +61,7 @@ export class OssWriter implements SinkWriter<OssCommitInfo, OssWriterState> {
     restored: OssWriterState | undefined,
   ) {
     this.slots = new UploadSlots(settings.options.upload_concurrency);
+    this.initSlots = new UploadSlots(settings.options.upload_concurrency);
     this.partitioner = new Partitioner(settings.options.partition_by, context.schema);
     this.nextCheckpoint = (restored?.checkpointId ?? 0) + 1;
     this.watermark = restored?.watermark ?? null;
@@ -148,6 +150,7 @@ export class OssWriter implements SinkWriter<OssCommitInfo, OssWriterState> {
       encoder,
       partSize: options.part_size,
       slots: this.slots,
+      initSlots: this.initSlots,
       signal: this.context.signal,
       logger: this.context.logger,
       slice: group.slice ? { path: group.slice.path, end: group.slice.end } : undefined,
