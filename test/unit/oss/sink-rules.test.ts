@@ -6,7 +6,7 @@ import type { OssCommitInfo } from '../../../connectors/oss/upload.js';
 import type { OssWriterState } from '../../../connectors/oss/writer.js';
 import { runJob } from '../../../src/index.js';
 import { tempDir } from '../../helpers/jobs.js';
-import { commitContext, committedIds, dataKeys, directSink, events, idsIn, ossBlock, randomBucket } from './helpers.js';
+import { commitContext, committedIds, dataKeys, directSink, events, idsIn, listUploads, ossBlock, randomBucket } from './helpers.js';
 
 let emulator: OssEmulator;
 let bucket: string;
@@ -173,6 +173,75 @@ describe('time slices', () => {
     await committer.commit(await writer.prepareCommit(2), commitContext(2, [writer.snapshotState(2) as never], true));
     expect(markers()).toEqual(['events/dt=2026-11-21/_SUCCESS', 'events/dt=2026-11-22/_SUCCESS']);
     await writer.close();
+  });
+});
+
+describe('files and parts', () => {
+  async function writerWith(extra: Record<string, unknown>) {
+    const { sink, context, writerContext } = directSink(emulator, bucket, 'files', { format: 'jsonl', ...extra });
+    const prepared = await sink.prepare(context());
+    const writer = (await sink.createWriter({ ...writerContext(), prepared }, undefined)) as SinkWriter<OssCommitInfo, OssWriterState>;
+    const committer = await sink.createCommitter({ ...context(), prepared });
+    return { writer, committer };
+  }
+  const rows = (from: number, count: number, at = '2026-11-22T03:00:00Z') => events(Array.from({ length: count }, (_, i) => ({ id: from + i, at, region: 'x'.repeat(60) })));
+
+  it('streams a file as parts of part_size while it is written; only the last part is smaller', async () => {
+    const { writer, committer } = await writerWith({ part_size: '100KiB' });
+    for (let i = 0; i < 6; i++) await writer.write(rows(i * 1000, 1000));
+    // Parts went up while rows were being written, before any checkpoint.
+    await emulator.journal.waitFor({ op: 'UploadPart', bucket }, { timeoutMs: 2000 });
+    expect(emulator.storage.uploads(bucket)).toHaveLength(1);
+    const infos = await writer.prepareCommit(1);
+    expect(infos[0]!.parts.length).toBeGreaterThanOrEqual(4);
+    expect(infos).toHaveLength(1);
+    const sizes = emulator.journal.entries({ op: 'UploadPart', bucket }).map((e) => e.bytesIn);
+    expect(sizes.length).toBe(infos[0]!.parts.length);
+    for (const size of sizes.slice(0, -1)) expect(size).toBeGreaterThanOrEqual(100 * 1024);
+    expect(sizes.reduce((a, b) => a + b, 0)).toBe(infos[0]!.bytes);
+    await committer.commit(infos, commitContext(1));
+    expect(emulator.storage.head(bucket, infos[0]!.key)?.size).toBe(infos[0]!.bytes);
+    expect(await committedIds(emulator, bucket, 'files/')).toEqual(Array.from({ length: 6000 }, (_, i) => i));
+  });
+
+  it('rolls at max_file_size, finishes files older than flush_interval, and the least recent beyond max_open_files', async () => {
+    const rolled = await writerWith({ max_file_size: '120KiB', part_size: '100KiB' });
+    for (let i = 0; i < 6; i++) await rolled.writer.write(rows(i * 1000, 1000));
+    const sizes = (await rolled.writer.prepareCommit(1)).map((info) => info.bytes);
+    expect(sizes.length).toBeGreaterThanOrEqual(3);
+    for (const size of sizes.slice(0, -1)) expect(size).toBeGreaterThanOrEqual(120 * 1024);
+    await rolled.writer.close();
+
+    const aged = await writerWith({ flush_interval: '40ms' });
+    await aged.writer.write(rows(0, 10));
+    await new Promise((r) => setTimeout(r, 60));
+    await aged.writer.write(rows(10, 10));
+    expect((await aged.writer.prepareCommit(1)).map((info) => info.rows)).toEqual([20]);
+    await aged.writer.write(rows(20, 10));
+    await new Promise((r) => setTimeout(r, 60));
+    await aged.writer.write(events([{ id: 30, at: '2026-11-22T03:00:00Z' }]));
+    await aged.writer.write(rows(31, 5));
+    expect((await aged.writer.prepareCommit(2)).map((info) => info.rows)).toEqual([11, 5]);
+    await aged.writer.close();
+
+    const lru = await writerWith({ max_open_files: 2, partition_by: { columns: ['region'] } });
+    await lru.writer.write(events([{ id: 0, at: null, region: 'a' }, { id: 1, at: null, region: 'b' }]));
+    await lru.writer.write(events([{ id: 2, at: null, region: 'c' }, { id: 3, at: null, region: 'a' }]));
+    const infos = await lru.writer.prepareCommit(1);
+    expect(infos.map((i) => `${i.key.split('/')[1]}:${i.rows}`)).toEqual(['region=a:1', 'region=b:1', 'region=c:1', 'region=a:1']);
+    await lru.writer.close();
+    // close() aborted nothing a prepareCommit had handed over: those uploads belong to their checkpoints.
+    expect(await listUploads(emulator, bucket, 'files/')).toHaveLength(sizes.length + 3 + infos.length);
+  });
+
+  it('says which options to check when OSS refuses the keys, and never shows the secret', async () => {
+    const result = await runJob(
+      { env: { name: 'bad-key', checkpoint: { dir: dir() } }, source: [{ type: 'fake', rows: 5 }], sink: [ossBlock(emulator, bucket, 'x', { access_key_secret: 'not-the-secret-42' })] },
+      { logger: silentLogger },
+    );
+    expect(result.error?.code).toBe('OSS_ACCESS_DENIED');
+    expect(result.error?.message).toContain('check access_key_id and access_key_secret');
+    expect(result.error?.message).not.toContain('not-the-secret-42');
   });
 });
 
