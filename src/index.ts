@@ -12,6 +12,7 @@ import { planJob } from './engine/plan.js';
 import { ConnectorRegistry } from './engine/registry.js';
 import type { JobResult, RunOptions } from './engine/result.js';
 import { runJob as runWithRegistry } from './engine/run-job.js';
+import { checkConnections as checkWithRegistry } from './engine/check-connections.js';
 import { cleanJob as cleanWithRegistry, type CleanOptions, type CleanReport } from './engine/clean-job.js';
 
 export * from './api/index.js';
@@ -43,6 +44,12 @@ export function validateJob(config: unknown, registry: ConnectorRegistry = built
 }
 
 export { planJob };
+export type { ConnectionCheck } from './engine/check-connections.js';
+
+/** For `tideway check --connect`: contacts each source and sink without moving data. */
+export function checkConnections(config: JobConfig, options: { registry?: ConnectorRegistry; baseDir?: string; signal?: AbortSignal } = {}) {
+  return checkWithRegistry(config, { ...options, registry: options.registry ?? builtinRegistry() });
+}
 export type { CleanOptions, CleanReport };
 
 /** Removes what the job's sinks staged that no checkpoint owns; see CleanOptions. */

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, rename, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, mkdir, open, readdir, rename, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import type { RecordBatch, Schema } from 'apache-arrow';
 import { TidewayError } from '../../src/api/errors.js';
@@ -46,17 +47,32 @@ export class FileSink implements Sink<FileCommitInfo> {
     return join(this.root, STAGING_DIR, job);
   }
 
-  async prepare(): Promise<undefined> {
-    try {
-      const info = await stat(this.root);
-      if (!info.isDirectory()) {
-        throw new TidewayError('FILE_TARGET_NOT_DIRECTORY', `file sink path ${this.root} is a file, not a directory; point path at a directory`, {
-          context: { connector: 'file', path: this.root },
+  /** The path is a directory (or can become one) and the process may write there; creates nothing. */
+  async check(): Promise<void> {
+    let at = this.root;
+    for (;;) {
+      try {
+        const info = await stat(at);
+        if (!info.isDirectory()) {
+          throw new TidewayError('FILE_TARGET_NOT_DIRECTORY', `${at} is a file, so file sink path ${this.root} cannot be a directory; point path elsewhere`, {
+            context: { connector: 'file', path: at },
+          });
+        }
+        await access(at, constants.W_OK).catch((error: unknown) => {
+          throw new TidewayError('FILE_TARGET_NOT_WRITABLE', `cannot write in ${at} (for file sink path ${this.root}): ${(error as Error).message}`, { context: { connector: 'file', path: at } });
         });
+        return;
+      } catch (error) {
+        // ENOTDIR: a parent is a file; walking up finds it and says so.
+        const code = (error as NodeJS.ErrnoException).code;
+        if ((code !== 'ENOENT' && code !== 'ENOTDIR') || dirname(at) === at) throw error;
+        at = dirname(at);
       }
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     }
+  }
+
+  async prepare(): Promise<undefined> {
+    await this.check();
     await mkdir(this.root, { recursive: true });
     return undefined;
   }

@@ -13,6 +13,11 @@ export interface Sink<C extends Json = Json, W extends Json = Json> {
    * `context.prepared`. Factories must not do I/O in `create`: a Sink object is also built in each pipeline.
    */
   prepare?(context: SinkContext): Promise<Json | undefined>;
+  /**
+   * A cheap pre-flight for `tideway check --connect`: the target is reachable, writable and not owned by
+   * someone else. It must change nothing (no marker, no directory).
+   */
+  check?(context: SinkContext): Promise<void>;
   /** `restored` is this writer's state from the checkpoint the job resumes from, if any. */
   createWriter(context: SinkWriterContext, restored: W | undefined): Promise<SinkWriter<C, W>>;
   createCommitter(context: SinkContext): Promise<SinkCommitter<C, W>>;

@@ -23,6 +23,11 @@ export interface Source<S extends SourceSplit = SourceSplit, E extends Json = Js
    * Factories must not do I/O in `create`: a Source object is also built inside each pipeline.
    */
   prepare?(options: { signal: AbortSignal }): Promise<Json | undefined>;
+  /**
+   * A cheap connectivity check for `tideway check --connect`: the table, bucket or endpoint exists and the
+   * credentials work. It must change nothing. Without it, the check calls prepare and schema.
+   */
+  check?(options: { signal: AbortSignal }): Promise<void>;
   /** The Arrow schema of every batch this source emits (called on the coordinator after prepare). */
   schema(options: { signal: AbortSignal }): Promise<Schema>;
   createEnumerator(context: SplitEnumeratorContext<S>): Promise<SplitEnumerator<S, E>>;

@@ -1,2 +1,2 @@
 /** The programmatic API the CLI is a thin layer over: everything it runs goes through here. */
-export { builtinConnectors, cleanJob, ConnectorRegistry, runJob } from '../index.js';
+export { builtinConnectors, checkConnections, cleanJob, ConnectorRegistry, runJob } from '../index.js';

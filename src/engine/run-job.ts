@@ -524,7 +524,8 @@ class JobRun {
       error: status === 'failed' ? { code: errorCode(this.failure), message: describeError(this.failure) } : null,
     };
     this.options.onProgress?.(progress);
-    if (status === 'failed') this.logger.error(`job failed [${result.error!.code}]: ${result.error!.message}`, { job: this.plan.env.name });
+    // The caller reports a failure (the CLI prints it once); the engine only leaves a trace for debugging.
+    if (status === 'failed') this.logger.debug(`job failed [${result.error!.code}]: ${result.error!.message}`, { job: this.plan.env.name });
     return result;
   }
 }
