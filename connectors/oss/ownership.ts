@@ -21,10 +21,25 @@ export interface TargetCheck {
  * data). Otherwise the sink stops and says what is there, unless allow_non_empty_target is set. A missing
  * bucket surfaces here too, naming the bucket and the endpoint.
  */
-export async function claimTarget({ client, prefix, job, allowNonEmpty, signal }: TargetCheck): Promise<void> {
+export async function claimTarget(check: TargetCheck): Promise<void> {
+  const { client, prefix, job, allowNonEmpty, signal } = check;
+  const { owned, nonEmpty } = await inspectTarget(check);
+  if (owned) return;
+  const body = { format: 'tideway-oss-job', job, claimedAt: new Date().toISOString(), sharedWithOtherData: allowNonEmpty && nonEmpty };
+  await client.put(jobRecordKey(prefix, job), Buffer.from(`${JSON.stringify(body, null, 2)}\n`), 'application/json', signal);
+}
+
+/**
+ * The read-only half of claimTarget: throws OSS_TARGET_NOT_EMPTY (or a missing bucket, refused keys)
+ * and says whether the job's ownership record is already there. Writes nothing.
+ */
+export async function inspectTarget({ client, prefix, job, allowNonEmpty, signal }: TargetCheck): Promise<{ owned: boolean; nonEmpty: boolean }> {
   const record = jobRecordKey(prefix, job);
   const first = await client.listPage(prefix, { maxKeys: 1000 }, signal);
-  if (first.objects.length > 0 && !allowNonEmpty && !(await client.head(record, signal))) {
+  const nonEmpty = first.objects.length > 0;
+  // The record lives under the prefix: an empty listing means there is none.
+  const owned = nonEmpty && (await client.head(record, signal)) !== undefined;
+  if (nonEmpty && !owned && !allowNonEmpty) {
     let count = 0;
     let example: string | undefined;
     let page = first;
@@ -48,9 +63,7 @@ export async function claimTarget({ client, prefix, job, allowNonEmpty, signal }
       );
     }
   }
-  if (await client.head(record, signal)) return;
-  const body = { format: 'tideway-oss-job', job, claimedAt: new Date().toISOString(), sharedWithOtherData: allowNonEmpty && first.objects.length > 0 };
-  await client.put(record, Buffer.from(`${JSON.stringify(body, null, 2)}\n`), 'application/json', signal);
+  return { owned, nonEmpty };
 }
 
 /** Objects a run of `job` leaves under its prefix. */

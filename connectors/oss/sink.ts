@@ -7,7 +7,7 @@ import { OssClient, type OssConnection } from './client.js';
 import { OssCommitter } from './committer.js';
 import { acquireEmbeddedOss, type EmbeddedLease } from './embedded.js';
 import { normalizePrefix, type OssSinkOptions, RETRY_MAX_DELAY_MS } from './options.js';
-import { claimTarget } from './ownership.js';
+import { claimTarget, inspectTarget } from './ownership.js';
 import { loadPartitionState } from './partition-state.js';
 import type { OssCommitInfo } from './upload.js';
 import { OssWriter, type OssWriterState } from './writer.js';
@@ -91,6 +91,17 @@ export class OssSink implements Sink<OssCommitInfo, OssWriterState> {
       throw error;
     }
     return prepared;
+  }
+
+  /** Pre-flight for `tideway check --connect`: the bucket answers, the keys work, the prefix is the job's. Writes nothing. */
+  async check(context: SinkContext): Promise<void> {
+    const { prepared, lease } = await prepareConnection(this.options, this.factory.baseDir);
+    try {
+      const client = makeClient(this.options, prepared, context.logger);
+      await inspectTarget({ client, prefix: this.prefix, job: context.jobName, allowNonEmpty: this.options.allow_non_empty_target, signal: context.signal });
+    } finally {
+      await lease?.release();
+    }
   }
 
   async createWriter(context: SinkWriterContext, restored: OssWriterState | undefined): Promise<SinkWriter<OssCommitInfo, OssWriterState>> {

@@ -103,6 +103,16 @@ export class OssSource implements Source<OssSplit, EnumeratorState> {
     return this.prepared;
   }
 
+  /** Pre-flight for `tideway check --connect`: the bucket answers and the keys work. Reads one listing page. */
+  async check({ signal }: { signal: AbortSignal }): Promise<void> {
+    const { prepared, lease } = await prepareConnection(this.options, this.factory.baseDir);
+    try {
+      await makeClient(this.options, prepared, this.logger).listPage(this.prefix, { maxKeys: 1 }, signal);
+    } finally {
+      await lease?.release();
+    }
+  }
+
   private clientOnCoordinator(): OssClient {
     this.client ??= makeClient(this.options, this.prepared, this.logger);
     return this.client;

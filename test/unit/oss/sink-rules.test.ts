@@ -78,6 +78,17 @@ describe('target ownership', () => {
     expect(other.error?.message).toContain('that job "second-owner" did not write, for example "owned/_tideway/jobs/first-owner.json"');
   });
 
+  it('check (tideway check --connect) finds the same problems and writes nothing', async () => {
+    await emulator.storage.write(bucket, 'theirs/a.json', '{}');
+    const foreign = directSink(emulator, bucket, 'theirs', {});
+    await expect(foreign.sink.check(foreign.context())).rejects.toMatchObject({ code: 'OSS_TARGET_NOT_EMPTY' });
+    const fresh = directSink(emulator, bucket, 'mine', {});
+    await fresh.sink.check(fresh.context());
+    const missing = directSink(emulator, bucket, 'x', { bucket: 'missing-bucket-2' });
+    await expect(missing.sink.check(missing.context())).rejects.toMatchObject({ code: 'OSS_NO_SUCH_BUCKET' });
+    expect(emulator.storage.keys(bucket)).toEqual(['theirs/a.json']);
+  });
+
   it('names the bucket and the endpoint when the bucket does not exist', async () => {
     const result = await runJob(
       { env: { name: 'no-bucket', checkpoint: { dir: dir() } }, source: [{ type: 'fake', rows: 5 }], sink: [ossBlock(emulator, bucket, 'x', { bucket: 'missing-bucket-1' })] },
