@@ -72,8 +72,9 @@ export class OssWriter implements SinkWriter<OssCommitInfo, OssWriterState> {
     if (batch.numRows === 0) return;
     let newest: number | undefined;
     for (const group of this.partitioner.split(batch)) {
-      const late = await this.isLate(group);
-      if (late) this.onLate(group);
+      const reason = await this.lateReason(group);
+      const late = reason !== undefined;
+      if (late) this.onLate(group, reason);
       const path = late ? `${LATE_DIR}${group.path}` : group.path;
       const file = await this.fileFor(path, group, late, batch);
       await file.write(group.batch);
@@ -98,11 +99,14 @@ export class OssWriter implements SinkWriter<OssCommitInfo, OssWriterState> {
     return { rowsWritten: this.counts.rowsWritten, bytesWritten: bytes, rowsRejected: this.counts.rowsLate, rowsLate: this.counts.rowsLate };
   }
 
-  private async isLate(group: PartitionGroup): Promise<boolean> {
+  /** Why the group's slice no longer takes rows, or undefined when it does. */
+  private async lateReason(group: PartitionGroup): Promise<string | undefined> {
     const slice = group.slice;
-    if (!slice) return false;
-    if (this.settings.mode === 'streaming' && this.watermark !== null && slice.end <= this.watermark) return true;
-    return this.hasMarker(slice);
+    if (!slice) return undefined;
+    if (this.settings.mode === 'streaming' && this.watermark !== null && slice.end <= this.watermark) {
+      return `it ended before this writer's watermark, ${new Date(this.watermark).toISOString()}`;
+    }
+    return (await this.hasMarker(slice)) ? 'it has a _SUCCESS marker' : undefined;
   }
 
   /** Looks the marker up only for slices that can have one: those ending by the newest marked slice. */
@@ -117,13 +121,13 @@ export class OssWriter implements SinkWriter<OssCommitInfo, OssWriterState> {
     return known;
   }
 
-  private onLate(group: PartitionGroup): void {
+  private onLate(group: PartitionGroup, reason: string): void {
     const rows = group.batch.numRows;
     if (this.settings.options.late_data === 'fail') {
       const where = this.settings.client.url(`${this.settings.prefix}${group.slice!.path}`);
       throw new TidewayError(
         'OSS_LATE_DATA',
-        `${rows} row(s) arrived for time slice ${where}, which is already complete${this.watermark !== null ? ` (this writer's watermark is ${new Date(this.watermark).toISOString()})` : ' (it has a _SUCCESS marker)'}; set late_data: redirect to write such rows under ${LATE_DIR}, or raise allowed_lateness`,
+        `${rows} row(s) arrived for time slice ${where}, which is already complete (${reason}); set late_data: redirect to write such rows under ${LATE_DIR}, or raise allowed_lateness`,
         { context: { connector: 'oss', object: where } },
       );
     }

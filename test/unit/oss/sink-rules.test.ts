@@ -280,7 +280,7 @@ describe('late rows', () => {
     await checkpoint();
     await expect(w!.write(events([{ id: 2, at: '2026-11-22T03:30:00Z' }]))).rejects.toMatchObject({
       code: 'OSS_LATE_DATA',
-      message: expect.stringContaining(`1 row(s) arrived for time slice oss://${bucket}/events/dt=2026-11-22/hour=03/, which is already complete`),
+      message: expect.stringContaining(`1 row(s) arrived for time slice oss://${bucket}/events/dt=2026-11-22/hour=03/, which is already complete (it ended before this writer's watermark, 2026-11-22T04:59:00.000Z)`),
     });
     await w!.close();
   });
