@@ -31,6 +31,10 @@ export interface SinkContext {
   readonly sinkName: string;
   readonly parallelism: number;
   readonly logger: Logger;
+  /**
+   * Aborted when the run is over and its pipelines are closed. A graceful stop does not abort it before
+   * the last checkpoint is committed, so commits may honour it.
+   */
   readonly signal: AbortSignal;
   /** What `Sink.prepare` returned on the coordinator (undefined before and during prepare). */
   readonly prepared: Json | undefined;

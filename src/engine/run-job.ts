@@ -55,7 +55,12 @@ class JobRun {
   private readonly logger: Logger;
   private readonly startedAt = new Date();
   private readonly attemptId = `${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+  /**
+   * Aborted only once the run is over and everything is closed: connectors keep a live signal through a
+   * graceful stop's last checkpoint and commit. `stop` is what the caller's signal triggers.
+   */
   private readonly abort = new AbortController();
+  private readonly stop = new AbortController();
   private readonly store: CheckpointStore;
   private readonly parallelism: number;
   private sources: SourceCoordinator[] = [];
@@ -99,7 +104,7 @@ class JobRun {
   async execute(): Promise<JobResult> {
     let status: JobStatus = 'finished';
     let release: (() => Promise<void>) | undefined;
-    const onAbort = () => this.abort.abort(new CancelledError());
+    const onAbort = () => this.stop.abort(new CancelledError());
     this.options.signal?.addEventListener('abort', onAbort, { once: true });
     try {
       release = await this.store.lock();
@@ -112,7 +117,7 @@ class JobRun {
       }
       if (status === 'finished') await this.store.clear();
     } catch (error) {
-      status = this.abort.signal.aborted && error instanceof CancelledError ? 'cancelled' : 'failed';
+      status = this.stop.signal.aborted && error instanceof CancelledError ? 'cancelled' : 'failed';
       if (status === 'failed') this.failure ??= error;
       await this.shutdownAfterFailure();
     } finally {
@@ -338,15 +343,15 @@ class JobRun {
   private async drive(): Promise<JobStatus> {
     const interval = this.plan.env.checkpoint.interval;
     this.timer = setInterval(() => {
-      if (this.checkpointing || this.abort.signal.aborted) return;
+      if (this.checkpointing || this.stop.signal.aborted) return;
       this.inFlight = this.checkpoint(false, false).catch((error: unknown) => this.failJob(error));
     }, interval);
     if (this.options.onProgress) {
       this.progressTimer = setInterval(() => this.options.onProgress?.(this.progress()), this.options.progressIntervalMs ?? 1000);
     }
     const stopped = new Promise<'stopped'>((resolve) => {
-      if (this.abort.signal.aborted) resolve('stopped');
-      this.abort.signal.addEventListener('abort', () => resolve('stopped'), { once: true });
+      if (this.stop.signal.aborted) resolve('stopped');
+      this.stop.signal.addEventListener('abort', () => resolve('stopped'), { once: true });
     });
     const outcome = await Promise.race([this.allFinished.then(() => 'finished' as const), stopped, this.failed]);
     clearInterval(this.timer);
@@ -456,6 +461,8 @@ class JobRun {
   private async closeAll(): Promise<void> {
     const steps: [string, () => Promise<unknown> | undefined][] = [
       ['pipelines', () => this.host?.close()],
+      // Every commit is done by now: enumerators and connectors may stop what they still wait on.
+      ['the run signal', async () => this.abort.abort(new CancelledError('the job run is over'))],
       ...this.sources.map((s) => [`source ${s.name}`, () => s.close()] as [string, () => Promise<void>]),
       ...this.sources.map((s) => [`source ${s.name}`, () => s.source.close?.()] as [string, () => Promise<void> | undefined]),
       ...this.sinks.map((s) => [`committer ${s.name}`, () => s.committer.close()] as [string, () => Promise<void>]),

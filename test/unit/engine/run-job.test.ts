@@ -1,7 +1,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { defineSource, type ConnectorDefinition } from '../../../src/api/connector.js';
+import { defineSink, defineSource, type ConnectorDefinition } from '../../../src/api/connector.js';
+import type { Sink } from '../../../src/api/sink.js';
+import { NoopCommitter } from '../../../src/api/simple-sink.js';
 import { silentLogger } from '../../../src/api/logger.js';
 import { z } from '../../../src/api/options.js';
 import type { Source, SourceSplit } from '../../../src/api/source.js';
@@ -181,6 +183,47 @@ describe('runJob', () => {
     // Seen while the job was still running, not only at the stop.
     expect(visibleAfter).toBeDefined();
     expect(committedIds(out)).toEqual([0]);
+  });
+
+  it('keeps the sinks\' signal live through a graceful stop\'s last commit, and aborts it once the run is over', async () => {
+    const seen: boolean[] = [];
+    let signal: AbortSignal | undefined;
+    const watching: ConnectorDefinition = {
+      name: 'watching',
+      description: 'records whether its signal was aborted at each commit',
+      sink: defineSink({
+        options: z.object({}),
+        create: (): Sink => ({
+          createWriter: async () => ({
+            write: async () => {},
+            prepareCommit: async () => [],
+            snapshotState: () => undefined,
+            abortPrepare: async () => {},
+            close: async () => {},
+          }),
+          createCommitter: async (context) => {
+            signal = context.signal;
+            const committer = new NoopCommitter();
+            committer.commit = async () => void seen.push(context.signal.aborted);
+            return committer;
+          },
+        }),
+      }),
+    };
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 250);
+    const result = await runJob(
+      {
+        env: { name: 'live-signal', checkpoint: { interval: '50ms', dir: dir() } },
+        source: [{ type: 'fake', rows: 100_000, rows_per_second: 1000 }],
+        sink: [{ type: 'watching' }],
+      },
+      { registry: new ConnectorRegistry([...builtinConnectors, watching]), signal: controller.signal, logger: silentLogger },
+    );
+    expect(result.status).toBe('cancelled');
+    expect(seen.length).toBeGreaterThan(1);
+    expect(seen.every((aborted) => !aborted)).toBe(true);
+    expect(signal?.aborted).toBe(true);
   });
 
   it('runs pipelines on worker threads when parallelism > 1', async () => {
