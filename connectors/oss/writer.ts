@@ -89,14 +89,11 @@ export class OssWriter implements SinkWriter<OssCommitInfo, OssWriterState> {
     this.finishAged();
   }
 
-  /**
-   * For the job report. Late rows are written (under `_late/`), and also counted as rejected, the one
-   * per-sink counter the engine carries beside rows and bytes.
-   */
+  /** For the job report: late rows are written (under `_late/`) and counted apart as late. */
   get stats() {
     let bytes = this.counts.finishedBytes;
     for (const file of this.files.values()) bytes += file.encoder.bytesOut;
-    return { rowsWritten: this.counts.rowsWritten, bytesWritten: bytes, rowsRejected: this.counts.rowsLate, rowsLate: this.counts.rowsLate };
+    return { rowsWritten: this.counts.rowsWritten, bytesWritten: bytes, rowsLate: this.counts.rowsLate };
   }
 
   /** Why the group's slice no longer takes rows, or undefined when it does. */

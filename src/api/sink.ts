@@ -57,7 +57,14 @@ export interface SinkWriter<C extends Json = Json, W extends Json = Json> {
   abortPrepare(): Promise<void>;
   close(): Promise<void>;
   /** Rows this writer has committed to its output and bytes written, for the report. */
-  readonly stats?: { readonly rowsWritten: number; readonly bytesWritten: number; readonly rowsRejected?: number };
+  readonly stats?: {
+    readonly rowsWritten: number;
+    readonly bytesWritten: number;
+    /** Rows refused and not written anywhere (bad rows). */
+    readonly rowsRejected?: number;
+    /** Rows that arrived for a time slice already complete, and went to a late-data location. */
+    readonly rowsLate?: number;
+  };
 }
 
 export interface CommitContext {

@@ -61,7 +61,7 @@ export function humanReport(result: JobResult): string {
     rows.push(['transform', `${label(t)}: ${formatCount(t.rowsIn)} in, ${formatCount(t.rowsOut)} out, ${formatCount(t.rowsFiltered)} filtered`]);
   }
   for (const s of result.sinks) {
-    const rejected = s.rowsRejected > 0 ? `, ${formatCount(s.rowsRejected)} rejected` : '';
+    const rejected = `${s.rowsRejected > 0 ? `, ${formatCount(s.rowsRejected)} rejected` : ''}${s.rowsLate > 0 ? `, ${formatCount(s.rowsLate)} late (kept in the late-data location)` : ''}`;
     rows.push(['written', `${formatCount(s.rowsWritten)} rows, ${formatBytes(s.bytesWritten)} to ${label(s)}${rejected}`]);
   }
   rows.push(['checkpoints', String(result.checkpoints)]);

@@ -47,7 +47,7 @@ export interface PipelineMetrics {
   bytesRead: number;
   splitsDone: number;
   transforms: Record<number, { rowsIn: number; rowsOut: number }>;
-  sinks: Record<number, { rowsWritten: number; bytesWritten: number; rowsRejected: number }>;
+  sinks: Record<number, { rowsWritten: number; bytesWritten: number; rowsRejected: number; rowsLate: number }>;
 }
 
 export function emptyMetrics(): PipelineMetrics {

@@ -153,7 +153,7 @@ export class Pipeline {
       const node: SinkNode = { kind: 'sink', sinkIndex, writer, sink };
       nodes.push(node);
       this.sinkNodes.push(node);
-      this.metrics.sinks[sinkIndex] = { rowsWritten: 0, bytesWritten: 0, rowsRejected: 0 };
+      this.metrics.sinks[sinkIndex] = { rowsWritten: 0, bytesWritten: 0, rowsRejected: 0, rowsLate: 0 };
     }
     return nodes;
   }
@@ -292,6 +292,7 @@ export class Pipeline {
         if (stats) {
           m.bytesWritten = stats.bytesWritten;
           m.rowsRejected = stats.rowsRejected ?? 0;
+          m.rowsLate = stats.rowsLate ?? 0;
         }
       } else {
         const m = this.metrics.transforms[node.transformIndex]!;
@@ -322,6 +323,7 @@ export class Pipeline {
       if (stats) {
         m.bytesWritten = stats.bytesWritten;
         m.rowsRejected = stats.rowsRejected ?? 0;
+        m.rowsLate = stats.rowsLate ?? 0;
       }
     }
     return structuredClone(this.metrics);

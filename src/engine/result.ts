@@ -46,6 +46,8 @@ export interface SinkProgress {
   rowsWritten: number;
   bytesWritten: number;
   rowsRejected: number;
+  /** Rows sent to a late-data location (time slices already complete). */
+  rowsLate: number;
 }
 
 export interface TransformProgress {

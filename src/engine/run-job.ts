@@ -504,6 +504,7 @@ class JobRun {
       rowsWritten: sink.rowsCommitted,
       bytesWritten: sum(all.map((m) => m.sinks[sink.sinkIndex]?.bytesWritten ?? 0)),
       rowsRejected: sum(all.map((m) => m.sinks[sink.sinkIndex]?.rowsRejected ?? 0)),
+      rowsLate: sum(all.map((m) => m.sinks[sink.sinkIndex]?.rowsLate ?? 0)),
     }));
     return {
       job: this.plan.env.name,

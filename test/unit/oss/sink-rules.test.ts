@@ -264,7 +264,7 @@ describe('late rows', () => {
     await checkpoint();
     expect(markers()).toEqual(['events/dt=2026-11-22/hour=03/_SUCCESS']);
     await w!.write(events([{ id: 2, at: '2026-11-22T03:30:00Z' }, { id: 3, at: '2026-11-22T05:10:00Z' }, { id: 4, at: '2026-11-22T02:00:00Z' }]));
-    expect(w!.stats).toMatchObject({ rowsWritten: 5, rowsRejected: 2, rowsLate: 2 });
+    expect(w!.stats).toMatchObject({ rowsWritten: 5, rowsLate: 2 });
     await checkpoint();
     expect(await committedIds(emulator, bucket, 'events/dt=2026-11-22/hour=03/')).toEqual([0]);
     const late = emulator.storage.keys(bucket, 'events/_late/');
@@ -294,11 +294,12 @@ describe('late rows', () => {
     };
     const first = await runJob(job, { logger: silentLogger });
     expect(first.error).toBeNull();
-    expect(first.sinks[0]?.rowsRejected).toBe(0);
+    expect(first.sinks[0]?.rowsLate).toBe(0);
     const before = await committedIds(emulator, bucket, 'daily/');
     const second = await runJob(job, { logger: silentLogger });
     expect(second.error).toBeNull();
-    expect(second.sinks[0]?.rowsRejected).toBe(300);
+    expect(second.sinks[0]?.rowsLate).toBe(300);
+    expect(second.sinks[0]?.rowsRejected).toBe(0);
     expect(await committedIds(emulator, bucket, 'daily/')).toEqual(before);
     expect((await idsIn(emulator, bucket, emulator.storage.keys(bucket, 'daily/_late/'))).sort((a, b) => a - b)).toEqual(Array.from({ length: 300 }, (_, i) => i));
   });
