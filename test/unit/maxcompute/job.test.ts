@@ -16,7 +16,7 @@ import { emulator, idsOf, idTable } from './helpers.js';
 /** Batches each `collect` sink received, by its `key` option (the in-process transport shares this module). */
 const collected = new Map<string, RecordBatch[]>();
 /** Called after every batch a `collect` sink receives, with the rows it received so far under its key. */
-const afterWrite = new Map<string, (rows: number) => void>();
+const afterWrite = new Map<string, (rows: number) => void | Promise<void>>();
 
 const collect: ConnectorDefinition = {
   name: 'collect',
@@ -25,11 +25,11 @@ const collect: ConnectorDefinition = {
     options: z.object({ key: z.string() }),
     create: (options) =>
       directSink(() => ({
-        write: (batch: RecordBatch) => {
+        write: async (batch: RecordBatch) => {
           const list = collected.get(options.key) ?? [];
           list.push(batch);
           collected.set(options.key, list);
-          afterWrite.get(options.key)?.(list.reduce((n, b) => n + b.numRows, 0));
+          await afterWrite.get(options.key)?.(list.reduce((n, b) => n + b.numRows, 0));
         },
       })),
   }),
@@ -111,8 +111,12 @@ describe('a job reading MaxCompute through the engine', () => {
     emu.clearFaults();
     emu.clearJournal();
     const stop = new AbortController();
-    afterWrite.set(key, (rows) => {
-      if (rows >= 7_000) stop.abort();
+    afterWrite.set(key, async (rows) => {
+      if (rows < 7_000) return;
+      stop.abort();
+      // Slow the writers down after the stop request so the readers (held back by the bounded queue) cannot
+      // finish the table before the stop's barrier reaches them, however fast this machine reads.
+      await new Promise((resolve) => setTimeout(resolve, 50));
     });
     const first = await runJob(job, { registry, logger: silentLogger, signal: stop.signal });
     afterWrite.delete(key);
