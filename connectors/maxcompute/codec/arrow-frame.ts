@@ -68,7 +68,8 @@ export class ArrowFrameWriter {
  * Removes the framing of an Arrow download body and checks every chunk CRC and the final whole-payload
  * CRC. Payload bytes are returned only once their chunk has been verified. A full chunk is recognisable
  * before the end of the body (the final segment is always shorter than chunk + checksum), so only the
- * last segment waits for `end()`.
+ * last segment waits for `end()`. A chunk that arrived in several network pieces is returned as views of
+ * those pieces, not copied into one array.
  */
 export class ArrowFrameReader {
   private chunkSize = -1;
@@ -84,7 +85,8 @@ export class ArrowFrameReader {
   push(chunk: Uint8Array): Uint8Array[] {
     if (this.finished) throw this.corrupt('bytes after the end of the stream');
     if (chunk.length > 0) {
-      this.pending.push(chunk);
+      // Plain Uint8Array views only: Buffers too would make the CRC loop's loads polymorphic (slower).
+      this.pending.push(chunk instanceof Buffer ? new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length) : chunk);
       this.pendingBytes += chunk.length;
     }
     const out: Uint8Array[] = [];
@@ -96,14 +98,15 @@ export class ArrowFrameReader {
       this.appendChunk = crc32cCombiner(this.chunkSize);
     }
     while (this.pendingBytes >= this.chunkSize + 4) {
-      const framed = this.take(this.chunkSize + 4);
-      const data = framed.subarray(0, this.chunkSize);
-      const stored = new DataView(framed.buffer, framed.byteOffset + this.chunkSize, 4).getUint32(0, false);
-      const actual = crc32cUpdate(0, data);
+      const data = this.takePieces(this.chunkSize);
+      let actual = 0;
+      for (const piece of data) actual = crc32cUpdate(actual, piece);
+      const tail = this.take(4);
+      const stored = new DataView(tail.buffer, tail.byteOffset, 4).getUint32(0, false);
       if (stored !== actual) throw this.corrupt(`chunk CRC32C ${stored} on the wire but the chunk gives ${actual}`);
       // One pass over the bytes: the whole-payload CRC is extended by the chunk's CRC.
       this.totalCrc = this.appendChunk!(this.totalCrc, actual);
-      out.push(data);
+      out.push(...data);
     }
     return out;
   }
@@ -125,6 +128,27 @@ export class ArrowFrameReader {
     return data.length > 0 ? [data] : [];
   }
 
+  /** The next `n` pending bytes as views of the pieces they arrived in. */
+  private takePieces(n: number): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    let left = n;
+    while (left > 0) {
+      const head = this.pending[0]!;
+      if (head.length <= left) {
+        this.pending.shift();
+        out.push(head);
+        left -= head.length;
+      } else {
+        out.push(head.subarray(0, left));
+        this.pending[0] = head.subarray(left);
+        left = 0;
+      }
+    }
+    this.pendingBytes -= n;
+    return out;
+  }
+
+  /** The next `n` pending bytes in one array (copied only when they span pieces). */
   private take(n: number): Uint8Array {
     const first = this.pending[0]!;
     if (first.length >= n) {

@@ -27,6 +27,7 @@ import { END_RECORD, META_CHECKSUM, META_COUNT } from './wire.js';
 const NEED_MORE: unique symbol = Symbol('need more bytes');
 
 const TWO_32 = 4294967296;
+const EMPTY = new Uint8Array(0);
 
 export interface RecordDecoderOptions {
   /** Rows the first batch's fixed-width arrays are sized for. */
@@ -52,7 +53,7 @@ export class RecordStreamDecoder {
   private readonly source: string;
   private capacity: number;
 
-  private buf: Uint8Array = new Uint8Array(0);
+  private buf: Uint8Array = EMPTY;
   /** Chunks pushed after `buf`, not yet decoded from. */
   private queue: Uint8Array[] = [];
   private queued = 0;
@@ -60,6 +61,11 @@ export class RecordStreamDecoder {
   private limit = 0;
   /** Absolute offset of `buf[0]` in the current stream, for error messages. */
   private base = 0;
+  /**
+   * While a record that crosses a chunk boundary is decoded from a joined copy (`straddle`): how many bytes
+   * of `buf` came from before the boundary; -1 otherwise. The queue still holds the bytes copied after it.
+   */
+  private carried = -1;
 
   private crc = 0;
   private crcOfCrcs = 0;
@@ -125,9 +131,10 @@ export class RecordStreamDecoder {
         for (let i = 0; i < this.columnCount; i++) this.builders[i]!.truncate(this.rows);
         if (error !== NEED_MORE) throw error;
         this.pos = start;
-        if (this.queued === 0) break;
-        this.straddle();
+        if (!this.straddle()) break;
+        continue;
       }
+      if (this.carried >= 0) this.unstraddle();
     }
     const trailing = this.limit - this.pos + this.queued;
     if (this.footer && trailing > 0) throw this.corrupt(`${trailing} unexpected bytes after the end of the stream`);
@@ -147,35 +154,64 @@ export class RecordStreamDecoder {
   }
 
   /**
-   * A record runs past the end of the current chunk: copy its start and the head of the queued bytes into
-   * a small buffer and carry on there. Only the bytes around the boundary are copied, not whole chunks; a
-   * record longer than the copy doubles it on the next attempt.
+   * A record runs past the end of the current chunk: decode it from a copy of its start joined to the head
+   * of the queued bytes. Only that record is decoded there (`unstraddle` then goes back to the queued chunk
+   * itself), so a chunk boundary costs one record's copy, not a copy of everything after it. A record
+   * longer than the copy doubles it on the next attempt. Returns false when no more bytes are queued.
    */
-  private straddle(): void {
-    const left = this.buf.subarray(this.pos, this.limit);
-    const take = Math.min(this.queued, Math.max(4096, left.length * 2));
+  private straddle(): boolean {
+    const joinedBefore = this.carried >= 0;
+    // Queued bytes already in `buf` (from an earlier, too short, attempt at the same record).
+    const inBuf = joinedBefore ? this.limit - this.carried : 0;
+    if (inBuf >= this.queued) return false;
+    const left = this.buf.subarray(this.pos, joinedBefore ? this.carried : this.limit);
+    const take = Math.min(this.queued, Math.max(4096, (this.limit - this.pos) * 2));
     const joined = new Uint8Array(left.length + take);
     joined.set(left);
     let at = left.length;
-    while (at < joined.length) {
-      const head = this.queue[0]!;
+    for (let k = 0; at < joined.length; k++) {
+      const head = this.queue[k]!;
       const n = Math.min(head.length, joined.length - at);
-      joined.set(head.subarray(0, n), at);
+      joined.set(n === head.length ? head : head.subarray(0, n), at);
       at += n;
-      if (n === head.length) this.queue.shift();
-      else this.queue[0] = head.subarray(n);
     }
-    this.queued -= take;
-    this.base += this.pos;
+    if (!joinedBefore) this.base += this.pos;
+    this.carried = left.length;
     this.buf = joined;
     this.pos = 0;
     this.limit = joined.length;
+    return true;
+  }
+
+  /** After the straddling record: drop the queued bytes it used and carry on in the queued chunk itself. */
+  private unstraddle(): void {
+    let used = this.pos - this.carried;
+    this.base += this.carried;
+    this.carried = -1;
+    while (used > 0) {
+      const head = this.queue[0]!;
+      if (head.length <= used) {
+        this.queue.shift();
+        used -= head.length;
+        this.queued -= head.length;
+        this.base += head.length;
+      } else {
+        this.queue[0] = head.subarray(used);
+        this.queued -= used;
+        this.base += used;
+        used = 0;
+      }
+    }
+    this.buf = EMPTY;
+    this.pos = 0;
+    this.limit = 0;
   }
 
   /** Checks that the stream ended exactly at its footer (call at end of body). */
   end(): void {
     if (!this.footer) {
-      const partial = this.limit - this.pos + this.queued;
+      // While joined, the bytes after `carried` are still counted in `queued`.
+      const partial = (this.carried >= 0 ? this.carried : this.limit) - this.pos + this.queued;
       throw this.corrupt(
         `the stream ended after ${this.streamRecords} records without its end marker` + (partial > 0 ? ` (${partial} bytes of an incomplete record)` : ''),
         true,
@@ -187,10 +223,11 @@ export class RecordStreamDecoder {
   resetStream(): void {
     this.queue = [];
     this.queued = 0;
-    this.buf = new Uint8Array(0);
+    this.buf = EMPTY;
     this.pos = 0;
     this.limit = 0;
     this.base = 0;
+    this.carried = -1;
     this.crcOfCrcs = 0;
     this.streamRecords = 0;
     this.footer = false;
