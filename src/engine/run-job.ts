@@ -115,7 +115,6 @@ class JobRun {
         await this.startPipelines(restored);
         status = await this.drive();
       }
-      if (status === 'finished') await this.store.clear();
     } catch (error) {
       status = this.stop.signal.aborted && error instanceof CancelledError ? 'cancelled' : 'failed';
       if (status === 'failed') this.failure ??= error;
@@ -125,6 +124,14 @@ class JobRun {
       if (this.timer) clearInterval(this.timer);
       if (this.progressTimer) clearInterval(this.progressTimer);
       await this.closeAll();
+      // Last of all: until the finished run's checkpoint is gone, a run killed now is resumed as already
+      // finished (recommit, nothing read again) rather than started over.
+      if (status === 'finished') {
+        await this.store.clear().catch((error: unknown) => {
+          status = 'failed';
+          this.failure = error;
+        });
+      }
       await release?.().catch(() => undefined);
     }
     return this.result(status);

@@ -18,6 +18,8 @@ const args = JSON.parse(process.env.CRASH_JOB ?? '{}') as {
   transport: 'in-process' | 'worker-threads';
   format: string;
   commitPauseMs: number;
+  /** Replaces the default rate-limited fake source. */
+  source?: Record<string, unknown>;
 };
 
 const inner = fileConnector.sink as SinkFactory;
@@ -59,7 +61,7 @@ const registry = new ConnectorRegistry([...builtinConnectors.filter((c) => c.nam
 const result = await runJob(
   {
     env: { name: args.name, parallelism: args.parallelism, transport: args.transport, checkpoint: { interval: '60ms', dir: args.checkpoints } },
-    source: [{ type: 'fake', rows: args.rows, splits: 6, chunk_rows: 500, rows_per_second: args.rows / 3 }],
+    source: [(args.source as { type: string } | undefined) ?? { type: 'fake', rows: args.rows, splits: 6, chunk_rows: 500, rows_per_second: args.rows / 3 }],
     sink: [{ type: 'file', path: args.out, format: args.format, max_file_size: '64KiB' }],
   },
   { registry, logger: silentLogger, ...(args.transport === 'worker-threads' ? { registryModule: new URL('./crash-registry.ts', import.meta.url).href } : {}) },
