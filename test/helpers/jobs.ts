@@ -25,11 +25,11 @@ export function seeds(count: number, first = 1): number[] {
 }
 
 /** Temporary directories for one test file, removed after each test: `const dir = useTempDirs(); dir()`. */
-export function useTempDirs(): () => string {
+export function useTempDirs(prefix?: string): () => string {
   const made: { remove(): void }[] = [];
   afterEach(() => made.splice(0).forEach((d) => d.remove()));
   return () => {
-    const d = tempDir();
+    const d = tempDir(prefix);
     made.push(d);
     return d.path;
   };

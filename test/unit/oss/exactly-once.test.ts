@@ -1,40 +1,24 @@
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type ConnectorDefinition, defineSource } from '../../../src/api/connector.js';
 import { silentLogger } from '../../../src/api/logger.js';
 import { z } from '../../../src/api/options.js';
 import type { Source, SourceSplit } from '../../../src/api/source.js';
 import { SplitQueueReader } from '../../../src/api/split-queue-reader.js';
 import { fakeSchema, generateBatch } from '../../../connectors/fake/generator.js';
-import { startOssEmulator, type OssEmulator } from '../../../connectors/oss/emulator/index.js';
+import { type OssEmulator } from '../../../connectors/oss/emulator/index.js';
 import type { OssCommitInfo } from '../../../connectors/oss/upload.js';
 import { builtinConnectors, cleanJob, ConnectorRegistry, runJob } from '../../../src/index.js';
-import { tempDir } from '../../helpers/jobs.js';
+import { useTempDirs } from '../../helpers/jobs.js';
 import { expectExactlyOnce } from '../../helpers/output.js';
-import { aliClient, commitContext, committedIds, dataKeys, directSink, events, listUploads, ossBlock, randomBucket } from './helpers.js';
+import { aliClient, commitContext, committedIds, dataKeys, directSink, events, listUploads, ossBlock, useOssTestBed } from './helpers.js';
 
 let emulator: OssEmulator;
 let bucket: string;
-const dirs: { remove(): void }[] = [];
-function dir(): string {
-  const d = tempDir('tideway-oss-');
-  dirs.push(d);
-  return d.path;
-}
-
-beforeAll(async () => {
-  emulator = await startOssEmulator();
-});
-afterAll(async () => {
-  await emulator.close();
-});
-beforeEach(async () => {
-  bucket = randomBucket();
-  await emulator.storage.createBucket(bucket);
-});
-afterEach(() => {
-  emulator.clearFaults();
-  dirs.splice(0).forEach((d) => d.remove());
+const dir = useTempDirs('tideway-oss-');
+useOssTestBed((e, b) => {
+  emulator = e;
+  bucket = b;
 });
 
 describe('a finished job', () => {

@@ -1,35 +1,19 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/api/logger.js';
 import type { SinkCommitter, SinkWriter } from '../../../src/api/sink.js';
-import { startOssEmulator, type OssEmulator } from '../../../connectors/oss/emulator/index.js';
+import { type OssEmulator } from '../../../connectors/oss/emulator/index.js';
 import type { OssCommitInfo } from '../../../connectors/oss/upload.js';
 import type { OssWriterState } from '../../../connectors/oss/writer.js';
 import { runJob } from '../../../src/index.js';
-import { tempDir } from '../../helpers/jobs.js';
-import { commitContext, committedIds, dataKeys, directSink, events, idsIn, listUploads, ossBlock, randomBucket } from './helpers.js';
+import { useTempDirs } from '../../helpers/jobs.js';
+import { commitContext, committedIds, dataKeys, directSink, events, idsIn, listUploads, ossBlock, useOssTestBed } from './helpers.js';
 
 let emulator: OssEmulator;
 let bucket: string;
-const dirs: { remove(): void }[] = [];
-function dir(): string {
-  const d = tempDir('tideway-oss-');
-  dirs.push(d);
-  return d.path;
-}
-
-beforeAll(async () => {
-  emulator = await startOssEmulator();
-});
-afterAll(async () => {
-  await emulator.close();
-});
-beforeEach(async () => {
-  bucket = randomBucket();
-  await emulator.storage.createBucket(bucket);
-});
-afterEach(() => {
-  emulator.clearFaults();
-  dirs.splice(0).forEach((d) => d.remove());
+const dir = useTempDirs('tideway-oss-');
+useOssTestBed((e, b) => {
+  emulator = e;
+  bucket = b;
 });
 
 describe('target ownership', () => {

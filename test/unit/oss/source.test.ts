@@ -1,41 +1,25 @@
 import { join } from 'node:path';
 import type { RecordBatch } from 'apache-arrow';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/api/logger.js';
 import { parseOptions } from '../../../src/api/options.js';
 import type { Source, SourceReader } from '../../../src/api/source.js';
 import { fakeRow } from '../../../connectors/fake/generator.js';
-import { startOssEmulator, type OssEmulator } from '../../../connectors/oss/emulator/index.js';
+import { type OssEmulator } from '../../../connectors/oss/emulator/index.js';
 import { ossConnector } from '../../../connectors/oss/index.js';
 import type { OssSplit } from '../../../connectors/oss/source.js';
 import { LocalCheckpointStore } from '../../../src/engine/checkpoint-store.js';
 import { runJob } from '../../../src/index.js';
-import { tempDir } from '../../helpers/jobs.js';
+import { useTempDirs } from '../../helpers/jobs.js';
 import { committedIds as fileIds, expectExactlyOnce } from '../../helpers/output.js';
-import { ossBlock, randomBucket } from './helpers.js';
+import { ossBlock, useOssTestBed } from './helpers.js';
 
 let emulator: OssEmulator;
 let bucket: string;
-const dirs: { remove(): void }[] = [];
-function dir(): string {
-  const d = tempDir('tideway-oss-src-');
-  dirs.push(d);
-  return d.path;
-}
-
-beforeAll(async () => {
-  emulator = await startOssEmulator();
-});
-afterAll(async () => {
-  await emulator.close();
-});
-beforeEach(async () => {
-  bucket = randomBucket();
-  await emulator.storage.createBucket(bucket);
-});
-afterEach(() => {
-  emulator.clearFaults();
-  dirs.splice(0).forEach((d) => d.remove());
+const dir = useTempDirs('tideway-oss-src-');
+useOssTestBed((e, b) => {
+  emulator = e;
+  bucket = b;
 });
 
 /** JSON Lines with ids `from..to-1`, one object per line. */
