@@ -1,17 +1,15 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { defineSink, defineSource, type ConnectorDefinition } from '../../../src/api/connector.js';
+import { defineSink, type ConnectorDefinition } from '../../../src/api/connector.js';
 import type { Sink } from '../../../src/api/sink.js';
 import { NoopCommitter } from '../../../src/api/simple-sink.js';
 import { silentLogger } from '../../../src/api/logger.js';
 import { z } from '../../../src/api/options.js';
-import type { Source, SourceSplit } from '../../../src/api/source.js';
-import { SplitQueueReader } from '../../../src/api/split-queue-reader.js';
-import { fakeSchema, generateBatch } from '../../../connectors/fake/generator.js';
 import { LocalCheckpointStore } from '../../../src/engine/checkpoint-store.js';
 import { builtinConnectors, ConnectorRegistry, runJob } from '../../../src/index.js';
 import { useTempDirs } from '../../helpers/jobs.js';
+import { oneRowSource } from '../../helpers/one-row-source.js';
 import { committedIds, expectExactlyOnce, stagedFiles } from '../../helpers/output.js';
 
 const dir = useTempDirs();
@@ -134,35 +132,6 @@ describe('runJob', () => {
 
   it('commits the last row of an idle stream within a checkpoint interval, without waiting for more rows', async () => {
     const out = join(dir(), 'out');
-    const oneRow: ConnectorDefinition = {
-      name: 'one-row',
-      description: 'emits one row, then nothing, forever',
-      source: defineSource({
-        options: z.object({}),
-        create: (): Source<SourceSplit & { splitId: string; emitted: boolean }> => ({
-          boundedness: 'unbounded',
-          schema: async () => fakeSchema,
-          createEnumerator: async (context) => ({
-            async run() {},
-            registerReader: (r) => context.assignSplit(r, [{ splitId: `s${r}`, emitted: false }]),
-            handleSplitRequest() {},
-            addSplitsBack() {},
-            snapshotState: () => null,
-            async close() {},
-          }),
-          restoreEnumerator: async () => {
-            throw new Error('not used');
-          },
-          createReader: async (context) =>
-            new SplitQueueReader(context, {
-              async read(split) {
-                if (split.emitted) return { batches: [], next: split, finished: false, idleMs: 1000 };
-                return { batches: [generateBatch(1, 0, 1)], next: { ...split, emitted: true }, finished: false };
-              },
-            }),
-        }),
-      }),
-    };
     const controller = new AbortController();
     const started = Date.now();
     let visibleAfter: number | undefined;
@@ -175,7 +144,7 @@ describe('runJob', () => {
     const stopAnyway = setTimeout(() => controller.abort(), 5000);
     const result = await runJob(
       { env: { name: 'idle', mode: 'streaming', checkpoint: { interval: '200ms', dir: dir() } }, source: [{ type: 'one-row' }], sink: [{ type: 'file', path: out }] },
-      { registry: new ConnectorRegistry([...builtinConnectors, oneRow]), signal: controller.signal, logger: silentLogger },
+      { registry: new ConnectorRegistry([...builtinConnectors, oneRowSource]), signal: controller.signal, logger: silentLogger },
     );
     clearInterval(watch);
     clearTimeout(stopAnyway);

@@ -1,25 +1,15 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type OSS from 'ali-oss';
-import { startOssEmulator, type OssEmulator } from '../../../connectors/oss/emulator/index.js';
-import { clientFor, pattern, randomBucket, rejectionOf } from './helpers.js';
+import { type OssEmulator } from '../../../connectors/oss/emulator/index.js';
+import { clientFor, pattern, rejectionOf, useEmulatorBed } from './helpers.js';
 
 let emulator: OssEmulator;
 let client: OSS;
 let bucket: string;
-
-beforeAll(async () => {
-  emulator = await startOssEmulator();
-});
-afterAll(async () => {
-  await emulator.close();
-});
-beforeEach(async () => {
-  bucket = randomBucket();
-  await emulator.storage.createBucket(bucket);
-  client = clientFor(emulator, bucket);
-});
-afterEach(() => {
-  emulator.clearFaults();
+useEmulatorBed((e, b, c) => {
+  emulator = e;
+  bucket = b;
+  client = c;
 });
 
 describe('error faults', () => {

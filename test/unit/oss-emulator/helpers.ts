@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import OSS from 'ali-oss';
-import type { OssEmulator } from '../../../connectors/oss/emulator/index.js';
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
+import { startOssEmulator, type OssEmulator } from '../../../connectors/oss/emulator/index.js';
 
 /** Options ali-oss 6.23 honours that @types/ali-oss 6.23.3 does not declare. */
 export interface AliOssExtraOptions {
@@ -60,4 +61,26 @@ export function pattern(size: number, seed = 1): Buffer {
     out[i] = x & 0xff;
   }
   return out;
+}
+
+/**
+ * One emulator per test file; before each test a fresh bucket and an ali-oss client for it, handed to
+ * `set`; faults cleared after each test.
+ */
+export function useEmulatorBed(set: (emulator: OssEmulator, bucket: string, client: OSS) => void): void {
+  let emulator: OssEmulator | undefined;
+  beforeAll(async () => {
+    emulator = await startOssEmulator();
+  });
+  afterAll(async () => {
+    await emulator?.close();
+  });
+  beforeEach(async () => {
+    const bucket = randomBucket();
+    await emulator!.storage.createBucket(bucket);
+    set(emulator!, bucket, clientFor(emulator!, bucket));
+  });
+  afterEach(() => {
+    emulator?.clearFaults();
+  });
 }

@@ -1,15 +1,12 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { type ConnectorDefinition, defineSource } from '../../../src/api/connector.js';
 import { silentLogger } from '../../../src/api/logger.js';
-import { z } from '../../../src/api/options.js';
-import type { Source, SourceSplit } from '../../../src/api/source.js';
-import { SplitQueueReader } from '../../../src/api/split-queue-reader.js';
 import { fakeSchema, generateBatch } from '../../../connectors/fake/generator.js';
 import { type OssEmulator } from '../../../connectors/oss/emulator/index.js';
 import type { OssCommitInfo } from '../../../connectors/oss/upload.js';
 import { builtinConnectors, cleanJob, ConnectorRegistry, runJob } from '../../../src/index.js';
 import { useTempDirs } from '../../helpers/jobs.js';
+import { oneRowSource } from '../../helpers/one-row-source.js';
 import { expectExactlyOnce } from '../../helpers/output.js';
 import { aliClient, commitContext, committedIds, dataKeys, directSink, events, listUploads, ossBlock, useOssTestBed } from './helpers.js';
 
@@ -90,35 +87,6 @@ describe('a finished job', () => {
 });
 
 describe('streaming', () => {
-  const oneRow: ConnectorDefinition = {
-    name: 'one-row',
-    description: 'one row, then silence',
-    source: defineSource({
-      options: z.object({}),
-      create: (): Source<SourceSplit & { splitId: string; emitted: boolean }> => ({
-        boundedness: 'unbounded',
-        schema: async () => fakeSchema,
-        createEnumerator: async (context) => ({
-          async run() {},
-          registerReader: (r) => context.assignSplit(r, [{ splitId: `s${r}`, emitted: false }]),
-          handleSplitRequest() {},
-          addSplitsBack() {},
-          snapshotState: () => null,
-          async close() {},
-        }),
-        restoreEnumerator: async () => {
-          throw new Error('not used');
-        },
-        createReader: async (context) =>
-          new SplitQueueReader(context, {
-            async read(split) {
-              if (split.emitted) return { batches: [], next: split, finished: false, idleMs: 1000 };
-              return { batches: [generateBatch(1, 0, 1)], next: { ...split, emitted: true }, finished: false };
-            },
-          }),
-      }),
-    }),
-  };
 
   it('one row followed by silence is committed and visible within one checkpoint interval', async () => {
     const interval = 300;
@@ -138,7 +106,7 @@ describe('streaming', () => {
         source: [{ type: 'one-row' }],
         sink: [ossBlock(emulator, bucket, 'out/idle', { format: 'parquet', flush_interval: '1h' })],
       },
-      { registry: new ConnectorRegistry([...builtinConnectors, oneRow]), signal: controller.signal, logger: silentLogger },
+      { registry: new ConnectorRegistry([...builtinConnectors, oneRowSource]), signal: controller.signal, logger: silentLogger },
     );
     clearInterval(watch);
     clearTimeout(stopAnyway);

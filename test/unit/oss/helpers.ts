@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Field, Int64, Schema, TimestampMillisecond, Utf8 } from 'apache-arrow';
 import OSS from 'ali-oss';
-import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import { silentLogger } from '../../../src/api/logger.js';
 import { parseOptions } from '../../../src/api/options.js';
 import { rowsToBatch } from '../../../src/api/rows.js';
@@ -9,7 +8,8 @@ import type { CommitContext, SinkContext, SinkWriterContext } from '../../../src
 import { createDecoder } from '../../../src/formats/decoder.js';
 import type { FileFormat } from '../../../src/formats/options.js';
 import type { StageConfig } from '../../../src/engine/job-config.js';
-import { startOssEmulator, type OssEmulator } from '../../../connectors/oss/emulator/index.js';
+import { type OssEmulator } from '../../../connectors/oss/emulator/index.js';
+import { useEmulatorBed } from '../oss-emulator/helpers.js';
 import { ossConnector } from '../../../connectors/oss/index.js';
 import type { OssSinkOptions } from '../../../connectors/oss/options.js';
 import { OssSink } from '../../../connectors/oss/sink.js';
@@ -101,24 +101,7 @@ export function commitContext(checkpointId: number, writerStates: CommitContext[
   return { checkpointId, endOfInput, writerStates };
 }
 
-/**
- * One emulator per test file and a fresh bucket per test, with faults cleared after each: `set` receives
- * them before every test.
- */
+/** One emulator per test file and a fresh bucket per test (the emulator tests' bed), handed to `set`. */
 export function useOssTestBed(set: (emulator: OssEmulator, bucket: string) => void): void {
-  let emulator: OssEmulator | undefined;
-  beforeAll(async () => {
-    emulator = await startOssEmulator();
-  });
-  afterAll(async () => {
-    await emulator?.close();
-  });
-  beforeEach(async () => {
-    const bucket = randomBucket();
-    await emulator!.storage.createBucket(bucket);
-    set(emulator!, bucket);
-  });
-  afterEach(() => {
-    emulator?.clearFaults();
-  });
+  useEmulatorBed((emulator, bucket) => set(emulator, bucket));
 }
