@@ -21,7 +21,7 @@ import {
 } from './column-builder.js';
 import { crc32cUpdate, crc32cUpdateByte, crc32cUpdateInt32, crc32cUpdateInt64 } from './crc32c.js';
 import { type OdpsColumn, parseOdpsType, toArrowSchema } from './types.js';
-import { END_RECORD, META_CHECKSUM, META_COUNT } from './wire.js';
+import { END_RECORD, META_CHECKSUM, META_COUNT, METRICS_END, METRICS_TEXT } from './wire.js';
 
 /** Thrown (and caught) when a chunk ends inside a record: the record is decoded again once more bytes came. */
 const NEED_MORE: unique symbol = Symbol('need more bytes');
@@ -71,6 +71,7 @@ export class RecordStreamDecoder {
   private crcOfCrcs = 0;
   private streamRecords = 0;
   private footer = false;
+  private metricsText: string | undefined;
   private rows = 0;
   private lo = 0;
   private hi = 0;
@@ -96,6 +97,11 @@ export class RecordStreamDecoder {
   /** True once the footer arrived and matched. */
   get complete(): boolean {
     return this.footer;
+  }
+
+  /** The metrics text a version-6 stream carried in its footer (undefined when it had none). */
+  get metrics(): string | undefined {
+    return this.metricsText;
   }
 
   /** Adds the next chunk of the body. */
@@ -231,6 +237,7 @@ export class RecordStreamDecoder {
     this.crcOfCrcs = 0;
     this.streamRecords = 0;
     this.footer = false;
+    this.metricsText = undefined;
   }
 
   /** The rows decoded so far as one RecordBatch (or null when there are none, unless `allowEmpty`). */
@@ -286,10 +293,37 @@ export class RecordStreamDecoder {
     }
   }
 
+  /**
+   * The footer: the record count, then (tunnel version 6, optional) the metrics section, then the
+   * crc-of-crcs. The metrics CRC runs over the int32 tag number 1 and the text's bytes, starting from zero
+   * as a record's CRC does (the Java SDK's ProtobufRecordStreamReader feeds the same running checksum it
+   * resets after every record). Stricter than the SDK in two places, so that no check can be skipped: a
+   * metrics text must be followed by its CRC, and the crc-of-crcs must follow. An end tag without text is
+   * accepted (its CRC is then the empty checksum, 0), as the SDK accepts it.
+   */
   private readFooter(): void {
     this.varint64();
     const count = zigzagToNumber(this.lo, this.hi);
-    if (this.varint32() >>> 3 !== META_CHECKSUM) throw this.corrupt('the record count is not followed by the stream checksum');
+    let field = this.varint32() >>> 3;
+    let metrics: string | undefined;
+    let metricsCrc = 0;
+    if (field === METRICS_TEXT) {
+      metricsCrc = crc32cUpdateInt32(metricsCrc, METRICS_TEXT);
+      const n = this.varint32() >>> 0;
+      const p = this.pos;
+      if (this.limit - p < n) throw NEED_MORE;
+      metricsCrc = crc32cUpdate(metricsCrc, this.buf, p, p + n);
+      metrics = Buffer.from(this.buf.buffer, this.buf.byteOffset + p, n).toString('utf8');
+      this.pos = p + n;
+      field = this.varint32() >>> 3;
+      if (field !== METRICS_END) throw this.corrupt(`the metrics section is followed by field ${field}, not its end marker (${METRICS_END})`);
+    }
+    if (field === METRICS_END) {
+      const stored = this.varint32() >>> 0;
+      if (stored !== metricsCrc) throw this.corrupt(`the metrics section has CRC32C ${stored} on the wire but its bytes give ${metricsCrc}`);
+      field = this.varint32() >>> 3;
+    }
+    if (field !== META_CHECKSUM) throw this.corrupt(`the record count is followed by field ${field}, neither the metrics section nor the stream checksum`);
     const checksum = this.varint32() >>> 0;
     if (count !== this.streamRecords) {
       throw this.corrupt(`the stream says it holds ${count} records but ${this.streamRecords} arrived`);
@@ -297,6 +331,7 @@ export class RecordStreamDecoder {
     if (checksum !== this.crcOfCrcs) {
       throw this.corrupt(`the stream checksum is ${checksum} but the records give ${this.crcOfCrcs}`);
     }
+    this.metricsText = metrics;
     this.footer = true;
   }
 

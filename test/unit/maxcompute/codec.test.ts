@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { crc32c, crc32cUpdate, crc32cUpdateInt32, crc32cUpdateInt64 } from '../../../connectors/maxcompute/codec/crc32c.js';
 import { decodeRecords, RecordStreamDecoder } from '../../../connectors/maxcompute/codec/record-reader.js';
@@ -7,17 +6,10 @@ import { formatOdpsType, parseOdpsType, toArrowSchema, type OdpsColumn } from '.
 import { canonicalDecimal, decimalToUnscaled, unscaledToDecimal } from '../../../connectors/maxcompute/codec/values.js';
 import { TidewayError } from '../../../src/api/errors.js';
 import { batchToRows } from '../../../src/api/rows.js';
+import { loadGolden } from './golden.js';
 import { ALL_TYPES, ALL_TYPES_ROWS, plain } from './helpers.js';
 
-const GOLDEN_DIR = '/work/shared/conformance/maxcompute';
-const golden = JSON.parse(readFileSync(`${GOLDEN_DIR}/simple-types.json`, 'utf8')) as {
-  columns: OdpsColumn[];
-  records: Record<string, unknown>[];
-  record_crc32c: number;
-  crc_of_crcs: number;
-  record_count: number;
-};
-const goldenBytes = new Uint8Array(readFileSync(`${GOLDEN_DIR}/simple-types.protoc.bin`));
+const { golden, bytes: goldenBytes } = loadGolden();
 
 function codeOf(fn: () => unknown): string {
   try {
