@@ -337,14 +337,18 @@ export class RecordWriter {
     this.out.pos += bytes.length;
   }
 
-  /** Writes the footer: the record count and the crc-of-crcs. */
-  finish(options: { count?: number } = {}): void {
+  /**
+   * Writes the footer: the record count and the crc-of-crcs, with `beforeChecksum` (already encoded, e.g.
+   * a version-6 metrics section) between them.
+   */
+  finish(options: { count?: number; beforeChecksum?: Uint8Array } = {}): void {
     if (this.finished) return;
     this.finished = true;
     const out = this.out;
     out.tag(META_COUNT, WIRE_VARINT);
     const count = options.count ?? this.count;
     out.sint64Words(count | 0, Math.floor(count / TWO_32));
+    if (options.beforeChecksum) this.writeRaw(options.beforeChecksum);
     out.tag(META_CHECKSUM, WIRE_VARINT);
     out.varint32(this.crcOfCrcs);
   }

@@ -13,6 +13,7 @@ import type { RowValues } from '../codec/values.js';
 import { normalizePartitionSpec } from '../client/session.js';
 import { verifyAuthorization } from '../client/signing.js';
 import { type FaultAction, FaultBook, type FaultEffect, type FaultRule } from './faults.js';
+import { encodeMetricsSection, METRICS_MIN_TUNNEL_VERSION } from './metrics.js';
 import { buildTableVersion, type PartitionData, type TableFixture, type TableVersion } from './tables.js';
 
 /** Options of {@link startMaxComputeEmulator}. */
@@ -87,6 +88,8 @@ export interface JournalEntry {
   count?: number;
   columns?: string[];
   format?: 'record' | 'arrow';
+  /** The `x-odps-tunnel-version` the client sent (record reads from version 6 on end with a metrics section). */
+  tunnelVersion?: number;
   /** 1-based attempt number of this action on this table. */
   attempt: number;
   status: number;
@@ -221,6 +224,7 @@ export async function startMaxComputeEmulator(options: MaxComputeEmulatorOptions
     const params = new Map(query);
     const isApi = url.pathname === '/api' || url.pathname.startsWith('/api/');
     const path = decodeURIComponent(url.pathname);
+    const tunnelVersion = Number(req.headers['x-odps-tunnel-version'] ?? 0);
     const entry: JournalEntry = {
       seq: ++seq,
       requestId,
@@ -231,6 +235,7 @@ export async function startMaxComputeEmulator(options: MaxComputeEmulatorOptions
       outcome: 'ok',
       faults: [],
       elapsedMs: 0,
+      ...(Number.isInteger(tunnelVersion) && tunnelVersion > 0 ? { tunnelVersion } : {}),
     };
     try {
       const auth = verifyAuthorization({ method: req.method ?? 'GET', path, query, headers: req.headers }, (id) => secrets.get(id), isApi ? '/api' : '');
@@ -430,6 +435,7 @@ export async function startMaxComputeEmulator(options: MaxComputeEmulatorOptions
     effects: FaultEffect[],
     entry: JournalEntry,
   ): Promise<void> {
+    const startedAt = performance.now();
     const plan = planFaults(effects);
     if (latency.firstByteMs) await delay(latency.firstByteMs);
     const deflate = compression && /\bdeflate\b/.test(String(req.headers['accept-encoding'] ?? ''));
@@ -480,7 +486,12 @@ export async function startMaxComputeEmulator(options: MaxComputeEmulatorOptions
           await sink.write(writer.take());
           await sink.cut();
         }
-        writer.finish();
+        // Like the service, a version-6 client gets the metrics section between the count and the checksum.
+        const metrics =
+          (entry.tunnelVersion ?? 0) >= METRICS_MIN_TUNNEL_VERSION
+            ? encodeMetricsSection({ rows: sent, bytes: sink.bytes + writer.pendingBytes, serverTotalCostMs: Math.round(performance.now() - startedAt) })
+            : undefined;
+        writer.finish(metrics ? { beforeChecksum: metrics } : {});
         await sink.write(writer.take());
       } else {
         const frames = new ArrowFrameWriter(arrowChunkSize);
