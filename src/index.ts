@@ -16,6 +16,7 @@ import { checkConnections as checkWithRegistry } from './engine/check-connection
 import { cleanJob as cleanWithRegistry, type CleanOptions, type CleanReport } from './engine/clean-job.js';
 
 export * from './api/index.js';
+export { checkDirectory, ensureDirectory, type EnsureDirectoryOptions, probeWritable, syncDirectory } from './api/durable-fs.js';
 export type { JobConfig, StageConfig, EnvConfig } from './engine/job-config.js';
 export { envSchema } from './engine/job-config.js';
 export type { JobPlan, PlannedStage } from './engine/plan.js';

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
-import { access, mkdir, open, readdir, rename, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import type { RecordBatch, Schema } from 'apache-arrow';
 import { TidewayError } from '../../src/api/errors.js';
@@ -8,7 +7,7 @@ import type { Json } from '../../src/api/json.js';
 import type { CommitContext, OrphanReport, Sink, SinkCommitter, SinkContext, SinkWriter, SinkWriterContext } from '../../src/api/sink.js';
 import { createEncoder, type Encoder } from '../../src/formats/encoder.js';
 import type { FormatOptions } from '../../src/formats/options.js';
-import { syncDirectory } from '../../src/api/durable-fs.js';
+import { checkDirectory, ensureDirectory, syncDirectory } from '../../src/api/durable-fs.js';
 
 export interface FileSinkOptions extends FormatOptions {
   path: string;
@@ -47,33 +46,13 @@ export class FileSink implements Sink<FileCommitInfo> {
     return join(this.root, STAGING_DIR, job);
   }
 
-  /** The path is a directory (or can become one) and the process may write there; creates nothing. */
-  async check(): Promise<void> {
-    let at = this.root;
-    for (;;) {
-      try {
-        const info = await stat(at);
-        if (!info.isDirectory()) {
-          throw new TidewayError('FILE_TARGET_NOT_DIRECTORY', `${at} is a file, so file sink path ${this.root} cannot be a directory; point path elsewhere`, {
-            context: { connector: 'file', path: at },
-          });
-        }
-        await access(at, constants.W_OK).catch((error: unknown) => {
-          throw new TidewayError('FILE_TARGET_NOT_WRITABLE', `cannot write in ${at} (for file sink path ${this.root}): ${(error as Error).message}`, { context: { connector: 'file', path: at } });
-        });
-        return;
-      } catch (error) {
-        // ENOTDIR: a parent is a file; walking up finds it and says so.
-        const code = (error as NodeJS.ErrnoException).code;
-        if ((code !== 'ENOENT' && code !== 'ENOTDIR') || dirname(at) === at) throw error;
-        at = dirname(at);
-      }
-    }
+  /** The path is a directory (or can become one) and files can really be created there (a probe is created and removed). */
+  async check(context: SinkContext): Promise<void> {
+    await checkDirectory(this.root, { option: optionName(context), context: { connector: 'file' } });
   }
 
-  async prepare(): Promise<undefined> {
-    await this.check();
-    await mkdir(this.root, { recursive: true });
+  async prepare(context: SinkContext): Promise<undefined> {
+    await ensureDirectory(this.root, { option: optionName(context), context: { connector: 'file' } });
     return undefined;
   }
 
@@ -274,4 +253,9 @@ async function exists(path: string): Promise<boolean> {
 
 function wrap(error: unknown, message: string): TidewayError {
   return new TidewayError('FILE_IO', `${message}: ${(error as Error).message}`, { cause: error, context: { connector: 'file' } });
+}
+
+/** How errors name the option: `sink "out" path`. */
+function optionName(context: Pick<SinkContext, 'sinkName'>): string {
+  return `sink "${context.sinkName}" path`;
 }

@@ -35,7 +35,15 @@ describe('tideway check --connect', () => {
     const run = await runCli(['check', 'job.yaml', '--connect'], { cwd: dir, timeoutMs: 60_000 });
     expect(run.code).toBe(1);
     expect(run.stdout).toMatch(/FAILED +source\[0\] maxcompute \(maxcompute\): \[[A-Z_]+\]/);
-    expect(run.stdout).toMatch(/FAILED +sink\[0\] file \(file\): \[FILE_TARGET_NOT_DIRECTORY\]/);
+    expect(run.stdout).toMatch(/FAILED +sink\[0\] file \(file\): \[PATH_NOT_DIRECTORY\]/);
     expect(run.stdout + run.stderr).not.toContain('not-the-real-secret');
+  });
+
+  it('does not call a path where no file can be created "reachable and writable"', async () => {
+    const dir = workspace({ 'job.yaml': job('  - type: fake\n    rows: 10', '/sys/kernel/tideway-e2e-out') });
+    const run = await runCli(['check', 'job.yaml', '--connect'], { cwd: dir });
+    expect(run.code).toBe(1);
+    expect(run.stdout).toMatch(/FAILED +sink\[0\] file \(file\): \[PATH_SYSTEM_DIRECTORY\] sink "file" path \/sys\/kernel\/tideway-e2e-out/);
+    expect(run.stdout).not.toMatch(/reachable and writable/);
   });
 });

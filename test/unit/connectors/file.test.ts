@@ -102,7 +102,18 @@ describe('file sink', () => {
     const { sink, root } = await fileSink({});
     mkdirSync(join(root, '..'), { recursive: true });
     writeFileSync(root, 'not a directory');
-    await expect(sink.prepare?.(base)).rejects.toMatchObject({ code: 'FILE_TARGET_NOT_DIRECTORY' });
+    await expect(sink.prepare?.(base)).rejects.toMatchObject({ code: 'PATH_NOT_DIRECTORY', message: expect.stringContaining(`sink "file" path ${root}: is a file`) });
+    await expect(sink.check?.(base)).rejects.toMatchObject({ code: 'PATH_NOT_DIRECTORY' });
+  });
+
+  it('refuses a path under /proc at once instead of spinning in mkdir forever', async () => {
+    const { sink } = await fileSink({ path: '/proc/tideway-test/out' });
+    await expect(sink.prepare?.(base)).rejects.toMatchObject({ code: 'PATH_SYSTEM_DIRECTORY', message: expect.stringContaining('sink "file" path /proc/tideway-test/out') });
+  });
+
+  it('check probes the target for real: a path where no file can be created fails, even for root', async () => {
+    const { sink } = await fileSink({ path: '/sys/kernel/tideway-out' });
+    await expect(sink.check?.(base)).rejects.toMatchObject({ code: 'PATH_SYSTEM_DIRECTORY' });
   });
 
   it('rejects an option combination the format does not support', () => {
