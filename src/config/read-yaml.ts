@@ -34,13 +34,18 @@ export interface ReadYamlResult {
  */
 export function readYaml(text: string, file: string, sources: VariableSources): ReadYamlResult {
   const lineCounter = new LineCounter();
+  const byPath = new Map<string, NodeLocation>();
+  const locations = new SourceLocations(file, byPath);
+  const bytes = Buffer.byteLength(text);
+  if (bytes > MAX_DOCUMENT_BYTES) {
+    const message = `the job file is ${bytes} bytes; a job file may have at most ${MAX_DOCUMENT_BYTES} (1 MiB). Is this the right file?`;
+    return { value: undefined, locations, substitutions: [], issues: [{ path: '', message, location: { file, line: 1, col: 1 } }] };
+  }
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, version: '1.2' });
   const position = (offset: number) => {
     const { line, col } = lineCounter.linePos(Math.max(0, Math.min(offset, text.length)));
     return { line, col };
   };
-  const byPath = new Map<string, NodeLocation>();
-  const locations = new SourceLocations(file, byPath);
   const issues: ConfigIssue[] = doc.errors.map((error) => ({
     path: '',
     message: `invalid YAML: ${error.message}`,
@@ -58,6 +63,14 @@ export function readYaml(text: string, file: string, sources: VariableSources): 
 }
 
 const MAX_DEPTH = 64;
+/** Job files are small; a larger file is a mistake (or an attack), refused before parsing. */
+export const MAX_DOCUMENT_BYTES = 1024 * 1024;
+/**
+ * Values an alias may bring in, counted over the whole document. An alias repeats its anchor's block, so
+ * nested aliases multiply (8 levels of 9 aliases expand to 43 million values: the "billion laughs"); job files
+ * use aliases to share a few options, far below this.
+ */
+export const MAX_ALIAS_EXPANSION = 10_000;
 
 class Walker {
   constructor(
@@ -71,7 +84,18 @@ class Walker {
     private readonly file: string,
   ) {}
 
+  /** Values produced inside aliases so far, and whether the budget was exceeded (then nothing more is converted). */
+  private expanded = 0;
+  private aliasDepth = 0;
+  private exhausted = false;
+
   convert(node: unknown, path: string, holder: Record<string, unknown> | unknown[], key: string | number, depth: number): unknown {
+    if (this.exhausted) return null;
+    if (this.aliasDepth > 0 && ++this.expanded > MAX_ALIAS_EXPANSION) {
+      this.exhausted = true;
+      this.issue(path, `aliases (*name) expand to more than ${MAX_ALIAS_EXPANSION} values; nested aliases multiply, so write the repeated options out or use fewer levels of aliases`, node);
+      return null;
+    }
     if (depth > MAX_DEPTH) {
       this.issue(path, 'nesting is too deep (an alias refers to itself?)', node);
       return null;
@@ -82,7 +106,12 @@ class Walker {
         this.issue(path, `alias "*${node.source}" refers to no anchor; define "&${node.source}" before it`, node);
         return null;
       }
-      return this.convert(target, path, holder, key, depth + 1);
+      this.aliasDepth++;
+      try {
+        return this.convert(target, path, holder, key, depth + 1);
+      } finally {
+        this.aliasDepth--;
+      }
     }
     if (isMap(node)) {
       const out: Record<string, unknown> = {};
