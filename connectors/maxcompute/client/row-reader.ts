@@ -101,7 +101,7 @@ export class TunnelRowReader {
   }
 
   private async readRecords(want: number): Promise<RecordBatch> {
-    const decoder = (this.decoder ??= new RecordStreamDecoder(this.init.columns, { batchCapacity: want, source: this.label }));
+    const decoder = (this.decoder ??= new RecordStreamDecoder(this.init.columns, { batchCapacity: want, source: this.label, legacyCalendar: !this.session.dateTransform }));
     for (;;) {
       if (!this.body) await this.openStream(this.delivered + decoder.batchRows);
       const rows = decoder.decode(want);

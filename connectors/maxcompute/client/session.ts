@@ -21,6 +21,11 @@ export interface DownloadSession {
   readonly partitionKeys: readonly OdpsColumn[];
   /** Arrow schema of all data columns (output types). */
   readonly arrowSchema: Schema;
+  /**
+   * The service answered `odps-tunnel-date-transform: true`: DATE and DATETIME values come proleptic
+   * Gregorian. Otherwise values before 1582-10-15 come on the legacy hybrid calendar and are converted.
+   */
+  readonly dateTransform: boolean;
 }
 
 /** The session JSON the service returns on create and reload. */
@@ -52,6 +57,7 @@ export interface SchemaColumnJson {
 export function parseSessionJson(
   json: unknown,
   where: { project: string; schemaName?: string; table: string; partition: string },
+  dateTransform = false,
 ): DownloadSession {
   const body = json as Partial<DownloadSessionJson> | null;
   const problem = (what: string) =>
@@ -78,6 +84,7 @@ export function parseSessionJson(
     columns,
     partitionKeys: partitionKeys.map((c) => ({ name: c.name, type: c.type, nullable: c.nullable ?? true, comment: c.comment ?? '' })),
     arrowSchema: toArrowSchema(columns),
+    dateTransform,
   };
 }
 

@@ -52,6 +52,13 @@ export interface OpenReaderOptions {
 }
 
 const TUNNEL_VERSION = '6';
+/** What the Java SDK (TunnelConstants.TUNNEL_DATE_TRANSFORM_VERSION), pyodps and the Go SDK send. */
+const DATE_TRANSFORM_VERSION = 'v1';
+
+/** The service says DATE and DATETIME values are proleptic Gregorian (the Java and Go SDKs test for "true"). */
+function answersDateTransform(response: HttpResponse): boolean {
+  return String(response.headers['odps-tunnel-date-transform'] ?? '').trim().toLowerCase() === 'true';
+}
 
 /**
  * A MaxCompute Tunnel download client: ODPS V2 signing, endpoint discovery, download sessions (create,
@@ -117,7 +124,7 @@ export class TunnelClient {
     const tunnel = await this.resolveTunnelEndpoint(options.signal);
     let session = await this.withRetry(target, options.signal, async () => {
       const response = await this.request(tunnel, 'POST', this.tablePath(table), query, options.signal);
-      return parseSessionJson(JSON.parse((await this.expectOk(response, target)).toString('utf8')), this.where(table, partition));
+      return parseSessionJson(JSON.parse((await this.expectOk(response, target)).toString('utf8')), this.where(table, partition), answersDateTransform(response));
     });
     const deadline = Date.now() + (options.readyTimeoutMs ?? 600_000);
     let delay = 100;
@@ -147,7 +154,7 @@ export class TunnelClient {
     const tunnel = await this.resolveTunnelEndpoint(options.signal);
     return this.withRetry(target, options.signal, async () => {
       const response = await this.request(tunnel, 'GET', this.tablePath(table), query, options.signal);
-      return parseSessionJson(JSON.parse((await this.expectOk(response, target)).toString('utf8')), this.where(table, partition));
+      return parseSessionJson(JSON.parse((await this.expectOk(response, target)).toString('utf8')), this.where(table, partition), answersDateTransform(response));
     });
   }
 
@@ -283,6 +290,7 @@ export class TunnelClient {
     const headers: Record<string, string> = {
       date: new Date().toUTCString(),
       'x-odps-tunnel-version': TUNNEL_VERSION,
+      'odps-tunnel-date-transform': DATE_TRANSFORM_VERSION,
       'user-agent': 'tideway-maxcompute',
     };
     if (method === 'POST') headers['content-length'] = '0';

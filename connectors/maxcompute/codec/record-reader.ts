@@ -19,6 +19,7 @@ import {
   K_TIMESTAMP,
   K_UTF8,
 } from './column-builder.js';
+import { GREGORIAN_CUTOVER_DAY, GREGORIAN_CUTOVER_MS, rebaseLegacyDays, rebaseLegacyMillis } from './calendar.js';
 import { crc32cUpdate, crc32cUpdateByte, crc32cUpdateInt32, crc32cUpdateInt64 } from './crc32c.js';
 import { type OdpsColumn, parseOdpsType, toArrowSchema } from './types.js';
 import { END_RECORD, META_CHECKSUM, META_COUNT, METRICS_END, METRICS_TEXT } from './wire.js';
@@ -34,6 +35,11 @@ export interface RecordDecoderOptions {
   batchCapacity?: number;
   /** Where the bytes come from, for error messages (e.g. `project.table rows 0..1000`). */
   source?: string;
+  /**
+   * DATE and DATETIME values before 1582-10-15 are on the legacy hybrid calendar (the session did not
+   * answer `odps-tunnel-date-transform: true`): convert them to proleptic Gregorian. @default false
+   */
+  legacyCalendar?: boolean;
 }
 
 /**
@@ -51,6 +57,7 @@ export class RecordStreamDecoder {
   private readonly builders: ColumnBuilder[];
   private readonly columnCount: number;
   private readonly source: string;
+  private readonly legacyCalendar: boolean;
   private capacity: number;
 
   private buf: Uint8Array = EMPTY;
@@ -79,6 +86,7 @@ export class RecordStreamDecoder {
   constructor(columns: readonly OdpsColumn[], options: RecordDecoderOptions = {}) {
     this.capacity = Math.max(8, options.batchCapacity ?? 4096);
     this.source = options.source ?? 'the download stream';
+    this.legacyCalendar = options.legacyCalendar ?? false;
     this.schema = toArrowSchema(columns);
     this.builders = columns.map((c) => new ColumnBuilder(parseOdpsType(c.type), { capacity: this.capacity }));
     this.columnCount = columns.length;
@@ -347,7 +355,8 @@ export class RecordStreamDecoder {
         const lo = this.lo;
         if (this.hi !== lo >> 31) throw this.outOfRange(b);
         this.crc = crc32cUpdateInt64(this.crc, lo, this.hi);
-        if (b.kind === K_INT32 || b.kind === K_DATE) b.i32[i] = lo;
+        if (b.kind === K_INT32) b.i32[i] = lo;
+        else if (b.kind === K_DATE) b.i32[i] = this.legacyCalendar && lo < GREGORIAN_CUTOVER_DAY ? rebaseLegacyDays(lo) : lo;
         else if (b.kind === K_INT8) {
           if (lo < -128 || lo > 127) throw this.outOfRange(b);
           b.bytes[i] = lo;
@@ -362,6 +371,15 @@ export class RecordStreamDecoder {
       case K_DATETIME: {
         this.sint64();
         this.crc = crc32cUpdateInt64(this.crc, this.lo, this.hi);
+        if (b.kind === K_DATETIME && this.legacyCalendar && this.hi < 0) {
+          const ms = this.hi * TWO_32 + (this.lo >>> 0);
+          if (ms < GREGORIAN_CUTOVER_MS) {
+            const rebased = rebaseLegacyMillis(ms);
+            const hi = Math.floor(rebased / TWO_32);
+            this.lo = (rebased - hi * TWO_32) | 0;
+            this.hi = hi | 0;
+          }
+        }
         b.i32[2 * i] = this.lo;
         b.i32[2 * i + 1] = this.hi;
         break;
@@ -540,8 +558,8 @@ function zigzagToNumber(lo: number, hi: number): number {
 }
 
 /** Decodes one complete record stream (all of it must be present). */
-export function decodeRecords(columns: readonly OdpsColumn[], bytes: Uint8Array): RecordBatch {
-  const decoder = new RecordStreamDecoder(columns);
+export function decodeRecords(columns: readonly OdpsColumn[], bytes: Uint8Array, options: RecordDecoderOptions = {}): RecordBatch {
+  const decoder = new RecordStreamDecoder(columns, options);
   decoder.push(bytes);
   decoder.decode(Number.MAX_SAFE_INTEGER);
   decoder.end();

@@ -13,6 +13,7 @@ import type { RowValues } from '../codec/values.js';
 import { normalizePartitionSpec } from '../client/session.js';
 import { verifyAuthorization } from '../client/signing.js';
 import { type FaultAction, FaultBook, type FaultEffect, type FaultRule } from './faults.js';
+import { legacyRowMapper } from './legacy-calendar.js';
 import { encodeMetricsSection, METRICS_MIN_TUNNEL_VERSION } from './metrics.js';
 import { buildTableVersion, type PartitionData, type TableFixture, type TableVersion } from './tables.js';
 
@@ -59,6 +60,12 @@ export interface MaxComputeEmulatorOptions {
   /** Directory that relative CSV / JSONL fixture paths are resolved against. */
   baseDir?: string;
   faults?: readonly FaultRule[];
+  /**
+   * Honour `odps-tunnel-date-transform: v1` (answer `true` and send proleptic Gregorian dates). False acts
+   * as a service that predates it: no answer, and DATE / DATETIME values before 1582-10-15 on the legacy
+   * hybrid calendar in record streams. @default true
+   */
+  dateTransform?: boolean;
   logger?: Logger;
 }
 
@@ -172,6 +179,9 @@ export async function startMaxComputeEmulator(options: MaxComputeEmulatorOptions
   const compression = options.compression ?? true;
   const baseDir = options.baseDir ?? process.cwd();
   const logger = options.logger ?? silentLogger;
+  /** The client asked for proleptic Gregorian DATE / DATETIME values and this service knows the transform. */
+  const transformsDates = (req: IncomingMessage): boolean =>
+    (options.dateTransform ?? true) && String(req.headers['odps-tunnel-date-transform'] ?? '').trim().toLowerCase() === 'v1';
 
   const projects = new Map<string, Map<string, TableVersion>>();
   const setTable = (table: TableFixture, project = defaultProject) => {
@@ -188,11 +198,11 @@ export async function startMaxComputeEmulator(options: MaxComputeEmulatorOptions
 
   const sessions = new Map<string, Session>();
   const encodedCache = new WeakMap<PartitionData, Map<string, EncodedRows>>();
-  const cacheFor = (data: PartitionData, columns: readonly OdpsColumn[]): EncodedRows | undefined => {
+  const cacheFor = (data: PartitionData, columns: readonly OdpsColumn[], legacyDates: boolean): EncodedRows | undefined => {
     if (!options.encodedRowCache) return undefined;
     let byColumns = encodedCache.get(data);
     if (!byColumns) encodedCache.set(data, (byColumns = new Map()));
-    const key = columns.map((c) => c.name).join(',');
+    const key = `${legacyDates ? 'legacy:' : ''}${columns.map((c) => c.name).join(',')}`;
     let entry = byColumns.get(key);
     if (!entry) byColumns.set(key, (entry = { records: [], crcs: new Uint32Array(data.rowCount), arrow: new Map(), writer: new RecordWriter(columns, { capacity: 4096 }) }));
     return entry;
@@ -301,6 +311,7 @@ export async function startMaxComputeEmulator(options: MaxComputeEmulatorOptions
         };
         sessions.set(id, session);
         entry.session = id;
+        if (transformsDates(req)) res.setHeader('odps-tunnel-date-transform', 'true');
         send(res, 201, 'application/json', JSON.stringify(sessionJson(session)));
         return;
       }
@@ -308,6 +319,7 @@ export async function startMaxComputeEmulator(options: MaxComputeEmulatorOptions
       entry.session = id;
       const session = findSession(id, route.project, table, partition);
       if (route.action === 'reload') {
+        if (transformsDates(req)) res.setHeader('odps-tunnel-date-transform', 'true');
         send(res, 200, 'application/json', JSON.stringify(sessionJson(session)));
         return;
       }
@@ -445,13 +457,16 @@ export async function startMaxComputeEmulator(options: MaxComputeEmulatorOptions
     const sink = new BodySink(res, deflate, latency.bytesPerSecond, plan.disconnectAfterBytes);
     const positions = columns.map((c) => session.table.columns.indexOf(c));
     const identity = positions.length === session.table.columns.length && positions.every((p, i) => p === i);
-    const rowAt = (i: number): RowValues => {
+    // A client that did not ask for the date transform gets old DATE / DATETIME values on the legacy calendar.
+    const legacy = format === 'record' && !transformsDates(req) ? legacyRowMapper(columns) : undefined;
+    const projected = (i: number): RowValues => {
       const row = session.data.row(i);
       if (identity || !Array.isArray(row)) return row;
       return positions.map((p) => (row as readonly unknown[])[p]);
     };
+    const rowAt = legacy ? (i: number) => legacy(projected(i)) : projected;
     const end = plan.earlyEofRows !== undefined ? Math.min(count, plan.earlyEofRows) : count;
-    const cache = cacheFor(session.data, columns);
+    const cache = cacheFor(session.data, columns, legacy !== undefined);
     let sent = 0;
     try {
       if (format === 'record') {
