@@ -5,6 +5,7 @@ import { connectorsCommand } from './commands/connectors.js';
 import type { CommandContext } from './commands/context.js';
 import { maxComputeEmulatorCommand, type MaxComputeEmulatorFlags, ossEmulatorCommand } from './commands/emulator.js';
 import { type RunFlags, runCommand } from './commands/run.js';
+import { MAX_PARALLELISM } from '../engine/job-config.js';
 import { ExitCode } from './exit-codes.js';
 import { packageInfo } from './package-root.js';
 
@@ -31,7 +32,7 @@ export async function runCli(argv: readonly string[], context: CommandContext): 
     .description('run a job; resumes an unfinished earlier run of the same job unless --fresh')
     .argument('<job.yaml>', 'the job file')
     .addOption(varOption())
-    .option('-p, --parallelism <n>', 'override env.parallelism', positiveInt)
+    .option('-p, --parallelism <n>', `override env.parallelism (1 to ${MAX_PARALLELISM})`, parallelism)
     .option('--fresh', 'discard an unfinished earlier run (aborting its staged output) and start over')
     .option('--json', 'print the job report as one JSON object on stdout (nothing else goes to stdout)')
     .option('-q, --quiet', 'no progress and no report; only warnings and errors on stderr')
@@ -45,7 +46,7 @@ export async function runCli(argv: readonly string[], context: CommandContext): 
     .description('validate a job and print its resolved plan (secrets masked); exit 0 when valid, 2 when not')
     .argument('<job.yaml>', 'the job file')
     .addOption(varOption())
-    .option('-p, --parallelism <n>', 'show the plan with this parallelism', positiveInt)
+    .option('-p, --parallelism <n>', `check and show the plan with this parallelism (1 to ${MAX_PARALLELISM})`, parallelism)
     .option('--connect', 'also check connectivity where a connector can do so cheaply')
     .action(async (file: string, flags: CheckFlags) => {
       exitCode = await checkCommand(file, flags, context);
@@ -119,7 +120,9 @@ function port(value: string): number {
   return Number(value);
 }
 
-function positiveInt(value: string): number {
-  if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError('expected a whole number of 1 or more');
+function parallelism(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > MAX_PARALLELISM) {
+    throw new InvalidArgumentError(`expected a whole number from 1 to ${MAX_PARALLELISM} (the maximum parallelism; more than the machine's cores adds memory, not speed)`);
+  }
   return Number(value);
 }

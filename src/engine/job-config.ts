@@ -22,6 +22,14 @@ export interface StageConfig {
   [option: string]: unknown;
 }
 
+/**
+ * The largest `parallelism` a job may ask for. Each unit of parallelism is one pipeline per source (a reader,
+ * its transforms and one writer per sink), and with `transport: auto` each pipeline beyond the first runs on a
+ * worker thread, which costs its own V8 heap (tens of MB) and start-up time (tens of ms) whatever the data
+ * size. Parallelism beyond the machine's cores adds memory and start-up time, not speed.
+ */
+export const MAX_PARALLELISM = 64;
+
 export const RESERVED_STAGE_KEYS = ['type', 'name', 'input', 'output'] as const;
 
 export const envSchema = z
@@ -31,7 +39,13 @@ export const envSchema = z
       .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'use letters, digits, ".", "_" and "-" (it names checkpoint and staging folders)')
       .meta({ description: 'Job identity: checkpoints, resume and staging areas are keyed by it.' }),
     mode: z.enum(['batch', 'streaming']).default('batch').meta({ description: 'batch ends when bounded sources end; streaming runs until cancelled.' }),
-    parallelism: z.number().int().min(1).max(64).default(1).meta({ description: 'Parallel readers per source (and writers per sink).' }),
+    parallelism: z
+      .number()
+      .int()
+      .min(1, 'parallelism is at least 1')
+      .max(MAX_PARALLELISM, `parallelism is at most ${MAX_PARALLELISM}; each unit costs a pipeline (a worker thread) per source, and more than the machine's cores adds memory, not speed`)
+      .default(1)
+      .meta({ description: `Parallel readers per source (and writers per sink), 1 to ${MAX_PARALLELISM}. Each costs a pipeline per source, on its own worker thread with transport auto; more than the machine's cores adds memory and start-up time, not speed.` }),
     checkpoint: z
       .object({
         interval: duration().default(10_000).meta({ description: 'Time between checkpoints (500ms, 10s, 5m). Rows become visible in exactly-once sinks at each checkpoint.' }),

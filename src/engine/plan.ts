@@ -59,7 +59,10 @@ export function planJob(config: unknown, registry: ConnectorRegistry): { ok: tru
   const plannedTransforms = transforms.map((s, i) => planStage<TransformFactory>(s, `transform[${i}]`, 'transform', registry, issues));
   const plannedSinks = sinks.map((s, i) => planStage<SinkFactory>(s, `sink[${i}]`, 'sink', registry, issues));
   nameStages([...plannedSources, ...plannedTransforms, ...plannedSinks]);
-  wireStreams(plannedSources, plannedTransforms, plannedSinks, issues);
+  for (const [section, stages] of [['source', plannedSources], ['transform', plannedTransforms], ['sink', plannedSinks]] as const) uniqueNames(section, stages, issues);
+  // A section that is not a list is already reported; wiring without it would only add confusing follow-ups.
+  const malformed = (['source', 'transform', 'sink'] as const).some((key) => config[key] !== undefined && config[key] !== null && !Array.isArray(config[key]));
+  if (!malformed) wireStreams(plannedSources, plannedTransforms, plannedSinks, issues);
 
   if (issues.length > 0 || !env) return { ok: false, issues };
   return {
@@ -88,7 +91,12 @@ function stageList(config: Record<string, unknown>, key: 'source' | 'transform' 
     if (required) issues.push({ path: key, message: `at least one ${key} is required` });
     return [];
   }
-  const list = Array.isArray(value) ? value : [value];
+  if (!Array.isArray(value)) {
+    const example = key === 'sink' ? 'blackhole' : key === 'source' ? 'fake' : 'filter';
+    issues.push({ path: key, message: `${key} must be a list of stages, each starting with "- ": write "${key}:" then "  - type: ${example}" on the next line` });
+    return [];
+  }
+  const list = value;
   if (required && list.length === 0) issues.push({ path: key, message: `at least one ${key} is required` });
   const out: StageConfig[] = [];
   list.forEach((item, i) => {
@@ -151,6 +159,22 @@ function nameStages(stages: Draft<unknown>[]): void {
     const n = (seen.get(s.name) ?? 0) + 1;
     seen.set(s.name, n);
     s.name = `${s.name}#${n}`;
+  }
+}
+
+/** Reports and checkpoints tell stages apart by name, so two stages of a section may not share one. */
+function uniqueNames(section: string, stages: readonly Draft<unknown>[], issues: ConfigIssue[]): void {
+  const first = new Map<string, Draft<unknown>>();
+  for (const stage of stages) {
+    const previous = first.get(stage.name);
+    if (!previous) {
+      first.set(stage.name, stage);
+      continue;
+    }
+    issues.push({
+      path: stage.explicitName ? `${stage.path}.name` : stage.path,
+      message: `${section} name "${stage.name}" is already used by ${previous.path}; give each ${section} its own name (reports and checkpoints tell ${section}s apart by name)`,
+    });
   }
 }
 

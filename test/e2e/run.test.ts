@@ -125,6 +125,15 @@ describe('usage errors exit 2', () => {
     expect(run.stderr.length).toBeGreaterThan(0);
   });
 
+  it.each([['check'], ['run']])('%s -p 10000 is a range error about the flag, not about a line of the file', async (command) => {
+    const dir = workspace({ 'job.yaml': fakeToFile(10, '  parallelism: 2\n') });
+    const run = await runCli([command, 'job.yaml', '-p', '10000'], { cwd: dir });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/option '-p, --parallelism <n>' argument '10000' is invalid\. expected a whole number from 1 to 64/);
+    expect(run.stderr).not.toMatch(/job\.yaml:\d+/);
+    expect(run.stdout).toBe('');
+  });
+
   it('a job the engine rejects at start (an unbounded source in batch mode) is a config error, exit 2', async () => {
     const dir = workspace({ 'job.yaml': 'env:\n  name: e2e-unbounded\n  checkpoint:\n    dir: .ckpt\nsource:\n  - type: fake\n    unbounded: true\nsink:\n  - type: blackhole\n' });
     const run = await runCli(['run', 'job.yaml'], { cwd: dir });

@@ -178,4 +178,20 @@ describe('config issues are located at file:line:col', () => {
     expect(result.plan.sources[0]?.options).toEqual({ rows: 100, splits: 4 });
     expect(result.plan.sinks[0]?.input).toBe('default');
   });
+
+  it('a section written as a mapping instead of a list is an error at the section, not silently a list', () => {
+    const out = problems(lines('env:', '  name: demo', 'source:', '  type: gen', '  rows: 5', 'sink:', '  - type: file', '    path: out'));
+    expect(out).toEqual([expect.stringMatching(/^job\.yaml:4:3: source: source must be a list of stages, each starting with "- ": write "source:" then " {2}- type: fake"/)]);
+  });
+
+  it('two sinks with the same name are an error at the second name', () => {
+    const out = problems(lines('env:', '  name: demo', 'source:', '  - type: gen', 'sink:', '  - type: file', '    name: out', '    path: a', '  - type: file', '    name: out', '    path: b'));
+    expect(out).toEqual(['job.yaml:10:11: sink[1].name: sink name "out" is already used by sink[0]; give each sink its own name (reports and checkpoints tell sinks apart by name)']);
+  });
+
+  it('two unnamed sinks of one type are numbered, not a conflict', () => {
+    const result = loadJobText(lines('env:', '  name: demo', 'source:', '  - type: gen', 'sink:', '  - type: file', '    path: a', '  - type: file', '    path: b'), 'job.yaml', { registry, env: {} });
+    expect(result.ok).toBe(true);
+    if (result.ok) expect(result.plan.sinks.map((s) => s.name)).toEqual(['file#1', 'file#2']);
+  });
 });
