@@ -111,8 +111,19 @@ function newObjectFrom(request: OssRequest, defaultStorageClass: string): NewObj
   };
 }
 
+/**
+ * `x-oss-forbid-overwrite` as OSS reads it on PutObject, CopyObject, InitiateMultipartUpload and
+ * CompleteMultipartUpload: `true` refuses to replace an existing object (409 FileAlreadyExists), `false` or
+ * no header overwrites, any other value is a 400 InvalidArgument (OSS error 0017-00000279).
+ */
 function forbidOverwrite(request: OssRequest): boolean {
-  return header(request.headers, 'x-oss-forbid-overwrite')?.toLowerCase() === 'true';
+  const value = header(request.headers, 'x-oss-forbid-overwrite');
+  if (value === undefined) return false;
+  const normalised = value.trim().toLowerCase();
+  if (normalised !== 'true' && normalised !== 'false') {
+    throw new OssError('InvalidArgument', `x-oss-forbid-overwrite must be true or false; got ${JSON.stringify(value)}.`, { ArgumentName: 'x-oss-forbid-overwrite', ArgumentValue: value });
+  }
+  return normalised === 'true';
 }
 
 function urlEncoder(query: URLSearchParams): (text: string) => string {

@@ -231,4 +231,33 @@ describe('delete and copy', () => {
     expect(error.name).toBe('FileAlreadyExistsError');
     expect((await emulator.storage.read(bucket, 'once.txt'))?.toString()).toBe('first');
   });
+
+  it('x-oss-forbid-overwrite: exactly one of many concurrent creates wins (409 FileAlreadyExists for the rest); false overwrites; other values are 400', async () => {
+    const bodies = Array.from({ length: 8 }, (_, i) => Buffer.from(`writer ${i}`));
+    const outcomes = await Promise.allSettled(bodies.map((body) => client.put('claim.json', body, { headers: { 'x-oss-forbid-overwrite': 'true' } })));
+    const won = outcomes.flatMap((o, i) => (o.status === 'fulfilled' ? [i] : []));
+    expect(won).toHaveLength(1);
+    for (const o of outcomes) if (o.status === 'rejected') expect(o.reason).toMatchObject({ name: 'FileAlreadyExistsError', status: 409, code: 'FileAlreadyExists' });
+    expect((await emulator.storage.read(bucket, 'claim.json'))?.toString()).toBe(`writer ${won[0]}`);
+
+    await client.put('claim.json', Buffer.from('replaced'), { headers: { 'x-oss-forbid-overwrite': 'false' } });
+    expect((await emulator.storage.read(bucket, 'claim.json'))?.toString()).toBe('replaced');
+    const invalid = await rejectionOf(client.put('claim.json', Buffer.from('x'), { headers: { 'x-oss-forbid-overwrite': 'yes' } }));
+    expect(invalid).toMatchObject({ status: 400, code: 'InvalidArgument' });
+    expect((await emulator.storage.read(bucket, 'claim.json'))?.toString()).toBe('replaced');
+  });
+
+  it('x-oss-forbid-overwrite on initiate and complete: a multipart upload never replaces an object created meanwhile', async () => {
+    await client.put('taken.bin', Buffer.from('first'));
+    expect(await rejectionOf(client.initMultipartUpload('taken.bin', { headers: { 'x-oss-forbid-overwrite': 'true' } }))).toMatchObject({ status: 409, code: 'FileAlreadyExists' });
+    const { uploadId } = await client.initMultipartUpload('late.bin', { meta: { 'tideway-commit': 'abc' } as never });
+    const part = await client.uploadPart('late.bin', uploadId, 1, Buffer.from('mine'), 0, 4);
+    await client.put('late.bin', Buffer.from('theirs'));
+    const refused = await rejectionOf(client.completeMultipartUpload('late.bin', uploadId, [{ number: 1, etag: part.etag }], { headers: { 'x-oss-forbid-overwrite': 'true' } }));
+    expect(refused).toMatchObject({ status: 409, code: 'FileAlreadyExists' });
+    expect((await emulator.storage.read(bucket, 'late.bin'))?.toString()).toBe('theirs');
+    // Without the header the upload completes, and the metadata given at initiate is the object's.
+    await client.completeMultipartUpload('late.bin', uploadId, [{ number: 1, etag: part.etag }]);
+    expect((await client.head('late.bin')).meta).toEqual({ 'tideway-commit': 'abc' });
+  });
 });
