@@ -39,20 +39,27 @@ export function rangeReadStart(range: ByteRange): number {
 }
 
 /**
- * Trims a byte stream that starts at object offset `inputOffset` to the records `range` owns.
+ * Trims a byte stream that starts at object offset `inputOffset` to the records `range` owns. With
+ * `fromBoundary`, `range.start` is known to be where a record begins (a resume point), and the input
+ * starts there.
  * Stops pulling from `input` (which ends a download) as soon as the last owned record is complete.
  */
 export async function* trimToRange(
   input: AsyncIterable<Uint8Array>,
   range: ByteRange,
   inputOffset: number,
+  fromBoundary = false,
 ): AsyncGenerator<{ bytes: Uint8Array; offset: number }> {
   if (range.end <= range.start) return;
-  let skipping = range.start > 0;
+  if (fromBoundary && inputOffset !== range.start) {
+    throw new RangeError(`a reader resuming at byte ${range.start} needs the input from that byte, but it starts at ${inputOffset}`);
+  }
+  // From a known record boundary (a resume point) there is nothing to skip.
+  let skipping = range.start > 0 && !fromBoundary;
   if (skipping && inputOffset > range.start - 1) {
     throw new RangeError(`a reader of bytes ${range.start}-${range.end} needs the input from byte ${range.start - 1}, but it starts at ${inputOffset}`);
   }
-  if (!skipping && inputOffset !== 0) {
+  if (!skipping && !fromBoundary && inputOffset !== 0) {
     throw new RangeError(`a reader of bytes 0-${range.end} needs the input from byte 0, but it starts at ${inputOffset}`);
   }
   let position = inputOffset;

@@ -1,6 +1,25 @@
+import { open } from 'node:fs/promises';
 import { type RecordBatch, RecordBatchReader, type Schema } from 'apache-arrow';
 import { TidewayError } from '../../api/errors.js';
-import type { DecodeInput } from '../text/line-blocks.js';
+import { type DecodeInput, isLocalFile, type StreamInput } from '../text/line-blocks.js';
+
+/**
+ * Opens `input` for arrow-js: a local file through a file handle (read by position: a file-format input
+ * batch by batch, not into memory), closed by the returned `close`.
+ */
+async function readerOf(input: DecodeInput): Promise<{ reader: RecordBatchReader | AsyncIterable<RecordBatch>; close: () => Promise<void> }> {
+  if (isLocalFile(input)) {
+    const handle = await open(input.path, 'r');
+    try {
+      return { reader: await RecordBatchReader.from(handle), close: () => handle.close() };
+    } catch (error) {
+      await handle.close();
+      throw error;
+    }
+  }
+  const stream = input as StreamInput;
+  return { reader: stream instanceof Uint8Array ? RecordBatchReader.from(stream) : await RecordBatchReader.from(stream), close: async () => {} };
+}
 
 /**
  * Arrow IPC, file or stream format (told apart by the `ARROW1` magic). A stream is read batch by batch as
@@ -14,8 +33,9 @@ export async function* decodeArrow(
   const { name } = settings;
   const fail = (error: unknown): TidewayError => readError(error, name);
   let batches: AsyncIterable<RecordBatch> | Iterable<RecordBatch>;
+  let close: () => Promise<void>;
   try {
-    batches = input instanceof Uint8Array ? RecordBatchReader.from(input) : await RecordBatchReader.from(input);
+    ({ reader: batches, close } = await readerOf(input));
   } catch (error) {
     throw fail(error);
   }
@@ -39,6 +59,7 @@ export async function* decodeArrow(
     }
   } finally {
     await iterator.return?.();
+    await close();
   }
 }
 
@@ -52,13 +73,18 @@ function readError(error: unknown, name: string): TidewayError {
 
 /** The schema at the head of an Arrow IPC file or stream. */
 export async function readArrowSchema(input: DecodeInput, name: string): Promise<Schema> {
+  let close = async () => {};
   try {
-    const reader = input instanceof Uint8Array ? RecordBatchReader.from(input) : await RecordBatchReader.from(input);
-    const opened = await reader.open();
-    const schema = opened.schema;
-    await opened.cancel();
+    const opened = await readerOf(input);
+    close = opened.close;
+    const reader = opened.reader as RecordBatchReader;
+    const open = await reader.open();
+    const schema = open.schema;
+    await open.cancel();
     return schema;
   } catch (error) {
     throw readError(error, name);
+  } finally {
+    await close();
   }
 }

@@ -1,39 +1,73 @@
+import { openAsBlob } from 'node:fs';
 import { type RecordBatch, type Schema, tableFromIPC } from 'apache-arrow';
 import { TidewayError } from '../../api/errors.js';
-import type { DecodeInput } from '../text/line-blocks.js';
+import { type DecodeInput, isLocalFile } from '../text/line-blocks.js';
 import { wasm, wasmMessage } from './wasm.js';
 
 interface WasmBatch {
   intoIPCStream(): Uint8Array;
 }
 
+export interface ParquetReadSettings {
+  batchRows: number;
+  name: string;
+  signal: AbortSignal | undefined;
+  /** Only these row groups (0-based). */
+  rowGroups?: readonly number[] | undefined;
+  /** Rows of the selection to skip before the first one returned. */
+  offset?: number | undefined;
+}
+
+function readError(name: string, error: unknown, what: string): TidewayError {
+  return new TidewayError('FORMAT_PARQUET_READ', `${name}: ${what} (${wasmMessage(error)}); check that the object is a complete Parquet file`, {
+    cause: error,
+    context: { path: name },
+  });
+}
+
 /**
- * Parquet through parquet-wasm. The file must be in memory (its footer is at the end), held as a Blob
- * from which the reader fetches one row group at a time, so decoded memory is one batch, not the file.
+ * The file as a Blob parquet-wasm reads by range: a local file stays on disk (only the footer and the row
+ * groups read are loaded), other input is collected into memory first (Parquet's footer is at the end).
  */
-export async function* decodeParquet(
-  input: DecodeInput,
-  settings: { batchRows: number; name: string; signal: AbortSignal | undefined },
-): AsyncGenerator<RecordBatch> {
-  const { name } = settings;
-  const fail = (error: unknown, what: string): TidewayError =>
-    new TidewayError('FORMAT_PARQUET_READ', `${name}: ${what} (${wasmMessage(error)}); check that the object is a complete Parquet file`, {
-      cause: error,
-      context: { path: name },
-    });
-  const blob = new Blob(await collect(input));
-  let file: wasm.ParquetFile;
+async function blobOf(input: DecodeInput): Promise<Blob> {
+  if (isLocalFile(input)) return openAsBlob(input.path);
+  if (input instanceof Uint8Array) return new Blob([input]);
+  const parts: Uint8Array[] = [];
+  for await (const chunk of input) parts.push(chunk);
+  return new Blob(parts);
+}
+
+async function open(input: DecodeInput, name: string): Promise<wasm.ParquetFile> {
+  let blob: Blob;
   try {
-    file = await wasm.ParquetFile.fromFile(blob);
+    blob = await blobOf(input);
   } catch (error) {
-    throw fail(error, 'not a readable Parquet file');
+    if (error instanceof TidewayError) throw error;
+    throw new TidewayError('FORMAT_PARQUET_READ', `${name}: cannot be opened (${wasmMessage(error)})`, { cause: error, context: { path: name } });
   }
+  try {
+    return await wasm.ParquetFile.fromFile(blob);
+  } catch (error) {
+    throw readError(name, error, 'not a readable Parquet file');
+  }
+}
+
+/**
+ * Parquet through parquet-wasm, one row group at a time, so decoded memory is a batch, not the file.
+ */
+export async function* decodeParquet(input: DecodeInput, settings: ParquetReadSettings): AsyncGenerator<RecordBatch> {
+  const { name } = settings;
+  const file = await open(input, name);
   try {
     let stream: ReadableStream<WasmBatch>;
     try {
-      stream = (await file.stream({ batchSize: settings.batchRows })) as ReadableStream<WasmBatch>;
+      stream = (await file.stream({
+        batchSize: settings.batchRows,
+        ...(settings.rowGroups ? { rowGroups: [...settings.rowGroups] } : {}),
+        ...(settings.offset ? { offset: settings.offset } : {}),
+      })) as ReadableStream<WasmBatch>;
     } catch (error) {
-      throw fail(error, 'cannot read the row groups');
+      throw readError(name, error, 'cannot read the row groups');
     }
     const reader = stream.getReader();
     try {
@@ -43,7 +77,7 @@ export async function* decodeParquet(
         try {
           next = await reader.read();
         } catch (error) {
-          throw fail(error, 'a row group cannot be decoded');
+          throw readError(name, error, 'a row group cannot be decoded');
         }
         if (next.done) return;
         for (const batch of tableFromIPC(next.value.intoIPCStream()).batches) yield batch;
@@ -56,23 +90,29 @@ export async function* decodeParquet(
   }
 }
 
-async function collect(input: DecodeInput): Promise<Uint8Array[]> {
-  if (input instanceof Uint8Array) return [input];
-  const parts: Uint8Array[] = [];
-  for await (const chunk of input) parts.push(chunk);
-  return parts;
-}
-
 /** The Arrow schema of a Parquet file (from the ARROW:schema metadata parquet-wasm writes, else mapped). */
 export async function readParquetSchema(input: DecodeInput, name: string): Promise<Schema> {
-  const parts = await collect(input);
-  const bytes = parts.length === 1 ? parts[0]! : new Uint8Array(Buffer.concat(parts));
+  const file = await open(input, name);
   try {
-    return tableFromIPC(wasm.readSchema(bytes).intoIPCStream()).schema;
+    return tableFromIPC(file.schema().intoIPCStream()).schema;
   } catch (error) {
-    throw new TidewayError('FORMAT_PARQUET_READ', `${name}: not a readable Parquet file (${wasmMessage(error)}); check that the object is a complete Parquet file`, {
-      cause: error,
-      context: { path: name },
-    });
+    throw readError(name, error, 'the schema cannot be read');
+  } finally {
+    file.free();
+  }
+}
+
+/** The number of rows in each row group of a Parquet file, from its footer. */
+export async function readParquetRowGroups(input: DecodeInput, name: string): Promise<number[]> {
+  const file = await open(input, name);
+  try {
+    const metadata = file.metadata();
+    const rows: number[] = [];
+    for (let i = 0; i < metadata.numRowGroups(); i++) rows.push(Number(metadata.rowGroup(i).numRows()));
+    return rows;
+  } catch (error) {
+    throw readError(name, error, 'the footer cannot be read');
+  } finally {
+    file.free();
   }
 }

@@ -1,11 +1,12 @@
 /**
- * An RFC 4180 CSV parser fed with blocks of text that end at line ends. Records may span blocks only
- * inside a quoted field; the parser carries that state over.
+ * An RFC 4180 CSV scanner over UTF-8 bytes. It finds the fields of one record at a time and reports them
+ * as byte ranges, so that column builders parse values straight from the bytes (no string per field).
  *
  * Rules: fields are separated by the delimiter, records by LF or CRLF; a field that starts with a quote
  * runs to the next lone quote, with `""` standing for one quote, and may hold delimiters and line breaks;
  * a quote anywhere else is an error (RFC 4180 does not allow it, and guessing loses data silently).
- * An unquoted empty field is null; a quoted empty field (`""`) is the empty string.
+ * An unquoted empty field is null; a quoted empty field (`""`) is the empty string. A CR not followed by
+ * LF inside an unquoted field is an ordinary character.
  */
 
 export type CsvFields = (string | null)[];
@@ -20,171 +21,161 @@ export class CsvSyntaxError extends Error {
   }
 }
 
-const enum Mode {
-  FieldStart,
-  Unquoted,
-  Quoted,
-  AfterQuote,
-}
+const QUOTE = 34;
+const LF = 10;
+const CR = 13;
 
-export class CsvParser {
-  /** Physical lines consumed so far. */
+/** `scan` returns this when the record continues past the end of the input given (a quoted line break). */
+export const INCOMPLETE = -1;
+
+export class CsvScanner {
+  /** Physical lines of the records scanned so far. */
   line = 0;
-  private partial: { fields: CsvFields; field: string; mode: Mode; startLine: number } | undefined;
+  /** The line on which the last scanned record starts. */
+  recordLine = 0;
+  /** Fields of the last scanned record: `bytes[starts[k], ends[k])`, quotes excluded. */
+  starts = new Int32Array(64);
+  ends = new Int32Array(64);
+  /** 0 plain, 1 quoted, 2 quoted with doubled quotes to undo. */
+  quoted = new Uint8Array(64);
+  count = 0;
+  private readonly delimiter: number;
 
   /**
+   * @param delimiter one ASCII character.
    * @param multiline whether quoted fields may hold line breaks (not when reading a byte range, where a
    *   line break is taken as a record boundary by whoever split the file).
    */
   constructor(
-    private readonly delimiter: string,
+    delimiter: string,
     private readonly multiline: boolean,
-  ) {}
+  ) {
+    this.delimiter = delimiter.charCodeAt(0);
+  }
 
   /**
-   * Parses `text` (complete lines, except possibly at the end of input when `final`), calling `emit` for
-   * each record with the line it starts on. A blank line is emitted as `[null]`.
+   * Scans the record starting at `pos` in `bytes[0, length)`. Returns the position after its line break
+   * (or `length` at the end of the input), or INCOMPLETE when a quoted field runs past `length` and more
+   * input may follow (`final` false); then nothing is consumed, and the caller scans again from `pos`
+   * with more bytes. A blank line is one plain empty field.
    */
-  parse(text: string, final: boolean, emit: (fields: CsvFields, line: number) => void): void {
+  scan(bytes: Uint8Array, pos: number, length: number, final: boolean): number {
     const delimiter = this.delimiter;
-    const length = text.length;
-    let pos = 0;
-    if (this.partial) {
-      pos = this.slow(text, 0, final, emit);
-      if (this.partial) return;
-    }
-    let nextQuote = text.indexOf('"', pos);
-    while (pos < length) {
-      let lineEnd = text.indexOf('\n', pos);
-      if (lineEnd < 0) lineEnd = length;
-      if (nextQuote >= 0 && nextQuote < pos) nextQuote = text.indexOf('"', pos);
-      if (nextQuote < 0 || nextQuote > lineEnd) {
-        // Fast path: no quote on this line, so it is one record split at the delimiters.
-        const line = ++this.line;
-        let end = lineEnd;
-        if (end > pos && text.charCodeAt(end - 1) === 13) end--;
-        const fields: CsvFields = end === pos ? [null] : text.slice(pos, end).split(delimiter);
-        for (let i = 0; i < fields.length; i++) if (fields[i] === '') fields[i] = null;
-        pos = lineEnd + 1;
-        emit(fields, line);
-        continue;
-      }
-      pos = this.slow(text, pos, final, emit);
-      if (this.partial) return;
-    }
-  }
-
-  /** Character-level parse of one record starting (or resuming) at `pos`; returns where the next record starts. */
-  private slow(text: string, start: number, final: boolean, emit: (fields: CsvFields, line: number) => void): number {
-    const delimiter = this.delimiter;
-    const length = text.length;
-    let fields: CsvFields;
-    let field: string;
-    let mode: Mode;
-    let startLine: number;
-    let quoted: boolean;
-    if (this.partial) {
-      ({ fields, field, mode, startLine } = this.partial);
-      quoted = true;
-      this.partial = undefined;
-    } else {
-      fields = [];
-      field = '';
-      mode = Mode.FieldStart;
-      startLine = ++this.line;
-      quoted = false;
-    }
-    let pos = start;
+    const startLine = this.line + 1;
+    let lines = 1;
+    let count = 0;
+    let p = pos;
     for (;;) {
-      if (mode === Mode.Quoted) {
-        const q = text.indexOf('"', pos);
-        const chunk = text.slice(pos, q < 0 ? length : q);
-        const breaks = countLineBreaks(chunk);
-        if (breaks > 0) {
-          if (!this.multiline) {
-            throw new CsvSyntaxError(
-              'a quoted field holds a line break; a CSV file with line breaks inside fields cannot be read in byte ranges, so read it whole (one split per file)',
-              startLine,
-            );
+      if (count === this.starts.length) this.grow();
+      if (p < length && bytes[p] === QUOTE) {
+        const start = p + 1;
+        let kind = 1;
+        let q = start;
+        for (;;) {
+          while (q < length) {
+            const c = bytes[q]!;
+            if (c === QUOTE) break;
+            if (c === LF) {
+              if (!this.multiline) {
+                throw new CsvSyntaxError(
+                  'a quoted field holds a line break; a CSV file with line breaks inside fields cannot be read in byte ranges, so read it whole (one split per file)',
+                  startLine,
+                );
+              }
+              lines++;
+            }
+            q++;
           }
-          this.line += breaks;
-        }
-        field += chunk;
-        if (q < 0) {
-          if (!final) {
-            this.partial = { fields, field, mode, startLine };
-            return length;
+          if (q >= length) {
+            if (!final) return INCOMPLETE;
+            throw new CsvSyntaxError('a quoted field never closes: a quote is missing, or a quote inside a field is not doubled ("")', startLine);
           }
-          throw new CsvSyntaxError('a quoted field never closes: a quote is missing, or a quote inside a field is not doubled ("")', startLine);
+          if (q + 1 < length && bytes[q + 1] === QUOTE) {
+            kind = 2;
+            q += 2;
+            continue;
+          }
+          break;
         }
-        pos = q + 1;
-        mode = Mode.AfterQuote;
-        continue;
-      }
-      if (pos >= length) {
-        // End of input without a line break.
-        fields.push(quoted ? field : field === '' ? null : field);
-        emit(fields, startLine);
-        return pos;
-      }
-      const c = text[pos]!;
-      if (mode === Mode.AfterQuote) {
-        if (c === '"') {
-          field += '"';
-          mode = Mode.Quoted;
-          pos++;
+        this.starts[count] = start;
+        this.ends[count] = q;
+        this.quoted[count] = kind;
+        count++;
+        p = q + 1;
+        if (p >= length) break;
+        const c = bytes[p]!;
+        if (c === delimiter) {
+          p++;
           continue;
         }
-        if (c !== delimiter && c !== '\n' && !(c === '\r' && (pos + 1 === length || text[pos + 1] === '\n'))) {
-          throw new CsvSyntaxError(`unexpected ${JSON.stringify(c)} after the closing quote of field ${fields.length + 1}; a quote inside a quoted field must be doubled ("")`, this.line);
+        if (c === LF) {
+          p++;
+          break;
         }
-        mode = Mode.Unquoted;
-        // Falls through to the delimiter / line-end handling below with the quoted value.
+        if (c === CR && (p + 1 === length || bytes[p + 1] === LF)) {
+          p = p + 1 === length ? p + 1 : p + 2;
+          break;
+        }
+        throw new CsvSyntaxError(
+          `unexpected ${JSON.stringify(String.fromCharCode(c))} after the closing quote of field ${count}; a quote inside a quoted field must be doubled ("")`,
+          startLine + lines - 1,
+        );
       }
+      const start = p;
+      let c = 0;
+      while (p < length) {
+        c = bytes[p]!;
+        if (c === delimiter || c === LF || c === QUOTE) break;
+        if (c === CR && (p + 1 === length || bytes[p + 1] === LF)) break;
+        p++;
+      }
+      this.starts[count] = start;
+      this.ends[count] = p;
+      this.quoted[count] = 0;
+      count++;
+      if (p >= length) break;
       if (c === delimiter) {
-        fields.push(quoted ? field : field === '' ? null : field);
-        field = '';
-        quoted = false;
-        mode = Mode.FieldStart;
-        pos++;
+        p++;
         continue;
       }
-      if (c === '\n' || (c === '\r' && (pos + 1 === length || text[pos + 1] === '\n'))) {
-        fields.push(quoted ? field : field === '' ? null : field);
-        emit(fields, startLine);
-        return c === '\r' ? pos + 2 : pos + 1;
+      if (c === LF) {
+        p++;
+        break;
       }
-      if (c === '"') {
-        if (mode !== Mode.FieldStart) {
-          throw new CsvSyntaxError(`a quote inside unquoted field ${fields.length + 1}; quote the whole field and double the quote ("") as RFC 4180 requires`, this.line);
-        }
-        quoted = true;
-        mode = Mode.Quoted;
-        pos++;
-        continue;
+      if (c === CR) {
+        p = p + 1 === length ? p + 1 : p + 2;
+        break;
       }
-      // Plain characters: take the run up to the next special character at once.
-      const delimiterCode = delimiter.charCodeAt(0);
-      let end = pos + 1;
-      while (end < length) {
-        const d = text.charCodeAt(end);
-        if (d === delimiterCode || d === 10 || d === 13 || d === 34) break;
-        end++;
-      }
-      field += text.slice(pos, end);
-      mode = Mode.Unquoted;
-      pos = end;
+      throw new CsvSyntaxError(`a quote inside unquoted field ${count}; quote the whole field and double the quote ("") as RFC 4180 requires`, startLine + lines - 1);
     }
+    this.count = count;
+    this.recordLine = startLine;
+    this.line = startLine + lines - 1;
+    return p;
   }
 
-  /** Whether a record is still open (a quoted field with a line break awaits more input). */
-  get pending(): boolean {
-    return this.partial !== undefined;
+  /** The fields of the last scanned record as strings (null for an empty plain field). */
+  fields(bytes: Uint8Array, text: (bytes: Uint8Array, start: number, end: number, quoted: number) => string): CsvFields {
+    const out: CsvFields = new Array(this.count);
+    for (let k = 0; k < this.count; k++) {
+      const start = this.starts[k]!;
+      const end = this.ends[k]!;
+      const quoted = this.quoted[k]!;
+      out[k] = quoted === 0 && start === end ? null : text(bytes, start, end, quoted);
+    }
+    return out;
   }
-}
 
-function countLineBreaks(text: string): number {
-  let n = 0;
-  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) n++;
-  return n;
+  private grow(): void {
+    const size = this.starts.length * 2;
+    const starts = new Int32Array(size);
+    starts.set(this.starts);
+    const ends = new Int32Array(size);
+    ends.set(this.ends);
+    const quoted = new Uint8Array(size);
+    quoted.set(this.quoted);
+    this.starts = starts;
+    this.ends = ends;
+    this.quoted = quoted;
+  }
 }

@@ -1,14 +1,35 @@
+import { isUtf8 } from 'node:buffer';
 import { pipeline, Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { TidewayError } from '../../api/errors.js';
 import { type ByteRange, rangeReadStart, trimToRange } from '../byte-range.js';
 
-/** Decoder input: a whole object in memory, or its bytes as they arrive (a file or HTTP stream). */
-export type DecodeInput = Uint8Array | AsyncIterable<Uint8Array>;
+/** Bytes in memory, or as they arrive (a file or HTTP stream). */
+export type StreamInput = Uint8Array | AsyncIterable<Uint8Array>;
 
-/** Complete lines of text, with where their bytes came from (for error positions). */
-export interface TextBlock {
-  text: string;
+/**
+ * A file on the local disk, which decoders read by position: Parquet only the row groups asked for, Arrow
+ * IPC files batch by batch, JSON Lines and CSV from the first byte they need. Make one with `localFile`.
+ */
+export interface LocalFile {
+  readonly kind: 'local-file';
+  readonly path: string;
+}
+
+/** Decoder input: a whole object in memory, its bytes as they arrive (a file or HTTP stream), or a local file. */
+export type DecodeInput = StreamInput | LocalFile;
+
+/** A local file as decoder input. */
+export function localFile(path: string): LocalFile {
+  return { kind: 'local-file', path };
+}
+
+export function isLocalFile(input: DecodeInput): input is LocalFile {
+  return !(input instanceof Uint8Array) && (input as LocalFile).kind === 'local-file';
+}
+
+/** Complete lines as bytes, with where they came from (for error positions and resume points). */
+export interface ByteBlock {
   bytes: Uint8Array;
   /** Offset in the (uncompressed) object of `bytes[0]`. */
   offset: number;
@@ -16,48 +37,56 @@ export interface TextBlock {
   final: boolean;
 }
 
+/** Complete lines of text, with where their bytes came from (for error positions). */
+export interface TextBlock extends ByteBlock {
+  text: string;
+}
+
 export interface BlockOptions {
   name: string;
   compression: 'none' | 'gzip' | undefined;
   range: ByteRange | undefined;
   inputOffset: number | undefined;
+  /** The input starts at this offset, where a record is known to begin (a resume point). */
+  resumeAt: number | undefined;
   signal: AbortSignal | undefined;
 }
 
-/** Blocks are cut at line breaks once this much text has arrived: large enough to amortise decoding. */
+/** Blocks are cut at line breaks once this much input has arrived: large enough to amortise the per-block work. */
 const BLOCK_BYTES = 1 << 20;
 /** A line longer than this is refused rather than buffered without limit. */
 const MAX_LINE_BYTES = 256 << 20;
 
 /**
  * The input as blocks of complete lines: gunzipped (when asked, or when it starts with the gzip magic
- * and compression is not set), trimmed to a byte range, and decoded as UTF-8 (invalid UTF-8 is an
- * error, never silently replaced).
+ * and compression is not set), trimmed to a byte range (or started at a resume point), and checked to be
+ * UTF-8 (invalid UTF-8 is an error, never silently replaced). A UTF-8 byte order mark at the start of the
+ * object is left in the block; see `bomLength`.
  */
-export async function* textBlocks(input: DecodeInput, options: BlockOptions): AsyncGenerator<TextBlock> {
-  const { name, range } = options;
+export async function* byteBlocks(input: StreamInput, options: BlockOptions): AsyncGenerator<ByteBlock> {
+  const { name, range, resumeAt } = options;
   let source: AsyncIterable<Uint8Array> = input instanceof Uint8Array ? once(input) : input;
   const first = await peek(source);
   source = first.rest;
   const gzip = options.compression === 'gzip' || (options.compression === undefined && first.head[0] === 0x1f && first.head[1] === 0x8b);
   if (gzip) {
-    if (range) {
-      throw new TidewayError('FORMAT_RANGE_UNSUPPORTED', `${name}: a gzip file cannot be read in byte ranges; read it whole (one split per file)`, {
+    if (range || resumeAt !== undefined) {
+      throw new TidewayError('FORMAT_RANGE_UNSUPPORTED', `${name}: a gzip file cannot be read in byte ranges or from a byte position; read it whole (one split per file)`, {
         context: { path: name },
       });
     }
     source = gunzip(source, name);
   }
   let pieces: AsyncIterable<{ bytes: Uint8Array; offset: number }>;
-  if (range) pieces = trimToRange(source, range, options.inputOffset ?? rangeReadStart(range));
+  if (resumeAt !== undefined) {
+    pieces = trimToRange(source, { start: resumeAt, end: range?.end ?? Number.MAX_SAFE_INTEGER }, options.inputOffset ?? resumeAt, true);
+  } else if (range) pieces = trimToRange(source, range, options.inputOffset ?? rangeReadStart(range));
   else pieces = withOffsets(source, options.inputOffset ?? 0);
 
-  const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-  const decode = (bytes: Uint8Array, offset: number): string => {
+  const check = (bytes: Uint8Array, offset: number): void => {
+    if (isUtf8(bytes)) return;
     try {
-      let text = decoder.decode(bytes);
-      if (offset === 0 && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-      return text;
+      new TextDecoder('utf-8', { fatal: true }).decode(bytes);
     } catch (error) {
       throw new TidewayError('FORMAT_ENCODING', `${name}: bytes ${offset}..${offset + bytes.length} are not valid UTF-8; convert the file to UTF-8`, {
         cause: error,
@@ -87,14 +116,32 @@ export async function* textBlocks(input: DecodeInput, options: BlockOptions): As
       continue;
     }
     const bytes = all.subarray(0, cut);
-    yield { text: decode(bytes, heldOffset), bytes, offset: heldOffset, final: false };
+    check(bytes, heldOffset);
+    yield { bytes, offset: heldOffset, final: false };
     const rest = all.subarray(cut);
     held = rest.length > 0 ? [rest] : [];
     heldBytes = rest.length;
     heldOffset += cut;
   }
   const bytes = concat(held, heldBytes);
-  yield { text: decode(bytes, heldOffset), bytes, offset: heldOffset, final: true };
+  check(bytes, heldOffset);
+  yield { bytes, offset: heldOffset, final: true };
+}
+
+/** 3 when a block at object offset 0 starts with a UTF-8 byte order mark, else 0. */
+export function bomLength(block: ByteBlock): number {
+  const b = block.bytes;
+  return block.offset === 0 && b.length >= 3 && b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf ? 3 : 0;
+}
+
+/** The blocks of `byteBlocks` with their text (without a byte order mark). */
+export async function* textBlocks(input: StreamInput, options: BlockOptions): AsyncGenerator<TextBlock> {
+  const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
+  for await (const block of byteBlocks(input, options)) {
+    let text = decoder.decode(block.bytes);
+    if (bomLength(block) > 0) text = text.slice(1);
+    yield { ...block, text };
+  }
 }
 
 /** The offset in the object of the start of line `index` (0-based) of a block. */

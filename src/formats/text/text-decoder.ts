@@ -1,9 +1,10 @@
 import { type Data, makeData, RecordBatch, type Schema, Struct } from 'apache-arrow';
 import { TidewayError } from '../../api/errors.js';
 import type { ByteRange } from '../byte-range.js';
-import { CsvParser, CsvSyntaxError, type CsvFields } from './csv-parser.js';
+import { CsvScanner, CsvSyntaxError, type CsvFields, INCOMPLETE } from './csv-parser.js';
+import { fieldText } from './field-bytes.js';
 import { inferCsvSchema, inferJsonSchema } from './infer.js';
-import { type DecodeInput, lineOffset, type TextBlock, textBlocks } from './line-blocks.js';
+import { type ByteBlock, bomLength, byteBlocks, lineOffset, type StreamInput, type TextBlock, textBlocks } from './line-blocks.js';
 import { type ColumnBuilder, makeColumnBuilder, ValueError } from './text-to-arrow.js';
 
 export interface TextDecodeSettings {
@@ -17,23 +18,34 @@ export interface TextDecodeSettings {
   name: string;
   range: ByteRange | undefined;
   inputOffset: number | undefined;
+  /** The input starts at this byte, where a record begins (a resume point from an earlier batch's `next`). */
+  resumeAt?: number | undefined;
+  /** CSV: the header of the file, for inputs that start after it (a later byte range, a resume point). */
+  csvColumns?: readonly string[] | undefined;
   signal: AbortSignal | undefined;
   /** Called once the schema is known (given, or inferred), even when the input has no rows. */
   onSchema?: (schema: Schema) => void;
 }
 
-/** The records parsed from one block, with the line each starts on. */
+/** A batch and the byte offset where the record after its last row begins (a resume point). */
+export interface PositionedBatch {
+  batch: RecordBatch;
+  next: number | undefined;
+}
+
+/** The records parsed from one block, with the line each starts on and the offset after each. */
 interface Group<T> {
   block: TextBlock;
   firstLine: number;
   records: T[];
   lines: number[];
+  ends: number[];
 }
 
 type JsonRecord = Record<string, unknown>;
 
-/** Decodes JSON Lines or CSV into batches of at most `batchRows` rows. */
-export async function* decodeText(input: DecodeInput, settings: TextDecodeSettings): AsyncGenerator<RecordBatch> {
+/** Decodes JSON Lines or CSV into batches of at most `batchRows` rows, each with its resume point. */
+export async function* decodeText(input: StreamInput, settings: TextDecodeSettings): AsyncGenerator<PositionedBatch> {
   const { range, name } = settings;
   if (range && !settings.schema) {
     throw new TidewayError(
@@ -42,28 +54,39 @@ export async function* decodeText(input: DecodeInput, settings: TextDecodeSettin
       { context: { path: name } },
     );
   }
-  const where = (group: Group<unknown> | undefined, line: number): string => {
-    const offset = group && line >= group.firstLine ? lineOffset(group.block, line - group.firstLine) : undefined;
-    if (range) return `${name}, byte ${offset ?? '?'} (line ${line} of the byte range ${range.start}-${range.end})`;
-    return `${name}, line ${line}${offset === undefined ? '' : ` (byte ${offset})`}`;
-  };
-  const groups = settings.format === 'jsonl' ? jsonGroups(input, settings, where) : csvGroups(input, settings, where);
-  yield* settings.format === 'jsonl'
-    ? buildJson(groups as AsyncGenerator<Group<JsonRecord>>, settings, where)
-    : buildCsv(groups as AsyncGenerator<Group<CsvFields>>, settings, where);
+  if (settings.resumeAt !== undefined && settings.resumeAt > 0 && !settings.schema) {
+    throw new TidewayError('FORMAT_SCHEMA_REQUIRED', `${name}: resuming at byte ${settings.resumeAt} needs the schema the earlier read used; pass it`, {
+      context: { path: name },
+    });
+  }
+  yield* settings.format === 'jsonl' ? decodeJson(input, settings) : decodeCsv(input, settings);
 }
 
-type Where = (group: Group<unknown> | undefined, line: number) => string;
+/** Where a record is, for error messages. */
+function place(settings: TextDecodeSettings, offset: number | undefined, line: number): string {
+  const { name, range, resumeAt } = settings;
+  if (resumeAt !== undefined && resumeAt > 0) return `${name}, byte ${offset ?? '?'} (line ${line} after the resume point at byte ${resumeAt})`;
+  if (range && range.start > 0) return `${name}, byte ${offset ?? '?'} (line ${line} of the byte range ${range.start}-${range.end})`;
+  return `${name}, line ${line}${offset === undefined ? '' : ` (byte ${offset})`}`;
+}
 
-async function* jsonGroups(input: DecodeInput, settings: TextDecodeSettings, where: Where): AsyncGenerator<Group<JsonRecord>> {
+function blockSettings(settings: TextDecodeSettings) {
+  return { ...settings, resumeAt: settings.resumeAt !== undefined && settings.resumeAt > 0 ? settings.resumeAt : undefined };
+}
+
+async function* jsonGroups(input: StreamInput, settings: TextDecodeSettings): AsyncGenerator<Group<JsonRecord>> {
   let line = 0;
-  for await (const block of textBlocks(input, settings)) {
-    const group: Group<JsonRecord> = { block, firstLine: line + 1, records: [], lines: [] };
+  for await (const block of textBlocks(input, blockSettings(settings))) {
+    const group: Group<JsonRecord> = { block, firstLine: line + 1, records: [], lines: [], ends: [] };
     const text = block.text;
+    const bytes = block.bytes;
     let pos = 0;
+    let bytePos = 0;
     while (pos < text.length) {
       let end = text.indexOf('\n', pos);
       if (end < 0) end = text.length;
+      const byteEnd = bytes.indexOf(10, bytePos);
+      bytePos = byteEnd < 0 ? bytes.length : byteEnd + 1;
       line++;
       let body = text.slice(pos, end);
       pos = end + 1;
@@ -75,39 +98,20 @@ async function* jsonGroups(input: DecodeInput, settings: TextDecodeSettings, whe
       } catch (error) {
         throw new TidewayError(
           'FORMAT_JSONL_PARSE',
-          `${where(group, line)}: not valid JSON (${(error as Error).message}): ${preview(body)}; each line of a JSON Lines file must be one complete JSON object`,
+          `${place(settings, lineOffset(block, line - group.firstLine), line)}: not valid JSON (${(error as Error).message}): ${preview(body)}; each line of a JSON Lines file must be one complete JSON object`,
           { cause: error, context: { path: settings.name, line } },
         );
       }
       if (value === null || typeof value !== 'object' || Array.isArray(value)) {
         throw new TidewayError(
           'FORMAT_JSONL_PARSE',
-          `${where(group, line)}: expected a JSON object, got ${preview(body)}; each line of a JSON Lines file must be one object whose keys are the columns`,
+          `${place(settings, lineOffset(block, line - group.firstLine), line)}: expected a JSON object, got ${preview(body)}; each line of a JSON Lines file must be one object whose keys are the columns`,
           { context: { path: settings.name, line } },
         );
       }
       group.records.push(value as JsonRecord);
       group.lines.push(line);
-    }
-    if (group.records.length > 0) yield group;
-  }
-}
-
-async function* csvGroups(input: DecodeInput, settings: TextDecodeSettings, where: Where): AsyncGenerator<Group<CsvFields>> {
-  const parser = new CsvParser(settings.delimiter, settings.range === undefined);
-  for await (const block of textBlocks(input, settings)) {
-    const group: Group<CsvFields> = { block, firstLine: parser.line + 1, records: [], lines: [] };
-    try {
-      parser.parse(block.text, block.final, (fields, line) => {
-        group.records.push(fields);
-        group.lines.push(line);
-      });
-    } catch (error) {
-      if (!(error instanceof CsvSyntaxError)) throw error;
-      throw new TidewayError('FORMAT_CSV_PARSE', `${where(group, error.line)}: ${error.message}`, {
-        cause: error,
-        context: { path: settings.name, line: error.line },
-      });
+      group.ends.push(block.offset + bytePos);
     }
     if (group.records.length > 0) yield group;
   }
@@ -126,9 +130,19 @@ async function sample<T>(groups: AsyncGenerator<Group<T>>, rows: number): Promis
   return { head, done: false };
 }
 
-async function* chain<T>(head: Group<T>[], rest: AsyncGenerator<Group<T>>, done: boolean): AsyncGenerator<Group<T>> {
-  yield* head;
-  if (!done) yield* rest;
+/** `head`, then the rest of `rest`; ends `rest` (and so its input) when the caller stops early. */
+async function* chain<T>(head: T[], rest: AsyncIterator<T>, done: boolean): AsyncGenerator<T> {
+  try {
+    yield* head;
+    if (done) return;
+    for (;;) {
+      const next = await rest.next();
+      if (next.done) return;
+      yield next.value;
+    }
+  } finally {
+    if (!done) await rest.return?.();
+  }
 }
 
 class BatchMaker {
@@ -163,9 +177,10 @@ function valueError(error: unknown, location: string, column: string, name: stri
   });
 }
 
-async function* buildJson(groups: AsyncGenerator<Group<JsonRecord>>, settings: TextDecodeSettings, where: Where): AsyncGenerator<RecordBatch> {
+async function* decodeJson(input: StreamInput, settings: TextDecodeSettings): AsyncGenerator<PositionedBatch> {
+  const groups = jsonGroups(input, settings);
   let schema = settings.schema;
-  let source = groups;
+  let source: AsyncGenerator<Group<JsonRecord>> = groups;
   const inferred = !schema;
   if (!schema) {
     const { head, done } = await sample(groups, settings.inferRows);
@@ -177,8 +192,10 @@ async function* buildJson(groups: AsyncGenerator<Group<JsonRecord>>, settings: T
   const names = schema.fields.map((f) => f.name);
   const known = new Set(names);
   const builders = maker.builders;
+  let next = 0;
   for await (const group of source) {
-    const { records, lines } = group;
+    const { records, lines, ends } = group;
+    const where = (r: number) => place(settings, lineOffset(group.block, lines[r]! - group.firstLine), lines[r]!);
     for (let r = 0; r < records.length; r++) {
       const record = records[r]!;
       let k = 0;
@@ -188,7 +205,7 @@ async function* buildJson(groups: AsyncGenerator<Group<JsonRecord>>, settings: T
             if (!known.has(key)) {
               throw new TidewayError(
                 'FORMAT_JSONL_SCHEMA',
-                `${where(group, lines[r]!)}: key "${key}" did not occur in the first ${settings.inferRows} lines, from which the columns were inferred; pass a schema that has it`,
+                `${where(r)}: key "${key}" did not occur in the first ${settings.inferRows} lines, from which the columns were inferred; pass a schema that has it`,
                 { context: { path: settings.name, line: lines[r]! } },
               );
             }
@@ -196,42 +213,98 @@ async function* buildJson(groups: AsyncGenerator<Group<JsonRecord>>, settings: T
         }
         for (; k < names.length; k++) builders[k]!.appendJson(record[names[k]!]);
       } catch (error) {
-        throw valueError(error, where(group, lines[r]!), names[k] ?? '', settings.name, lines[r]!);
+        throw valueError(error, where(r), names[k] ?? '', settings.name, lines[r]!);
       }
-      if (++maker.rows === settings.batchRows) yield maker.take();
+      next = ends[r]!;
+      if (++maker.rows === settings.batchRows) yield { batch: maker.take(), next };
     }
   }
-  if (maker.rows > 0) yield maker.take();
+  if (maker.rows > 0) yield { batch: maker.take(), next };
 }
 
-async function* buildCsv(groups: AsyncGenerator<Group<CsvFields>>, settings: TextDecodeSettings, where: Where): AsyncGenerator<RecordBatch> {
-  const { name } = settings;
-  const expectHeader = settings.header && (!settings.range || settings.range.start === 0);
-  let source = groups;
+function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+/**
+ * CSV in two passes over the first blocks: the look-ahead reads the header and the records sampled for
+ * inference as strings; then every record, from the first, is scanned again and parsed from its bytes
+ * straight into the column builders (no string or array per record).
+ */
+async function* decodeCsv(input: StreamInput, settings: TextDecodeSettings): AsyncGenerator<PositionedBatch> {
+  const { name, range } = settings;
+  const resumed = settings.resumeAt !== undefined && settings.resumeAt > 0;
+  const multiline = range === undefined;
+  const expectHeader = settings.header && !resumed && (!range || range.start === 0);
+  const blocks = byteBlocks(input, blockSettings(settings));
+  const syntax = (error: unknown, offset: number): unknown => {
+    if (!(error instanceof CsvSyntaxError)) return error;
+    return new TidewayError('FORMAT_CSV_PARSE', `${place(settings, offset, error.line)}: ${error.message}`, {
+      cause: error,
+      context: { path: name, line: error.line },
+    });
+  };
+
+  // Look-ahead: the header and the inference sample, holding the blocks they came from.
+  const held: ByteBlock[] = [];
   let header: string[] | undefined;
-  if (expectHeader) {
-    const first = await groups.next();
-    if (first.done) {
+  const sampled: CsvFields[] = [];
+  let exhausted = false;
+  if (expectHeader || !settings.schema) {
+    const scanner = new CsvScanner(settings.delimiter, multiline);
+    let carry: ByteBlock | undefined;
+    let wantHeader = expectHeader;
+    look: for (;;) {
+      const next = await blocks.next();
+      if (next.done) {
+        exhausted = true;
+        break;
+      }
+      held.push(next.value);
+      const bytes = carry ? concatBytes(carry.bytes, next.value.bytes) : next.value.bytes;
+      const offset = carry ? carry.offset : next.value.offset;
+      carry = undefined;
+      let pos = bomLength({ bytes, offset, final: next.value.final });
+      while (pos < bytes.length) {
+        let after: number;
+        try {
+          after = scanner.scan(bytes, pos, bytes.length, next.value.final);
+        } catch (error) {
+          throw syntax(error, offset + pos);
+        }
+        if (after === INCOMPLETE) {
+          carry = { bytes: bytes.subarray(pos), offset: offset + pos, final: false };
+          break;
+        }
+        pos = after;
+        const fields = scanner.fields(bytes, fieldText);
+        if (wantHeader) {
+          header = fields.map((n, i) => n ?? `column_${i + 1}`);
+          wantHeader = false;
+          if (settings.schema) break look;
+          continue;
+        }
+        sampled.push(fields);
+        if (sampled.length >= settings.inferRows) break look;
+      }
+    }
+    if (expectHeader && header === undefined) {
       if (settings.schema) settings.onSchema?.(settings.schema);
+      else settings.onSchema?.(inferCsvSchema([], []));
       return;
     }
-    const group = first.value;
-    header = group.records[0]!.map((n, i) => n ?? `column_${i + 1}`);
-    group.records.shift();
-    group.lines.shift();
-    source = chain([group], groups, false);
   }
 
+  const known = header ?? (settings.header && settings.csvColumns ? [...settings.csvColumns] : undefined);
   let schema = settings.schema;
   if (!schema) {
-    const { head, done } = await sample(source, settings.inferRows);
-    const sampleRows = head.flatMap((g) => g.records).slice(0, settings.inferRows);
-    const names = header ?? Array.from({ length: sampleRows[0]?.length ?? 0 }, (_, i) => `column_${i + 1}`);
-    schema = inferCsvSchema(names, sampleRows);
-    source = chain(head, source, done);
+    const names = known ?? Array.from({ length: sampled[0]?.length ?? 0 }, (_, i) => `column_${i + 1}`);
+    schema = inferCsvSchema(names, sampled);
   }
-
-  if (settings.range && header && header.join('\u0000') !== schema.fields.map((f) => f.name).join('\u0000')) {
+  if (range && header && header.join('\u0000') !== schema.fields.map((f) => f.name).join('\u0000')) {
     // Ranges after the first cannot see the header and map columns by position, so the order must match.
     throw new TidewayError(
       'FORMAT_CSV_COLUMNS',
@@ -239,48 +312,79 @@ async function* buildCsv(groups: AsyncGenerator<Group<CsvFields>>, settings: Tex
       { context: { path: name } },
     );
   }
-  // Which CSV column feeds each schema field: by header name when there is a header, else by position.
-  const width = header?.length ?? schema.fields.length;
-  const columns = schema.fields.map((f, k) => {
-    if (!header) return k;
-    const at = header.indexOf(f.name);
-    if (at < 0) {
-      throw new TidewayError(
-        'FORMAT_CSV_COLUMNS',
-        `${name}: the header has no column "${f.name}", which the schema needs; the header has ${header.map((h) => `"${h}"`).join(', ')}`,
-        { context: { path: name, column: f.name } },
-      );
-    }
-    return at;
-  });
+  // Which CSV column feeds each schema field: by header name when the header is known, else by position.
+  const width = known?.length ?? schema.fields.length;
+  const columns = Int32Array.from(
+    schema.fields.map((f, k) => {
+      if (!known) return k;
+      const at = known.indexOf(f.name);
+      if (at < 0) {
+        throw new TidewayError(
+          'FORMAT_CSV_COLUMNS',
+          `${name}: the header has no column "${f.name}", which the schema needs; the header has ${known.map((h) => `"${h}"`).join(', ')}`,
+          { context: { path: name, column: f.name } },
+        );
+      }
+      return at;
+    }),
+  );
 
   settings.onSchema?.(schema);
   const maker = new BatchMaker(schema, name);
   const builders = maker.builders;
   const fieldNames = schema.fields.map((f) => f.name);
-  for await (const group of source) {
-    const { records, lines } = group;
-    for (let r = 0; r < records.length; r++) {
-      const fields = records[r]!;
-      if (fields.length !== width) {
+  const batchRows = settings.batchRows;
+  const scanner = new CsvScanner(settings.delimiter, multiline);
+  let skipHeader = expectHeader;
+  let carry: ByteBlock | undefined;
+  let next = 0;
+  for await (const block of chain(held, blocks, exhausted)) {
+    const bytes = carry ? concatBytes(carry.bytes, block.bytes) : block.bytes;
+    const offset = carry ? carry.offset : block.offset;
+    carry = undefined;
+    const length = bytes.length;
+    let pos = bomLength({ bytes, offset, final: block.final });
+    while (pos < length) {
+      let after: number;
+      try {
+        after = scanner.scan(bytes, pos, length, block.final);
+      } catch (error) {
+        throw syntax(error, offset + pos);
+      }
+      if (after === INCOMPLETE) {
+        carry = { bytes: bytes.subarray(pos), offset: offset + pos, final: false };
+        break;
+      }
+      const recordStart = pos;
+      pos = after;
+      if (skipHeader) {
+        skipHeader = false;
+        continue;
+      }
+      const { starts, ends, quoted, count } = scanner;
+      if (count !== width) {
         // A blank line is a record of one null field: a null row of a one-column file, noise otherwise.
-        if (fields.length === 1 && fields[0] === null) continue;
+        if (count === 1 && quoted[0] === 0 && starts[0] === ends[0]) continue;
         throw new TidewayError(
           'FORMAT_CSV_PARSE',
-          `${where(group, lines[r]!)}: ${fields.length} fields, but the ${header ? 'header has' : 'schema has'} ${width}; check the delimiter (${JSON.stringify(settings.delimiter)}) and that fields holding it are quoted`,
-          { context: { path: name, line: lines[r]! } },
+          `${place(settings, offset + recordStart, scanner.recordLine)}: ${count} fields, but the ${known ? 'header has' : 'schema has'} ${width}; check the delimiter (${JSON.stringify(settings.delimiter)}) and that fields holding it are quoted`,
+          { context: { path: name, line: scanner.recordLine } },
         );
       }
       let k = 0;
       try {
-        for (; k < builders.length; k++) builders[k]!.appendText(fields[columns[k]!] ?? null);
+        for (; k < builders.length; k++) {
+          const c = columns[k]!;
+          builders[k]!.appendField(bytes, starts[c]!, ends[c]!, quoted[c]!);
+        }
       } catch (error) {
-        throw valueError(error, where(group, lines[r]!), fieldNames[k] ?? '', name, lines[r]!);
+        throw valueError(error, place(settings, offset + recordStart, scanner.recordLine), fieldNames[k] ?? '', name, scanner.recordLine);
       }
-      if (++maker.rows === settings.batchRows) yield maker.take();
+      next = offset + pos;
+      if (++maker.rows === batchRows) yield { batch: maker.take(), next };
     }
   }
-  if (maker.rows > 0) yield maker.take();
+  if (maker.rows > 0) yield { batch: maker.take(), next };
 }
 
 function preview(text: string): string {

@@ -19,7 +19,17 @@ import {
   TimeUnit,
   Type,
 } from 'apache-arrow';
-import { parseDate, parseTime, parseTimestamp } from './temporal.js';
+import {
+  fieldText,
+  LITTLE_ENDIAN,
+  parseBoolBytes,
+  parseDateBytes,
+  parseFloatBytes,
+  parseIntBytes,
+  parseTimestampBytes,
+  setInt64,
+} from './field-bytes.js';
+import { parseDate, parseTime, parseTimestamp, unitDigits } from './temporal.js';
 
 /**
  * Column builders that turn text-format values into Arrow columns: JSON values from JSON Lines, field
@@ -37,6 +47,13 @@ export interface ColumnBuilder {
   appendJson(value: unknown): void;
   /** A CSV field; null is an empty unquoted field. */
   appendText(text: string | null): void;
+  /**
+   * A CSV field as UTF-8 bytes `bytes[start, end)` (already validated): `quoted` is 0 for a plain field
+   * (empty means null), 1 for a quoted one, 2 for a quoted one holding doubled quotes (`""`). The common
+   * types parse the bytes without making a string; anything unusual goes through `appendText`, so both
+   * paths accept and refuse the same values.
+   */
+  appendField(bytes: Uint8Array, start: number, end: number, quoted: number): void;
   /** The column built so far; the builder starts again empty. */
   finish(): Data;
 }
@@ -60,13 +77,21 @@ class Validity {
 
   push(valid: boolean): void {
     const i = this.length++;
-    if (i >> 3 >= this.bits.length) {
-      const next = new Uint8Array(this.bits.length * 2);
-      next.set(this.bits);
-      this.bits = next;
-    }
+    if (i >> 3 >= this.bits.length) this.grow();
     if (valid) this.bits[i >> 3]! |= 1 << (i & 7);
     else this.nulls++;
+  }
+
+  pushValid(): void {
+    const i = this.length++;
+    if (i >> 3 >= this.bits.length) this.grow();
+    this.bits[i >> 3]! |= 1 << (i & 7);
+  }
+
+  private grow(): void {
+    const next = new Uint8Array(this.bits.length * 2);
+    next.set(this.bits);
+    this.bits = next;
   }
 
   finish(): { nullBitmap: Uint8Array | undefined; nullCount: number; length: number } {
@@ -114,6 +139,11 @@ abstract class Base implements ColumnBuilder {
     if (text === null) return this.appendNull();
     this.pushText(text);
     this.validity.push(true);
+  }
+
+  appendField(bytes: Uint8Array, start: number, end: number, quoted: number): void {
+    if (quoted === 0 && start === end) return this.appendNull();
+    this.appendText(fieldText(bytes, start, end, quoted));
   }
 
   protected appendNull(): void {
@@ -170,6 +200,19 @@ class IntBuilder extends Base {
     this.push(0);
   }
 
+  override appendField(bytes: Uint8Array, start: number, end: number, quoted: number): void {
+    if (quoted === 0 && start < end) {
+      const n = parseIntBytes(bytes, start, end);
+      // NaN fails both comparisons.
+      if (n >= this.min && n <= this.max) {
+        this.push(n);
+        this.validity.pushValid();
+        return;
+      }
+    }
+    super.appendField(bytes, start, end, quoted);
+  }
+
   private push(n: number): void {
     const i = this.length;
     if (i >= this.values.length) this.values = grow(this.values, i + 1, this.ctor);
@@ -187,27 +230,55 @@ class IntBuilder extends Base {
 /** Int64, UInt64, Duration, Timestamp, Time64, Date64: 64-bit values from parsed text. */
 class BigBuilder extends Base {
   private values: BigArray;
+  /** The same memory as 32-bit words, so that safe integers are stored without making a bigint. */
+  private words: Int32Array;
   private readonly ctor: BigCtor;
 
+  /**
+   * @param fast parses a CSV field's bytes to a safe integer in the column's unit, NaN for any other form
+   *   (which then goes through `parse`).
+   */
   constructor(
     field: Field,
     private readonly type: DataType,
     private readonly parse: (value: unknown) => bigint,
+    private readonly fast?: (bytes: Uint8Array, start: number, end: number) => number,
   ) {
     super(field);
     this.ctor = (type.ArrayType as unknown as BigCtor) ?? BigInt64Array;
     this.values = new this.ctor(1024);
+    this.words = new Int32Array(this.values.buffer);
+  }
+
+  private ensure(needed: number): void {
+    if (needed <= this.values.length) return;
+    this.values = grow(this.values, needed, this.ctor);
+    this.words = new Int32Array(this.values.buffer);
   }
 
   protected pushJson(value: unknown): void {
     const v = this.parse(value);
     const i = this.length;
-    if (i >= this.values.length) this.values = grow(this.values, i + 1, this.ctor);
+    this.ensure(i + 1);
     this.values[i] = v;
   }
 
+  override appendField(bytes: Uint8Array, start: number, end: number, quoted: number): void {
+    if (quoted === 0 && start < end && this.fast !== undefined && LITTLE_ENDIAN) {
+      const n = this.fast(bytes, start, end);
+      if (n === n) {
+        const i = this.length;
+        this.ensure(i + 1);
+        setInt64(this.words, i, n);
+        this.validity.pushValid();
+        return;
+      }
+    }
+    super.appendField(bytes, start, end, quoted);
+  }
+
   protected pushNull(): void {
-    if (this.length >= this.values.length) this.values = grow(this.values, this.length + 1, this.ctor);
+    this.ensure(this.length + 1);
     this.values[this.length] = 0n;
   }
 
@@ -215,6 +286,7 @@ class BigBuilder extends Base {
     const validity = this.validity.finish();
     const values = this.values.slice(0, validity.length);
     this.values = new this.ctor(1024);
+    this.words = new Int32Array(this.values.buffer);
     return build({ type: this.type, ...validity, data: values });
   }
 }
@@ -258,6 +330,18 @@ class FloatBuilder extends Base {
 
   protected pushNull(): void {
     this.push(0);
+  }
+
+  override appendField(bytes: Uint8Array, start: number, end: number, quoted: number): void {
+    if (quoted === 0 && start < end) {
+      const n = parseFloatBytes(bytes, start, end);
+      if (n === n) {
+        this.push(n);
+        this.validity.pushValid();
+        return;
+      }
+    }
+    super.appendField(bytes, start, end, quoted);
   }
 
   private push(n: number): void {
@@ -308,6 +392,18 @@ class BoolBuilder extends Base {
     this.values.push(false);
   }
 
+  override appendField(bytes: Uint8Array, start: number, end: number, quoted: number): void {
+    if (quoted === 0) {
+      const b = parseBoolBytes(bytes, start, end);
+      if (b >= 0) {
+        this.values.push(b === 1);
+        this.validity.pushValid();
+        return;
+      }
+    }
+    super.appendField(bytes, start, end, quoted);
+  }
+
   finish(): Data {
     const validity = this.validity.finish();
     const bits = this.values.finish();
@@ -323,7 +419,9 @@ class BoolBuilder extends Base {
 class BytesBuilder extends Base {
   private bytes = new Uint8Array(4096);
   private used = 0;
-  private offsets: number[] = [0];
+  /** `offsets[0..count]`; offsets[0] is 0. */
+  private offsets = new Int32Array(1025);
+  private count = 0;
   private static readonly encoder = new TextEncoder();
 
   constructor(
@@ -350,14 +448,49 @@ class BytesBuilder extends Base {
     if (need > this.bytes.length) this.resize(need);
     const { written } = BytesBuilder.encoder.encodeInto(text, this.bytes.subarray(this.used));
     this.used += written;
-    this.offsets.push(this.used);
+    this.pushOffset();
   }
 
   private pushBytes(bytes: Uint8Array): void {
     if (this.used + bytes.length > this.bytes.length) this.resize(this.used + bytes.length);
     this.bytes.set(bytes, this.used);
     this.used += bytes.length;
-    this.offsets.push(this.used);
+    this.pushOffset();
+  }
+
+  private pushOffset(): void {
+    const i = ++this.count;
+    if (i >= this.offsets.length) {
+      const next = new Int32Array(this.offsets.length * 2);
+      next.set(this.offsets);
+      this.offsets = next;
+    }
+    this.offsets[i] = this.used;
+  }
+
+  override appendField(bytes: Uint8Array, start: number, end: number, quoted: number): void {
+    if (this.binary || (quoted === 0 && start === end)) return super.appendField(bytes, start, end, quoted);
+    const length = end - start;
+    if (this.used + length > this.bytes.length) this.resize(this.used + length);
+    const out = this.bytes;
+    let at = this.used;
+    if (quoted === 2) {
+      // Undo doubled quotes while copying.
+      for (let i = start; i < end; i++) {
+        const c = bytes[i]!;
+        out[at++] = c;
+        if (c === 34) i++;
+      }
+    } else if (length < 32) {
+      for (let i = start; i < end; i++) out[at++] = bytes[i]!;
+    } else {
+      out.set(bytes.subarray(start, end), at);
+      at += length;
+    }
+    if (at > 2 ** 31 - 1 && this.type.typeId !== Type.LargeUtf8) throw new ValueError(`more than 2 GiB of text in one batch of column "${this.field.name}"; read with a smaller batch size`);
+    this.used = at;
+    this.pushOffset();
+    this.validity.pushValid();
   }
 
   private resize(need: number): void {
@@ -367,17 +500,19 @@ class BytesBuilder extends Base {
   }
 
   protected pushNull(): void {
-    this.offsets.push(this.used);
+    this.pushOffset();
   }
 
   finish(): Data {
     const validity = this.validity.finish();
     const large = this.type.typeId === Type.LargeUtf8 || this.type.typeId === Type.LargeBinary;
-    const valueOffsets = large ? BigInt64Array.from(this.offsets, (o) => BigInt(o)) : Int32Array.from(this.offsets);
+    const offsets = this.offsets.slice(0, this.count + 1);
+    const valueOffsets = large ? BigInt64Array.from(offsets, (o) => BigInt(o)) : offsets;
     const data = this.bytes.slice(0, this.used);
     this.bytes = new Uint8Array(4096);
     this.used = 0;
-    this.offsets = [0];
+    this.offsets = new Int32Array(1025);
+    this.count = 0;
     return build({ type: this.type, ...validity, valueOffsets, data });
   }
 }
@@ -462,22 +597,40 @@ class DecimalBuilder extends Base {
 }
 
 class DateDayBuilder extends Base {
-  private days: number[] = [];
+  private days = new Int32Array(1024);
 
   protected pushJson(value: unknown): void {
     const days = typeof value === 'string' ? parseDate(value) ?? dateOfTimestamp(value) : undefined;
     if (days === undefined) throw new ValueError(`expected a date (YYYY-MM-DD), got ${describe(value)}`);
-    this.days.push(days);
+    this.push(days);
+  }
+
+  override appendField(bytes: Uint8Array, start: number, end: number, quoted: number): void {
+    if (quoted === 0 && end - start === 10) {
+      const days = parseDateBytes(bytes, start);
+      if (days === days) {
+        this.push(days);
+        this.validity.pushValid();
+        return;
+      }
+    }
+    super.appendField(bytes, start, end, quoted);
+  }
+
+  private push(days: number): void {
+    const i = this.length;
+    if (i >= this.days.length) this.days = grow(this.days, i + 1, Int32Array);
+    this.days[i] = days;
   }
 
   protected pushNull(): void {
-    this.days.push(0);
+    this.push(0);
   }
 
   finish(): Data {
     const validity = this.validity.finish();
-    const data = Int32Array.from(this.days);
-    this.days = [];
+    const data = this.days.slice(0, validity.length);
+    this.days = new Int32Array(1024);
     return build({ type: this.field.type, ...validity, data });
   }
 }
@@ -689,7 +842,7 @@ export function makeColumnBuilder(field: Field): ColumnBuilder {
       return new NullBuilder(field);
     case Type.Int: {
       const int = type as Int;
-      if (int.bitWidth === 64) return new BigBuilder(field, type, bigintParser(type, int.isSigned));
+      if (int.bitWidth === 64) return new BigBuilder(field, type, bigintParser(type, int.isSigned), int.isSigned ? parseIntBytes : undefined);
       return new IntBuilder(field, int);
     }
     case Type.Float:
@@ -716,14 +869,21 @@ export function makeColumnBuilder(field: Field): ColumnBuilder {
     case Type.Timestamp: {
       const unit = (type as Timestamp).unit;
       const asInteger = bigintParser(type, true);
-      return new BigBuilder(field, type, (value) => {
-        if (typeof value === 'string') {
-          const v = parseTimestamp(value.trim(), unit);
-          if (v !== undefined) return v;
-          if (!INT_TEXT.test(value)) throw new ValueError(`expected an ISO 8601 timestamp for ${String(type)}, got ${describe(value)}`);
-        }
-        return asInteger(value);
-      });
+      const digits = unitDigits(unit);
+      const perSecond = 10 ** digits;
+      return new BigBuilder(
+        field,
+        type,
+        (value) => {
+          if (typeof value === 'string') {
+            const v = parseTimestamp(value.trim(), unit);
+            if (v !== undefined) return v;
+            if (!INT_TEXT.test(value)) throw new ValueError(`expected an ISO 8601 timestamp for ${String(type)}, got ${describe(value)}`);
+          }
+          return asInteger(value);
+        },
+        (bytes, start, end) => parseTimestampBytes(bytes, start, end, digits, perSecond),
+      );
     }
     case Type.Time: {
       const time = type as Time;
