@@ -3,7 +3,7 @@ import type { OdpsColumn } from '../codec/types.js';
 import { toArrowSchema } from '../codec/types.js';
 import { maxComputeError } from '../errors.js';
 
-export type DownloadSessionStatus = 'normal' | 'initiating' | 'expired' | 'closed' | 'failed' | 'unknown';
+export type DownloadSessionStatus = 'normal' | 'initiating' | 'expired' | 'closed' | 'unknown';
 
 /** A download session: a snapshot of one table (or partition) that any number of readers can read ranges of. */
 export interface DownloadSession {
@@ -15,6 +15,8 @@ export interface DownloadSession {
   /** Normalised partition spec (`ds=20240101,region=hz`), or '' for a non-partitioned table. */
   readonly partition: string;
   readonly status: DownloadSessionStatus;
+  /** The Status text as the service wrote it (for messages). */
+  readonly serverStatus: string;
   readonly recordCount: number;
   /** Data columns in table order (partition columns are not part of downloaded records). */
   readonly columns: readonly OdpsColumn[];
@@ -70,7 +72,7 @@ export function parseSessionJson(
   if (!schema || !Array.isArray(schema.columns)) throw problem('Schema.columns is not an array');
   const partitionKeys = Array.isArray(schema.partitionKeys) ? schema.partitionKeys : [];
   const columns = schema.columns.map((c) => ({ name: c.name, type: c.type, nullable: c.nullable ?? true, comment: c.comment ?? '' }));
-  const status = String(body.Status ?? 'unknown').toLowerCase() as DownloadSessionStatus;
+  const status = parseSessionStatus(body.Status);
   const recordCount = Number(body.RecordCount ?? 0);
   if (!Number.isSafeInteger(recordCount) || recordCount < 0) throw problem(`RecordCount ${String(body.RecordCount)} is not a row count`);
   return {
@@ -80,12 +82,34 @@ export function parseSessionJson(
     table: where.table,
     partition: where.partition,
     status,
+    serverStatus: String(body.Status ?? ''),
     recordCount,
     columns,
     partitionKeys: partitionKeys.map((c) => ({ name: c.name, type: c.type, nullable: c.nullable ?? true, comment: c.comment ?? '' })),
     arrowSchema: toArrowSchema(columns),
     dateTransform,
   };
+}
+
+/**
+ * The session status, spelled as any of the SDKs accept it (case-insensitive): the Go SDK's
+ * DownloadStatusFromStr knows UNKNOWN, NORMAL, CLOSED, EXPIRED, INITIATING; pyodps's
+ * TableDownloadSession.Status spells the closed state CLOSES. Anything else is `unknown`.
+ */
+export function parseSessionStatus(text: unknown): DownloadSessionStatus {
+  switch (String(text ?? '').trim().toUpperCase()) {
+    case 'NORMAL':
+      return 'normal';
+    case 'INITIATING':
+      return 'initiating';
+    case 'EXPIRED':
+      return 'expired';
+    case 'CLOSED':
+    case 'CLOSES':
+      return 'closed';
+    default:
+      return 'unknown';
+  }
 }
 
 /**

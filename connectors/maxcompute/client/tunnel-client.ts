@@ -152,10 +152,13 @@ export class TunnelClient {
     const query: [string, string][] = [['downloadid', downloadId]];
     if (partition) query.push(['partition', partition]);
     const tunnel = await this.resolveTunnelEndpoint(options.signal);
-    return this.withRetry(target, options.signal, async () => {
+    const session = await this.withRetry(target, options.signal, async () => {
       const response = await this.request(tunnel, 'GET', this.tablePath(table), query, options.signal);
       return parseSessionJson(JSON.parse((await this.expectOk(response, target)).toString('utf8')), this.where(table, partition), answersDateTransform(response));
     });
+    // A session the service reports as expired or closed is as gone as one it no longer knows (NoSuchDownload).
+    if (session.status === 'expired' || session.status === 'closed') this.checkUsable(session);
+    return session;
   }
 
   /** Opens a reader of a row range of a session. Nothing is requested until the first `read`. */
@@ -253,13 +256,23 @@ export class TunnelClient {
   }
 
   private checkUsable(session: DownloadSession): void {
-    if (session.status !== 'normal') {
+    if (session.status === 'normal') return;
+    const where = `${session.project}.${session.table}${session.partition ? ` partition ${session.partition}` : ''}`;
+    const context = { project: session.project, table: session.table, sessionId: session.id, serverStatus: session.serverStatus };
+    if (session.status === 'expired' || session.status === 'closed') {
+      // Retryable in the planner's sense: it may replace a session none of whose rows were read.
       throw maxComputeError(
-        session.status === 'expired' || session.status === 'closed' ? 'MAXCOMPUTE_SESSION_EXPIRED' : 'MAXCOMPUTE_SESSION_FAILED',
-        `download session ${session.id} of ${session.project}.${session.table} is ${session.status}, not ready to read`,
-        { context: { project: session.project, table: session.table, sessionId: session.id }, retryable: session.status === 'expired' },
+        'MAXCOMPUTE_SESSION_EXPIRED',
+        `download session ${session.id} of ${where} has ${session.status === 'expired' ? 'expired' : 'been closed'} (the service reports status "${session.serverStatus}"). ` +
+          'Tideway re-plans with a new session when none of its rows were read yet; otherwise restart the job so it reads a fresh snapshot.',
+        { context, retryable: true },
       );
     }
+    throw maxComputeError(
+      'MAXCOMPUTE_SESSION_FAILED',
+      `download session ${session.id} of ${where} is not ready to read: the service reports status "${session.serverStatus}". Retry later, or ask the MaxCompute administrator if it persists.`,
+      { context },
+    );
   }
 
   private tablePath(table: string): string {

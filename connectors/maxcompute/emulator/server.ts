@@ -130,6 +130,11 @@ export interface MaxComputeEmulator {
   dropTable(name: string, project?: string): void;
   /** Expires a session now (its next request gets NoSuchDownload). */
   expireSession(id: string): void;
+  /**
+   * Makes create / reload answers carry this Status text (e.g. `EXPIRED`, or pyodps's spelling `CLOSES`)
+   * instead of `normal`; reads of a session whose status says expired or closed get NoSuchDownload.
+   */
+  setSessionStatus(id: string, status: string): void;
   /** Ids of the sessions created so far. */
   sessionIds(): string[];
   close(): Promise<void>;
@@ -144,6 +149,8 @@ interface Session {
   createdAt: number;
   readyAt: number;
   expiresAt: number;
+  /** Status text that overrides the computed one (see `setSessionStatus`). */
+  statusText?: string;
 }
 
 class HttpError extends Error {
@@ -323,6 +330,9 @@ export async function startMaxComputeEmulator(options: MaxComputeEmulatorOptions
         send(res, 200, 'application/json', JSON.stringify(sessionJson(session)));
         return;
       }
+      if (session.statusText !== undefined && /^(expired|closed|closes)$/i.test(session.statusText.trim())) {
+        throw new HttpError(404, 'NoSuchDownload', `download session ${id} is ${session.statusText.toLowerCase()}`);
+      }
       if (Date.now() < session.readyAt) throw new HttpError(400, 'InvalidStatus', `download session ${id} is still initiating`);
       const range = /^\((\d+),(\d+)\)$/.exec((params.get('rowrange') ?? '').replace(/\s/g, ''));
       if (!range) throw new HttpError(400, 'InvalidRowRange', `rowrange "${params.get('rowrange') ?? ''}" is not (start,count)`);
@@ -425,7 +435,7 @@ export async function startMaxComputeEmulator(options: MaxComputeEmulatorOptions
       Initiated: new Date(session.createdAt).toUTCString(),
       Owner: `ALIYUN$${accessId}`,
       RecordCount: session.data.rowCount,
-      Status: Date.now() < session.readyAt ? 'initiating' : 'normal',
+      Status: session.statusText ?? (Date.now() < session.readyAt ? 'initiating' : 'normal'),
       Schema: {
         IsVirtualView: false,
         columns: session.table.columns.map(columnJson),
@@ -578,6 +588,10 @@ export async function startMaxComputeEmulator(options: MaxComputeEmulatorOptions
     expireSession: (id) => {
       const session = sessions.get(id);
       if (session) session.expiresAt = 0;
+    },
+    setSessionStatus: (id, status) => {
+      const session = sessions.get(id);
+      if (session) session.statusText = status;
     },
     sessionIds: () => [...sessions.keys()],
     close: () => {

@@ -1,5 +1,6 @@
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseSessionStatus } from '../../../connectors/maxcompute/client/session.js';
 import { authorization } from '../../../connectors/maxcompute/client/signing.js';
 import { GREGORIAN_CUTOVER_DAY, rebaseLegacyDays, rebaseLegacyMillis } from '../../../connectors/maxcompute/codec/calendar.js';
 import { decodeRecords, RecordStreamDecoder } from '../../../connectors/maxcompute/codec/record-reader.js';
@@ -178,6 +179,56 @@ describe('odps-tunnel-date-transform: old DATE and DATETIME values', () => {
       const session = await client.createDownloadSession('old');
       expect(session.dateTransform).toBe(false);
       expect((await readAll(client, session)).rows.map((r) => ({ d: r.d, t: r.t }))).toEqual(expected);
+    } finally {
+      client.close();
+      await emu.close();
+    }
+  });
+});
+
+describe('session status spellings', () => {
+  it.each([
+    ['NORMAL', 'normal'],
+    ['normal', 'normal'],
+    ['Initiating', 'initiating'],
+    ['EXPIRED', 'expired'],
+    ['CLOSED', 'closed'],
+    ['CLOSES', 'closed'],
+    ['closes', 'closed'],
+    ['UNKNOWN', 'unknown'],
+    ['SOMETHING_NEW', 'unknown'],
+    [undefined, 'unknown'],
+  ])('%s reads as %s', (text, status) => {
+    expect(parseSessionStatus(text)).toBe(status);
+  });
+
+  it.each([
+    ['EXPIRED', /has expired \(the service reports status "EXPIRED"\)/],
+    ['CLOSES', /has been closed \(the service reports status "CLOSES"\)/],
+    ['closed', /has been closed/],
+  ])('a session reported as %s is MAXCOMPUTE_SESSION_EXPIRED, on attach and on read', async (text, message) => {
+    const emu = await emulator({ tables: [idTable('ids', 100)] });
+    const client = clientOf(emu);
+    try {
+      const session = await client.createDownloadSession('ids');
+      emu.setSessionStatus(session.id, text);
+      await expect(client.attachDownloadSession('ids', session.id)).rejects.toMatchObject({ code: 'MAXCOMPUTE_SESSION_EXPIRED', message: expect.stringMatching(message) });
+      await expect(readAll(client, session)).rejects.toMatchObject({ code: 'MAXCOMPUTE_SESSION_EXPIRED' });
+    } finally {
+      client.close();
+      await emu.close();
+    }
+  });
+
+  it('an unknown status is a failure that quotes what the service said', async () => {
+    const emu = await emulator({ tables: [idTable('ids', 100)] });
+    const client = clientOf(emu);
+    try {
+      const session = await client.createDownloadSession('ids');
+      emu.setSessionStatus(session.id, 'FROZEN');
+      const attached = await client.attachDownloadSession('ids', session.id);
+      expect(attached.status).toBe('unknown');
+      expect(() => client.openReader(attached, { start: 0, count: 1 })).toThrow(/status "FROZEN"/);
     } finally {
       client.close();
       await emu.close();

@@ -267,6 +267,20 @@ describe('maxcompute enumerator and reader', () => {
     await source.close();
   });
 
+  it.each(['EXPIRED', 'CLOSES'])('re-plans too when the service answers the old session with status %s', async (status) => {
+    const { source, enumerator } = await plan({ table_name: 'ids', split_row: 10_000 });
+    const state = await enumerator.snapshotState(1);
+    const oldSession = state.partitions[0]!.sessionId;
+    emu.setSessionStatus(oldSession, status);
+    const restored = enumeratorContext();
+    const again = await source.restoreEnumerator(restored.context, state);
+    await again.run();
+    for (let i = 0; i < 4; i++) await again.handleSplitRequest(0);
+    expect(restored.assigned).toHaveLength(3);
+    expect(restored.assigned.every((a) => a.split.sessionId !== oldSession)).toBe(true);
+    await source.close();
+  });
+
   it('refuses to continue on a new snapshot once rows of the expired session were read', async () => {
     const { source, enumerator, assigned } = await plan({ table_name: 'ids', split_row: 10_000 });
     await enumerator.handleSplitRequest(0);
