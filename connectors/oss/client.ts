@@ -28,6 +28,11 @@ export interface ObjectInfo {
   etag: string;
 }
 
+/** What HEAD says about an object: its size and ETag, and its user metadata (`x-oss-meta-*`, names lower-cased). */
+export interface ObjectHead extends ObjectInfo {
+  meta: Record<string, string>;
+}
+
 export interface UploadRef {
   key: string;
   uploadId: string;
@@ -138,8 +143,9 @@ export class OssClient {
     });
   }
 
-  async initUpload(key: string, contentType: string, signal?: AbortSignal): Promise<string> {
-    const result = await this.call('InitiateMultipartUpload', key, () => this.oss.initMultipartUpload(key, { mime: contentType }), signal);
+  /** Starts a multipart upload; `meta` (@types/ali-oss wrongly requires uid and pid in it) becomes the object's `x-oss-meta-*` metadata once it is completed. */
+  async initUpload(key: string, contentType: string, meta: Record<string, string> = {}, signal?: AbortSignal): Promise<string> {
+    const result = await this.call('InitiateMultipartUpload', key, () => this.oss.initMultipartUpload(key, { mime: contentType, meta: meta as unknown as OSS.UserMeta }), signal);
     return result.uploadId;
   }
 
@@ -173,12 +179,13 @@ export class OssClient {
     }
   }
 
-  /** Size and ETag of an object, or undefined when it does not exist. */
-  async head(key: string, signal?: AbortSignal): Promise<ObjectInfo | undefined> {
+  /** Size, ETag and user metadata of an object, or undefined when it does not exist. */
+  async head(key: string, signal?: AbortSignal): Promise<ObjectHead | undefined> {
     try {
       const result = await this.call('HeadObject', key, () => this.oss.head(key), signal);
       const headers = result.res.headers as Record<string, string | undefined>;
-      return { key, size: Number(headers['content-length'] ?? 0), etag: headers['etag'] ?? '' };
+      const meta = (result as { meta?: Record<string, string> | null }).meta ?? {};
+      return { key, size: Number(headers['content-length'] ?? 0), etag: headers['etag'] ?? '', meta };
     } catch (error) {
       if (ossCode(error) === 'NoSuchKey') return undefined;
       throw error;
@@ -187,6 +194,36 @@ export class OssClient {
 
   async put(key: string, body: Buffer, contentType: string, signal?: AbortSignal): Promise<void> {
     await this.call('PutObject', key, () => this.oss.put(key, body, { mime: contentType }), signal);
+  }
+
+  /**
+   * Creates the object only if no object has its key (`x-oss-forbid-overwrite: true`; OSS answers 409
+   * FileAlreadyExists otherwise). Returns 'exists' when another writer was first. A retried request whose
+   * first attempt did create the object also meets 409: the object is then read back, and it is ours when it
+   * holds exactly `body` (callers put something unique to them in it, a run id).
+   */
+  async putIfAbsent(key: string, body: Buffer, contentType: string, signal?: AbortSignal): Promise<'created' | 'exists'> {
+    let attempts = 0;
+    try {
+      await this.call(
+        'PutObject',
+        key,
+        () => {
+          attempts++;
+          return this.oss.put(key, body, { mime: contentType, headers: { 'x-oss-forbid-overwrite': 'true' } });
+        },
+        signal,
+      );
+      return 'created';
+    } catch (error) {
+      if (ossCode(error) !== 'FileAlreadyExists') throw error;
+      if (attempts > 1 && (await this.getBytes(key, signal))?.equals(body)) return 'created';
+      return 'exists';
+    }
+  }
+
+  async deleteObject(key: string, signal?: AbortSignal): Promise<void> {
+    await this.call('DeleteObject', key, () => this.oss.delete(key), signal);
   }
 
   /** The whole object, or undefined when it does not exist. */

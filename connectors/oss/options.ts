@@ -72,7 +72,21 @@ export const sinkOptionsSchema = z
       .meta({ description: 'Longest time a file stays open between checkpoints; older files are finished at the next write. Every checkpoint finishes all open files anyway.' }),
     max_open_files: z.number().int().min(1).default(32).meta({ description: 'Open files per writer (one per partition); the least recently written is finished beyond this. Bounds memory to about max_open_files x part_size.' }),
     upload_concurrency: z.number().int().min(1).default(8).meta({ description: 'Parts each writer uploads at the same time (each holds up to part_size in memory).' }),
-    allow_non_empty_target: z.boolean().default(false).meta({ description: 'Write into a prefix that already holds objects this job did not write.' }),
+    allow_non_empty_target: z
+      .boolean()
+      .default(false)
+      .meta({ description: 'Write into a prefix that already holds objects this job did not write. Time slices then get a _SUCCESS.<job> marker instead of _SUCCESS.' }),
+    data_save_mode: z
+      .enum(['append', 'overwrite', 'error'])
+      .default('error')
+      .meta({
+        description:
+          'What a run that starts from scratch (no checkpoint to resume, or --fresh) does with objects this job committed earlier: error stops before writing anything, overwrite removes them first (only this job\'s), append writes next to them. A resumed run never removes anything.',
+      }),
+    lease_timeout: duration()
+      .prefault('2m')
+      .refine((ms) => ms >= 1000, { message: 'lease_timeout must be at least 1s' })
+      .meta({ description: 'A run holds a lease on the job (renewed every third of this) so that a second run of the same job is refused; a run that died on another machine blocks the job for at most this long.' }),
     late_data: z
       .enum(['redirect', 'fail'])
       .default('redirect')

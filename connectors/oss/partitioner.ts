@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { type DataType, DataType as DT, type RecordBatch, type Schema, TimeUnit, type Vector } from 'apache-arrow';
 import { TidewayError } from '../../src/api/errors.js';
 import type { PartitionBy } from './options.js';
@@ -31,8 +32,19 @@ interface Group {
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
-/** The folder for rows whose partition value is null (Hive uses a similar placeholder). */
+/** The folder for rows whose partition value is null (Hive uses `__HIVE_DEFAULT_PARTITION__` the same way). */
 export const NULL_VALUE = '__null__';
+/**
+ * The folder for rows whose partition value is the empty string. Unambiguous: a real value starting with `_`
+ * has that `_` escaped (`%5F`), so no value escapes to this name or to NULL_VALUE.
+ */
+export const EMPTY_VALUE = '__empty__';
+/** An escaped value longer than this (bytes) is cut to a readable start plus `~` and a hash of the whole value. */
+export const MAX_VALUE_BYTES = 128;
+/** The hash part of a shortened value: `~` and 16 hex digits of the value's SHA-256 (64 bits). */
+const HASH_SUFFIX_BYTES = 17;
+/** The smallest per-value budget that still leaves a readable start in front of the hash. */
+export const MIN_VALUE_BYTES = HASH_SUFFIX_BYTES + 7;
 
 /** The slice of `ms` (UTC). */
 export function sliceOf(ms: number, granularity: Granularity): TimeSlice {
@@ -55,12 +67,61 @@ export function sliceOf(ms: number, granularity: Granularity): TimeSlice {
   }
 }
 
-/** A column value as a folder name: `/`, `=`, `%`, control characters and the like are %-escaped. */
-export function escapeValue(value: unknown): string {
+/**
+ * A column value as a folder name: `/`, `=`, `%`, `~`, control characters and the like are %-escaped, a
+ * leading `_` or `.` too (readers skip such folders). Null is `__null__`, the empty string `__empty__`. An
+ * escaped value longer than `maxBytes` keeps a readable start and ends in `~` plus 16 hex digits of the
+ * SHA-256 of the value, so that keys stay within OSS's 1,023 bytes and distinct values stay apart (`~` never
+ * appears unescaped in a value).
+ */
+export function escapeValue(value: unknown, maxBytes = MAX_VALUE_BYTES): string {
   if (value === null || value === undefined) return NULL_VALUE;
   const text = value instanceof Date ? value.toISOString() : typeof value === 'object' ? JSON.stringify(value) : String(value);
-  if (text === '') return '%00';
-  return text.replace(/[\u0000-\u001f%/=#?*\\:"<>|\u007f]|^\.|^_/g, (ch) => `%${ch.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
+  if (text === '') return EMPTY_VALUE;
+  const escaped = text.replace(/[\u0000-\u001f%/=#?*\\:"<>|~\u007f]|^\.|^_/g, (ch) => `%${ch.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
+  if (Buffer.byteLength(escaped) <= maxBytes) return escaped;
+  const hash = createHash('sha256').update(text).digest('hex').slice(0, HASH_SUFFIX_BYTES - 1);
+  return `${readableStart(escaped, maxBytes - HASH_SUFFIX_BYTES)}~${hash}`;
+}
+
+/** The longest start of `escaped` within `bytes` that cuts neither a %XX escape nor a character. */
+function readableStart(escaped: string, bytes: number): string {
+  let out = '';
+  let used = 0;
+  for (const match of escaped.matchAll(/%[0-9A-F]{2}|[\s\S]/gu)) {
+    const piece = match[0];
+    const size = Buffer.byteLength(piece);
+    if (used + size > bytes) break;
+    out += piece;
+    used += size;
+  }
+  return out;
+}
+
+/** OSS's limit on an object key, in UTF-8 bytes. */
+export const MAX_KEY_BYTES = 1023;
+/** The longest time-slice folder, `dt=2026-11-22/hour=03/`, with room to spare. */
+const MAX_TIME_PATH_BYTES = 24;
+
+/**
+ * The bytes each column value may take in a folder name so that every key the sink writes stays within
+ * OSS's 1,023 bytes: the prefix, `_late/`, the time slice, one `name=value/` per column and the longest data
+ * object name. At most MAX_VALUE_BYTES; throws OSS_KEY_TOO_LONG when not even a shortened value fits.
+ */
+export function valueBudget(spec: PartitionBy | undefined, prefix: string, lateDir: string, maxFileNameBytes: number): number {
+  const columns = spec?.columns ?? [];
+  const fixed =
+    Buffer.byteLength(prefix) + Buffer.byteLength(lateDir) + (spec?.time_column === undefined ? 0 : MAX_TIME_PATH_BYTES) + maxFileNameBytes + columns.reduce((n, c) => n + Buffer.byteLength(c) + 2, 0);
+  const left = MAX_KEY_BYTES - fixed;
+  const perValue = columns.length === 0 ? MAX_VALUE_BYTES : Math.min(MAX_VALUE_BYTES, Math.floor(left / columns.length));
+  if (left < 0 || perValue < MIN_VALUE_BYTES) {
+    throw new TidewayError(
+      'OSS_KEY_TOO_LONG',
+      `the oss sink's keys would not fit OSS's ${MAX_KEY_BYTES} bytes: path "${prefix}" (${Buffer.byteLength(prefix)} bytes), the job name and ${columns.length} partition column(s) leave ${Math.max(0, left)} bytes for the column values, and each needs at least ${MIN_VALUE_BYTES}. Shorten path or the job name, or partition by fewer columns`,
+      { context: { connector: 'oss', prefix } },
+    );
+  }
+  return perValue;
 }
 
 const MS_PER_UNIT: Record<number, number> = { [TimeUnit.SECOND]: 1000, [TimeUnit.MILLISECOND]: 1, [TimeUnit.MICROSECOND]: 1e-3, [TimeUnit.NANOSECOND]: 1e-6 };
@@ -75,10 +136,15 @@ export class Partitioner {
   private readonly columnIndexes: number[];
   private readonly msPerUnit: number | undefined;
 
+  private readonly maxValueBytes: number;
+
+  /** `maxValueBytes`: the longest folder name a column value gets (see escapeValue and valueBudget). */
   constructor(
     private readonly spec: PartitionBy | undefined,
     schema: Schema,
+    options: { maxValueBytes?: number } = {},
   ) {
+    this.maxValueBytes = options.maxValueBytes ?? MAX_VALUE_BYTES;
     const find = (name: string, what: string): number => {
       const index = schema.fields.findIndex((f) => f.name === name);
       if (index < 0) {
@@ -148,7 +214,7 @@ export class Partitioner {
           path = slice.path;
         }
       }
-      for (const column of columns) path += `${column.name}=${escapeValue(column.vector.get(row))}/`;
+      for (const column of columns) path += `${column.name}=${escapeValue(column.vector.get(row), this.maxValueBytes)}/`;
       let group = groups.get(path);
       if (!group) {
         group = { slice, rows: [], maxTime: undefined };

@@ -8,6 +8,8 @@ import { OssCommitter } from './committer.js';
 import { acquireEmbeddedOss, type EmbeddedLease } from './embedded.js';
 import { normalizePrefix, type OssSinkOptions, RETRY_MAX_DELAY_MS } from './options.js';
 import { claimTarget, inspectTarget } from './ownership.js';
+import { assertNoLiveRun, RunLease } from './run-lease.js';
+import { applySaveMode } from './save-mode.js';
 import { loadPartitionState } from './partition-state.js';
 import type { OssCommitInfo } from './upload.js';
 import { OssWriter, type OssWriterState } from './writer.js';
@@ -67,25 +69,34 @@ export function makeClient(options: OssConnectionOptions, prepared: Json | undef
 
 /**
  * The OSS sink: exactly-once through multipart uploads (see README.md). `create` does no I/O: prepare
- * (once, on the coordinator) checks and claims the target, createWriter and createCommitter connect.
+ * (once, on the coordinator) checks and claims the target and takes the job's run lease, createWriter and
+ * createCommitter connect.
  */
 export class OssSink implements Sink<OssCommitInfo, OssWriterState> {
   private readonly prefix: string;
+  private readonly shared: boolean;
   private lease: EmbeddedLease | undefined;
+  private run: RunLease | undefined;
 
   constructor(
     private readonly options: OssSinkOptions,
     private readonly factory: FactoryContext,
   ) {
     this.prefix = normalizePrefix(options.path);
+    this.shared = options.allow_non_empty_target;
   }
 
+  /** Claims the prefix for the job (atomically) and takes the job's run lease; a second live run of the job stops here. */
   async prepare(context: SinkContext): Promise<Json> {
     const { prepared, lease } = await prepareConnection(this.options, this.factory.baseDir);
     this.lease = lease;
     try {
       const client = makeClient(this.options, prepared, context.logger);
-      await claimTarget({ client, prefix: this.prefix, job: context.jobName, allowNonEmpty: this.options.allow_non_empty_target, signal: context.signal });
+      await claimTarget({ client, prefix: this.prefix, job: context.jobName, allowNonEmpty: this.shared, signal: context.signal });
+      this.run = await RunLease.acquire(
+        { client, prefix: this.prefix, job: context.jobName, runId: context.attemptId, leaseMs: this.options.lease_timeout, logger: context.logger },
+        context.signal,
+      );
     } catch (error) {
       await this.close();
       throw error;
@@ -93,12 +104,13 @@ export class OssSink implements Sink<OssCommitInfo, OssWriterState> {
     return prepared;
   }
 
-  /** Pre-flight for `tideway check --connect`: the bucket answers, the keys work, the prefix is the job's. Writes nothing. */
+  /** Pre-flight for `tideway check --connect`: the bucket answers, the keys work, the prefix is the job's, no run of the job is live. Writes nothing. */
   async check(context: SinkContext): Promise<void> {
     const { prepared, lease } = await prepareConnection(this.options, this.factory.baseDir);
     try {
       const client = makeClient(this.options, prepared, context.logger);
-      await inspectTarget({ client, prefix: this.prefix, job: context.jobName, allowNonEmpty: this.options.allow_non_empty_target, signal: context.signal });
+      await inspectTarget({ client, prefix: this.prefix, job: context.jobName, allowNonEmpty: this.shared, signal: context.signal });
+      await assertNoLiveRun(client, this.prefix, context.jobName, context.signal);
     } finally {
       await lease?.release();
     }
@@ -106,25 +118,64 @@ export class OssSink implements Sink<OssCommitInfo, OssWriterState> {
 
   async createWriter(context: SinkWriterContext, restored: OssWriterState | undefined): Promise<SinkWriter<OssCommitInfo, OssWriterState>> {
     const client = makeClient(this.options, context.prepared, context.logger);
-    // Markers written by earlier runs (or by this run's recommit) are looked up before rows go to a slice.
-    const markedThrough = this.options.partition_by?.time_column === undefined ? null : (await loadPartitionState(client, this.prefix, context.jobName, context.signal)).markedThrough;
-    return new OssWriter({ client, prefix: this.prefix, options: this.options, mode: this.factory.mode, markedThrough }, context, restored);
+    // No state to restore for writer 0 means the engine starts the job from scratch (writer 0 exists in every
+    // run, so a resume always restores it): data_save_mode applies, once, before anything is written.
+    const fromScratch = restored === undefined;
+    if (fromScratch && context.writerIndex === 0) {
+      await applySaveMode({
+        client,
+        prefix: this.prefix,
+        job: context.jobName,
+        attemptId: context.attemptId,
+        mode: this.options.data_save_mode,
+        shared: this.shared,
+        logger: context.logger,
+        signal: context.signal,
+      });
+    }
+    // Markers written by earlier runs (or by this run's recommit) are looked up before rows go to a slice;
+    // with overwrite, a run from scratch ignores them (writer 0 removes them).
+    const ignoreMarkers = this.options.partition_by?.time_column === undefined || (fromScratch && this.options.data_save_mode === 'overwrite');
+    const markedThrough = ignoreMarkers ? null : (await loadPartitionState(client, this.prefix, context.jobName, context.signal)).markedThrough;
+    return new OssWriter({ client, prefix: this.prefix, options: this.options, mode: this.factory.mode, markedThrough, shared: this.shared }, context, restored);
   }
 
+  /**
+   * The committer. Built after prepare it checks the run lease before each commit. Built without prepare
+   * (`tideway clean`) it holds no lease, writes nothing but the aborts it is asked for, and for `endpoint:
+   * embedded` starts the emulator itself.
+   */
   async createCommitter(context: SinkContext): Promise<SinkCommitter<OssCommitInfo, OssWriterState>> {
+    let own: EmbeddedLease | undefined;
+    let prepared = context.prepared;
+    if (prepared === undefined && this.options.endpoint === 'embedded') {
+      const started = await prepareConnection(this.options, this.factory.baseDir);
+      own = started.lease;
+      prepared = started.prepared;
+    }
     return new OssCommitter({
-      client: makeClient(this.options, context.prepared, context.logger),
+      client: makeClient(this.options, prepared, context.logger),
       prefix: this.prefix,
       job: context.jobName,
       mode: this.factory.mode,
       byTime: this.options.partition_by?.time_column !== undefined,
+      shared: this.shared,
+      run: this.run,
       logger: context.logger,
+      onClose: async () => void (await own?.release()),
     });
   }
 
+  /** Releases the run lease (so the next run need not wait for it to expire), then the emulator. Safe to call twice. */
   async close(): Promise<void> {
+    const run = this.run;
     const lease = this.lease;
+    this.run = undefined;
     this.lease = undefined;
-    await lease?.release();
+    try {
+      await run?.release();
+    } finally {
+      await lease?.release();
+    }
   }
 }

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { RecordBatch } from 'apache-arrow';
 import type { Json } from '../../src/api/json.js';
 import type { Logger } from '../../src/api/logger.js';
@@ -9,6 +10,12 @@ import type { CompletedPart, OssClient } from './client.js';
 export interface OssCommitInfo {
   key: string;
   uploadId: string;
+  /**
+   * A random value set as the object's `x-oss-meta-tideway-commit` when the upload is initiated: a commit that
+   * finds the upload gone recognises the object its earlier attempt completed by this value alone. Null (or
+   * absent) in commit infos of checkpoints taken before tokens existed.
+   */
+  token: string | null;
   parts: { number: number; etag: string }[];
   rows: number;
   bytes: number;
@@ -20,6 +27,9 @@ export interface OssCommitInfo {
   late: boolean;
   [key: string]: Json;
 }
+
+/** The user metadata (`x-oss-meta-<name>`) that carries a data object's commit token. */
+export const COMMIT_TOKEN_META = 'tideway-commit';
 
 /** At most `max` part uploads of one writer run at once; further parts wait (backpressure on write). */
 export class UploadSlots {
@@ -61,6 +71,8 @@ export interface MultipartFileOptions {
  */
 export class MultipartFile {
   readonly key: string;
+  /** Identifies the completed object as this upload's (see OssCommitInfo.token). */
+  readonly token = randomBytes(16).toString('hex');
   readonly openedAt = Date.now();
   lastWriteAt = Date.now();
   private uploadId: Promise<string> | undefined;
@@ -115,7 +127,7 @@ export class MultipartFile {
       const { initSlots, client, encoder, signal } = this.options;
       await initSlots.acquire();
       try {
-        return await client.initUpload(this.key, encoder.contentType, signal);
+        return await client.initUpload(this.key, encoder.contentType, { [COMMIT_TOKEN_META]: this.token }, signal);
       } finally {
         initSlots.release();
       }
@@ -166,6 +178,7 @@ export class MultipartFile {
     return {
       key: this.key,
       uploadId,
+      token: this.token,
       parts: parts.map((p) => ({ number: p.number, etag: p.etag })),
       rows: encoder.rowsIn,
       bytes: encoder.bytesOut,

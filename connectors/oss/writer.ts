@@ -4,9 +4,9 @@ import type { Json } from '../../src/api/json.js';
 import type { SinkWriter, SinkWriterContext } from '../../src/api/sink.js';
 import { createEncoder } from '../../src/formats/encoder.js';
 import type { OssClient } from './client.js';
-import { dataFileName, LATE_DIR, markerKey } from './layout.js';
+import { dataFileName, LATE_DIR, markerKey, maxDataFileNameBytes } from './layout.js';
 import type { OssSinkOptions } from './options.js';
-import { type PartitionGroup, Partitioner, type TimeSlice } from './partitioner.js';
+import { type PartitionGroup, Partitioner, type TimeSlice, valueBudget } from './partitioner.js';
 import { MultipartFile, type OssCommitInfo, UploadSlots } from './upload.js';
 
 /** What a writer keeps in each checkpoint. */
@@ -27,6 +27,8 @@ export interface OssWriterSettings {
   mode: 'batch' | 'streaming';
   /** The end of the newest time slice that has a completion marker (ms), from the partition state object. */
   markedThrough: number | null;
+  /** Whether the job shares the prefix (allow_non_empty_target): its markers are then `_SUCCESS.<job>`. */
+  shared: boolean;
 }
 
 /**
@@ -62,7 +64,8 @@ export class OssWriter implements SinkWriter<OssCommitInfo, OssWriterState> {
   ) {
     this.slots = new UploadSlots(settings.options.upload_concurrency);
     this.initSlots = new UploadSlots(settings.options.upload_concurrency);
-    this.partitioner = new Partitioner(settings.options.partition_by, context.schema);
+    const maxValueBytes = valueBudget(settings.options.partition_by, settings.prefix, LATE_DIR, maxDataFileNameBytes(context.jobName));
+    this.partitioner = new Partitioner(settings.options.partition_by, context.schema, { maxValueBytes });
     this.nextCheckpoint = (restored?.checkpointId ?? 0) + 1;
     this.watermark = restored?.watermark ?? null;
   }
@@ -112,7 +115,7 @@ export class OssWriter implements SinkWriter<OssCommitInfo, OssWriterState> {
     if (markedThrough === null || slice.end > markedThrough) return false;
     let known = this.markerCache.get(slice.path);
     if (known === undefined) {
-      known = (await this.settings.client.head(markerKey(this.settings.prefix, slice.path), this.context.signal)) !== undefined;
+      known = (await this.settings.client.head(markerKey(this.settings.prefix, slice.path, this.context.jobName, this.settings.shared), this.context.signal)) !== undefined;
       this.markerCache.set(slice.path, known);
     }
     return known;

@@ -26,6 +26,11 @@ export interface CleanReport {
  * Lists (and unless dryRun, removes) what the job's sinks staged that no checkpoint owns: staging files,
  * multipart uploads, prepared transactions. What the latest checkpoint owns is kept, so a later run can
  * still resume and commit it.
+ *
+ * Clean does not run `Sink.prepare`: prepare claims the target (it may create directories, ownership and
+ * lease records) and refuses a target shared with other data, while clean only removes the job's own staged
+ * items, and a dry run writes nothing at all. The committer is created directly (a sink's committer must
+ * work without prepare having run: `prepared` is undefined).
  */
 export async function cleanJob(config: JobConfig, options: CleanOptions): Promise<CleanReport> {
   const plan = planJobOrThrow(config, options.registry);
@@ -41,8 +46,7 @@ export async function cleanJob(config: JobConfig, options: CleanOptions): Promis
       const sink = await stage.factory.create(stage.options as never, context);
       const sinkContext = { jobName: plan.env.name, attemptId: 'clean', sinkName: stage.name, parallelism: plan.env.parallelism, logger, signal, prepared: undefined };
       try {
-        const prepared = await sink.prepare?.(sinkContext);
-        const committer = await sink.createCommitter({ ...sinkContext, prepared });
+        const committer = await sink.createCommitter(sinkContext);
         try {
           const keep = latest?.sinks[sinkIndex]?.pending ?? [];
           const { removed } = await committer.removeOrphans({ keep, dryRun: report.dryRun });

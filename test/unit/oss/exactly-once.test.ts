@@ -137,7 +137,7 @@ describe('commit', () => {
     await aliClient(emulator, bucket).abortMultipartUpload(lost[0]!.key, lost[0]!.uploadId);
     await expect(committer.commit(lost, commitContext(7))).rejects.toMatchObject({
       code: 'OSS_COMMIT_LOST',
-      message: expect.stringContaining(`checkpoint 7 owns oss://${bucket}/${lost[0]!.key} (upload ${lost[0]!.uploadId}), but OSS no longer has that upload and no object exists there`),
+      message: expect.stringContaining(`checkpoint 7 owns oss://${bucket}/${lost[0]!.key} (multipart upload ${lost[0]!.uploadId}, 1 rows), but OSS no longer has that upload and no object exists there`),
     });
     await writer.close();
   });
@@ -153,7 +153,7 @@ describe('orphans', () => {
     const outside = await start('elsewhere/part-job-a2-w0-c1-00000.jsonl');
     const { sink, context } = directSink(emulator, bucket, 'o', {});
     const committer = await sink.createCommitter({ ...context(), prepared: await sink.prepare(context()) });
-    const keep = [{ ...kept, parts: [], rows: 0, bytes: 0, slice: null, sliceEnd: null, late: false }];
+    const keep = [{ ...kept, token: null, parts: [], rows: 0, bytes: 0, slice: null, sliceEnd: null, late: false }];
     const dry = await committer.removeOrphans({ keep, dryRun: true });
     expect(dry.removed).toEqual([`oss://${bucket}/${orphan.key} (multipart upload ${orphan.uploadId})`]);
     expect(emulator.storage.uploads(bucket)).toHaveLength(4);
@@ -171,6 +171,8 @@ describe('orphans', () => {
     const writer = await sink.createWriter({ ...writerContext(0, fakeSchema, 'crashed', 'dead'), prepared }, undefined);
     await writer.write(generateBatch(1, 0, 10));
     const staged = (await writer.prepareCommit(1)) as OssCommitInfo[];
+    // The run is over (its lease released, as after expiry): its uploads are nobody's now.
+    await sink.close();
     expect(await listUploads(emulator, bucket, 'crashed/')).toEqual([staged[0]!.key]);
     const dry = await cleanJob(job, { dryRun: true, logger: silentLogger, baseDir: join(checkpoints, '..') });
     expect(dry.sinks[0]?.removed).toEqual([`oss://${bucket}/${staged[0]!.key} (multipart upload ${staged[0]!.uploadId})`]);

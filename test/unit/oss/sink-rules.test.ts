@@ -43,10 +43,10 @@ describe('target ownership', () => {
       source: [{ type: 'fake', rows: 50 }],
       sink: [ossBlock(emulator, bucket, 'shared', extra)],
     });
-    const first = await runJob(job({ allow_non_empty_target: true }), { logger: silentLogger });
+    const first = await runJob(job({ allow_non_empty_target: true, data_save_mode: 'append' }), { logger: silentLogger });
     expect(first.error).toBeNull();
     expect(emulator.storage.keys(bucket, 'shared/_tideway/jobs/')).toEqual(['shared/_tideway/jobs/sharer.json']);
-    const second = await runJob(job({}), { logger: silentLogger });
+    const second = await runJob(job({ data_save_mode: 'append' }), { logger: silentLogger });
     expect(second.error).toBeNull();
     expect((await emulator.storage.read(bucket, 'shared/readme.txt'))?.toString()).toBe('theirs');
     expect((await committedIds(emulator, bucket, 'shared/')).length).toBe(100);
@@ -172,11 +172,14 @@ describe('time slices', () => {
 });
 
 describe('files and parts', () => {
+  let jobs = 0;
+  /** Each call is another job (one job has one live run at a time), all writing under files/. */
   async function writerWith(extra: Record<string, unknown>) {
-    const { sink, context, writerContext } = directSink(emulator, bucket, 'files', { format: 'jsonl', ...extra });
-    const prepared = await sink.prepare(context());
-    const writer = (await sink.createWriter({ ...writerContext(), prepared }, undefined)) as SinkWriter<OssCommitInfo, OssWriterState>;
-    const committer = await sink.createCommitter({ ...context(), prepared });
+    const { sink, context, writerContext } = directSink(emulator, bucket, 'files', { format: 'jsonl', allow_non_empty_target: true, ...extra });
+    const job = `job${jobs++}`;
+    const prepared = await sink.prepare(context(job));
+    const writer = (await sink.createWriter({ ...writerContext(0, undefined, job), prepared }, undefined)) as SinkWriter<OssCommitInfo, OssWriterState>;
+    const committer = await sink.createCommitter({ ...context(job), prepared });
     return { writer, committer };
   }
   const rows = (from: number, count: number, at = '2026-11-22T03:00:00Z') => events(Array.from({ length: count }, (_, i) => ({ id: from + i, at, region: 'x'.repeat(60) })));
@@ -274,7 +277,7 @@ describe('late rows', () => {
     const job = {
       env: { name: 'rerun', parallelism: 2, transport: 'in-process' as const, checkpoint: { dir: checkpoints } },
       source: [{ type: 'fake', rows: 300 }],
-      sink: [ossBlock(emulator, bucket, 'daily', { format: 'jsonl', partition_by: { time_column: 'created_at', granularity: 'month' } })],
+      sink: [ossBlock(emulator, bucket, 'daily', { format: 'jsonl', partition_by: { time_column: 'created_at', granularity: 'month' }, data_save_mode: 'append' })],
     };
     const first = await runJob(job, { logger: silentLogger });
     expect(first.error).toBeNull();
