@@ -10,7 +10,12 @@ const condition = z
     op: z.enum(['==', '!=', '<', '<=', '>', '>=', 'in', 'not_in', 'is_null', 'not_null']).meta({ description: 'Comparison.' }),
     value: z.union([z.string(), z.number(), z.boolean(), z.array(z.union([z.string(), z.number(), z.boolean()]))]).optional().meta({ description: 'Value to compare with (a list for in / not_in).' }),
   })
-  .strict();
+  .strict()
+  .superRefine((cond, ctx) => {
+    if (!['is_null', 'not_null'].includes(cond.op) && cond.value === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['value'], message: `${cond.op} needs a value to compare ${cond.column} with` });
+    }
+  });
 
 const options = z.object({
   where: z.array(condition).min(1).meta({ description: 'Conditions a row must all meet to be kept: {column, op, value}.' }),
@@ -64,11 +69,11 @@ class FilterTransform implements Transform {
     for (const [i, cond] of this.conditions.entries()) {
       if (!input.fields.some((f) => f.name === cond.column)) {
         throw new TidewayError('FILTER_UNKNOWN_COLUMN', `filter where[${i}] names column "${cond.column}", which the stream does not have (columns: ${input.fields.map((f) => f.name).join(', ')})`, {
-          context: { connector: 'filter' },
+          context: { connector: 'filter', option: `where[${i}].column` },
         });
       }
       if (!['is_null', 'not_null'].includes(cond.op) && cond.value === undefined) {
-        throw new TidewayError('FILTER_NO_VALUE', `filter where[${i}] (${cond.column} ${cond.op}) needs a value`, { context: { connector: 'filter' } });
+        throw new TidewayError('FILTER_NO_VALUE', `filter where[${i}] (${cond.column} ${cond.op}) needs a value`, { context: { connector: 'filter', option: `where[${i}]` } });
       }
     }
     return input;

@@ -22,11 +22,12 @@ class SelectTransform implements Transform {
   outputSchema(input: Schema): Schema {
     const available = input.fields.map((f) => f.name);
     this.names = this.columns ?? available;
-    for (const name of [...this.names, ...Object.keys(this.rename)]) {
+    const named: [string, string][] = [...(this.columns ?? []).map((name, i): [string, string] => [name, `columns[${i}]`]), ...Object.keys(this.rename).map((name): [string, string] => [name, `rename.${name}`])];
+    for (const [name, option] of named) {
       if (available.includes(name)) continue;
       const hint = didYouMean(name, available);
       throw new TidewayError('SELECT_UNKNOWN_COLUMN', `select names column "${name}", which the stream does not have${hint ? `; did you mean "${hint}"?` : ''} (columns: ${available.join(', ')})`, {
-        context: { connector: 'select' },
+        context: { connector: 'select', option },
       });
     }
     this.schema = new Schema(

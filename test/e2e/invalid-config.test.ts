@@ -169,4 +169,32 @@ sink:
     expect(report.error.code).toBe('CONFIG_INVALID');
     expect(report.error.message.split('\n')).toEqual(expected);
   });
+
+  it.each([['check'], ['run']] as const)('%s: an unbounded source in batch mode is found before anything runs, at its line', async (command) => {
+    const r = await invalid('env:\n  name: bad\n  checkpoint:\n    dir: .ckpt\nsource:\n  - type: fake\n    unbounded: true\nsink:\n  - type: blackhole\n', command);
+    expect(r.code).toBe(2);
+    expect(r.lines).toEqual([
+      'job.yaml:7:16: source[0].unbounded: this fake source is unbounded, so it never ends in env.mode: batch; set env.mode: streaming (or make the source bounded)',
+      '1 problem in job.yaml; nothing ran',
+    ]);
+  });
+
+  it.each([['check'], ['run']] as const)('%s: select on a column the source does not have, at that column', async (command) => {
+    const r = await invalid('env:\n  name: bad\n  checkpoint:\n    dir: .ckpt\nsource:\n  - type: fake\n    rows: 10\ntransform:\n  - type: select\n    columns: [id, nmae]\nsink:\n  - type: blackhole\n', command);
+    expect(r.code).toBe(2);
+    expect(r.lines).toEqual([
+      expect.stringMatching(/^job\.yaml:10:19: transform\[0\]\.columns\[1\]: select names column "nmae", which the stream does not have; did you mean "name"\?/),
+      '1 problem in job.yaml; nothing ran',
+    ]);
+  });
+
+  it('source written as a mapping, and two sinks with one name', async () => {
+    const r = await invalid('env:\n  name: bad\nsource:\n  type: fake\nsink:\n  - type: blackhole\n    name: out\n  - type: console\n    name: out\n');
+    expect(r.code).toBe(2);
+    expect(r.lines).toEqual([
+      expect.stringMatching(/^job\.yaml:4:3: source: source must be a list of stages/),
+      expect.stringMatching(/^job\.yaml:9:11: sink\[1\]\.name: sink name "out" is already used by sink\[0\]/),
+      '2 problems in job.yaml; nothing ran',
+    ]);
+  });
 });

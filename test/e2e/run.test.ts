@@ -138,7 +138,7 @@ describe('usage errors exit 2', () => {
     const dir = workspace({ 'job.yaml': 'env:\n  name: e2e-unbounded\n  checkpoint:\n    dir: .ckpt\nsource:\n  - type: fake\n    unbounded: true\nsink:\n  - type: blackhole\n' });
     const run = await runCli(['run', 'job.yaml'], { cwd: dir });
     expect(run.code).toBe(2);
-    expect(run.stderr).toMatch(/^error \[CONFIG_INVALID\]: source\[0\] \(fake\) is unbounded.*env\.mode: streaming/m);
+    expect(run.stderr).toMatch(/^job\.yaml:7:16: source\[0\]\.unbounded: this fake source is unbounded.*env\.mode: streaming/m);
   });
 
   it('a missing job file is named, exit 2', async () => {

@@ -16,7 +16,7 @@ export interface CheckFlags {
  */
 export async function checkCommand(file: string, flags: CheckFlags, context: CommandContext): Promise<ExitCode> {
   const { io } = context;
-  const loaded = await loadForCommand(file, flags.var ?? [], context);
+  const loaded = await loadForCommand(file, flags.var ?? [], context, { verify: true });
   if (isLoadFailure(loaded)) return loaded.exitCode;
   io.stdout.write(planText(loaded.plan, flags.parallelism));
   if (flags.connect) {

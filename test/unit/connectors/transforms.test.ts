@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/api/logger.js';
+import { parseOptions } from '../../../src/api/options.js';
+import { filterConnector } from '../../../connectors/filter/index.js';
 import { fakeRow } from '../../../connectors/fake/generator.js';
 import { runJob } from '../../../src/index.js';
 import { useTempDirs } from '../../helpers/jobs.js';
@@ -50,5 +52,12 @@ describe('filter and select transforms', () => {
     expect(result.status).toBe('failed');
     expect(result.error?.message).toContain('select names column "amuont"');
     expect(result.error?.message).toContain('did you mean "amount"');
+  });
+
+  it('a comparison without a value is an option error at plan time, at the condition\'s value', () => {
+    const parsed = parseOptions(filterConnector.transform!.options, { where: [{ column: 'amount', op: '>=' }] }, 'transform[0]');
+    expect(parsed.ok).toBe(false);
+    if (!parsed.ok) expect(parsed.issues).toEqual([{ path: 'transform[0].where[0].value', message: '>= needs a value to compare amount with' }]);
+    expect(parseOptions(filterConnector.transform!.options, { where: [{ column: 'amount', op: 'is_null' }] }, 'transform[0]').ok).toBe(true);
   });
 });
