@@ -113,31 +113,84 @@ export function parseSessionStatus(text: unknown): DownloadSessionStatus {
 }
 
 /**
- * Normalises a partition spec to the wire form `k=v,k2=v2`: quotes around values are dropped and `/` is
- * accepted as a separator (`ds='20240101'/region="hz"` becomes `ds=20240101,region=hz`).
+ * Parses a partition spec into key/value pairs. Pairs are separated by `,` or `/`; a value may be quoted
+ * with `'` or `"`, and inside quotes `,`, `/` and `=` are part of the value (`p='a/b'`, `tag='x,y'`); a
+ * backslash inside quotes takes the next character literally. Unquoted values are trimmed. The SDKs split
+ * on every `,` and `/` (the Java SDK's PartitionSpec, pyodps's types.PartitionSpec), which breaks such
+ * values; this parser is the quote-aware version of the same grammar.
+ */
+export function parsePartitionSpec(spec: string): [key: string, value: string][] {
+  const fail = (what: string) =>
+    maxComputeError(
+      'MAXCOMPUTE_INVALID_OPTIONS',
+      `partition_spec "${spec}" ${what}; write it like ds=20240101 or ds='20240101',region='hz' (quote values that contain , or /)`,
+    );
+  const pairs: [string, string][] = [];
+  let i = 0;
+  const n = spec.length;
+  const skipSpaces = () => {
+    while (i < n && /\s/.test(spec[i]!)) i++;
+  };
+  skipSpaces();
+  if (i === n) return pairs;
+  for (;;) {
+    const eq = spec.indexOf('=', i);
+    const sep = nextSeparator(spec, i);
+    if (eq < 0 || (sep >= 0 && sep < eq)) throw fail(`has "${spec.slice(i, sep < 0 ? n : sep).trim()}" where a key=value pair belongs`);
+    const key = spec.slice(i, eq).trim();
+    if (key === '' || /['"]/.test(key)) throw fail(`has a pair without a usable key at "${spec.slice(i, eq + 1)}"`);
+    i = eq + 1;
+    skipSpaces();
+    let value = '';
+    const quote = spec[i];
+    if (quote === "'" || quote === '"') {
+      i++;
+      for (;;) {
+        if (i >= n) throw fail(`has an unterminated ${quote} quote in the value of ${key}`);
+        const c = spec[i]!;
+        if (c === quote) {
+          i++;
+          break;
+        }
+        if (c === '\\' && i + 1 < n) {
+          value += spec[i + 1];
+          i += 2;
+          continue;
+        }
+        value += c;
+        i++;
+      }
+      skipSpaces();
+      if (i < n && spec[i] !== ',' && spec[i] !== '/') throw fail(`has "${spec.slice(i)}" after the quoted value of ${key}`);
+    } else {
+      const end = nextSeparator(spec, i);
+      value = spec.slice(i, end < 0 ? n : end).trim();
+      if (/['"]/.test(value)) throw fail(`has a stray quote in the value of ${key}`);
+      i = end < 0 ? n : end;
+    }
+    if (value === '') throw fail(`gives ${key} an empty value`);
+    if (pairs.some(([k]) => k.toLowerCase() === key.toLowerCase())) throw fail(`names ${key} twice`);
+    pairs.push([key, value]);
+    if (i >= n) return pairs;
+    i++; // the separator
+    skipSpaces();
+    if (i >= n) return pairs;
+  }
+}
+
+function nextSeparator(text: string, from: number): number {
+  for (let k = from; k < text.length; k++) if (text[k] === ',' || text[k] === '/') return k;
+  return -1;
+}
+
+/**
+ * Normalises a partition spec to the form the SDKs put in the `partition` query parameter: `k=v` pairs
+ * joined by `,`, quotes dropped (`ds='20240101'/region="hz"` becomes `ds=20240101,region=hz`). The service
+ * tells values containing `,` apart by the table's partition keys.
  */
 export function normalizePartitionSpec(spec: string | undefined): string {
   if (!spec || spec.trim() === '') return '';
-  const parts = spec
-    .split(/[,/]/)
-    .map((p) => p.trim())
-    .filter((p) => p !== '');
-  return parts
-    .map((part) => {
-      const eq = part.indexOf('=');
-      if (eq <= 0) {
-        throw maxComputeError(
-          'MAXCOMPUTE_INVALID_OPTIONS',
-          `partition_spec "${spec}" is not a list of key=value pairs; write it like ds=20240101 or ds=20240101,region=hz`,
-        );
-      }
-      const key = part.slice(0, eq).trim();
-      const value = part
-        .slice(eq + 1)
-        .trim()
-        .replace(/^'(.*)'$/, '$1')
-        .replace(/^"(.*)"$/, '$1');
-      return `${key}=${value}`;
-    })
+  return parsePartitionSpec(spec)
+    .map(([k, v]) => `${k}=${v}`)
     .join(',');
 }

@@ -10,11 +10,11 @@ import { buildWireBatch, encodeArrowBatches } from '../codec/arrow-ipc.js';
 import { RecordWriter } from '../codec/record-writer.js';
 import { type OdpsColumn, toArrowSchema } from '../codec/types.js';
 import type { RowValues } from '../codec/values.js';
-import { normalizePartitionSpec } from '../client/session.js';
 import { verifyAuthorization } from '../client/signing.js';
 import { type FaultAction, FaultBook, type FaultEffect, type FaultRule } from './faults.js';
 import { legacyRowMapper } from './legacy-calendar.js';
 import { encodeMetricsSection, METRICS_MIN_TUNNEL_VERSION } from './metrics.js';
+import { canonicalPartition, PartitionSpecError } from './partition-spec.js';
 import { buildTableVersion, type PartitionData, type TableFixture, type TableVersion } from './tables.js';
 
 /** Options of {@link startMaxComputeEmulator}. */
@@ -297,7 +297,7 @@ export async function startMaxComputeEmulator(options: MaxComputeEmulatorOptions
       }
       const table = project.get(route.table!.toLowerCase());
       if (!table) throw new HttpError(404, 'NoSuchTable', `table ${route.project}.${route.table} does not exist`);
-      const partition = normalizeOrThrow(params.get('partition'));
+      const partition = partitionOfRequest(params.get('partition'), table);
       entry.partition = partition || undefined;
       if (route.action === 'create') {
         const data = partitionOf(table, partition, route.project);
@@ -373,11 +373,12 @@ export async function startMaxComputeEmulator(options: MaxComputeEmulatorOptions
     return { action: 'unknown', project, table };
   }
 
-  function normalizeOrThrow(spec: string | undefined): string {
+  function partitionOfRequest(spec: string | undefined, table: TableVersion): string {
     try {
-      return normalizePartitionSpec(spec);
-    } catch {
-      throw new HttpError(400, 'InvalidPartitionSpec', `partition spec "${spec}" is not key=value[,key=value]`);
+      return canonicalPartition(spec, table.partitionKeys.map((k) => k.name));
+    } catch (error) {
+      if (!(error instanceof PartitionSpecError)) throw error;
+      throw new HttpError(400, 'InvalidPartitionSpec', `partition spec "${spec}" is not key=value[,key=value]: ${error.message}`);
     }
   }
 

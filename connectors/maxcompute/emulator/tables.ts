@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseOdpsType, type OdpsColumn, type OdpsType } from '../codec/types.js';
 import type { CellValue, RowValues } from '../codec/values.js';
-import { normalizePartitionSpec } from '../client/session.js';
+import { canonicalPartition, partitionValues } from './partition-spec.js';
 import { maxComputeError } from '../errors.js';
 
 /** Where a table's (or partition's) rows come from. */
@@ -56,11 +56,15 @@ export function buildTableVersion(fixture: TableFixture, baseDir = process.cwd()
   const partitions = new Map<string, PartitionData>();
   if (partitionKeys.length > 0) {
     for (const [spec, rows] of Object.entries(fixture.partitions ?? {})) {
-      const normalized = normalizePartitionSpec(spec);
-      const keys = normalized.split(',').map((p) => p.split('=')[0]!.toLowerCase());
-      const expected = partitionKeys.map((k) => k.name.toLowerCase());
-      if (keys.join(',') !== expected.join(',')) {
-        throw maxComputeError('MAXCOMPUTE_INVALID_OPTIONS', `partition "${spec}" of emulator table ${fixture.name} must name the keys ${expected.join(', ')} in order`);
+      const names = partitionKeys.map((k) => k.name);
+      let normalized: string;
+      try {
+        normalized = canonicalPartition(spec, names);
+      } catch (error) {
+        throw maxComputeError('MAXCOMPUTE_INVALID_OPTIONS', `partition "${spec}" of emulator table ${fixture.name} is not key=value pairs: ${(error as Error).message}`);
+      }
+      if (partitionValues(spec, names).size !== names.length) {
+        throw maxComputeError('MAXCOMPUTE_INVALID_OPTIONS', `partition "${spec}" of emulator table ${fixture.name} must name every key: ${names.join(', ')}`);
       }
       partitions.set(normalized, freezeRows(rows, columns, baseDir));
     }

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseSessionStatus } from '../../../connectors/maxcompute/client/session.js';
+import { normalizePartitionSpec, parsePartitionSpec, parseSessionStatus } from '../../../connectors/maxcompute/client/session.js';
 import { authorization } from '../../../connectors/maxcompute/client/signing.js';
 import { GREGORIAN_CUTOVER_DAY, rebaseLegacyDays, rebaseLegacyMillis } from '../../../connectors/maxcompute/codec/calendar.js';
 import { decodeRecords, RecordStreamDecoder } from '../../../connectors/maxcompute/codec/record-reader.js';
@@ -8,6 +8,7 @@ import { encodeRecords } from '../../../connectors/maxcompute/codec/record-write
 import type { OdpsColumn } from '../../../connectors/maxcompute/codec/types.js';
 import type { MaxComputeEmulator } from '../../../connectors/maxcompute/emulator/index.js';
 import { toLegacyDays, toLegacyMillis } from '../../../connectors/maxcompute/emulator/legacy-calendar.js';
+import { canonicalPartition } from '../../../connectors/maxcompute/emulator/partition-spec.js';
 import { batchToRows } from '../../../src/api/rows.js';
 import { clientOf, emulator, ID_TABLE_COLUMNS, idsOf, idTable, readAll } from './helpers.js';
 
@@ -229,6 +230,77 @@ describe('session status spellings', () => {
       const attached = await client.attachDownloadSession('ids', session.id);
       expect(attached.status).toBe('unknown');
       expect(() => client.openReader(attached, { start: 0, count: 1 })).toThrow(/status "FROZEN"/);
+    } finally {
+      client.close();
+      await emu.close();
+    }
+  });
+});
+
+describe('partition specs with quoted values', () => {
+  it.each([
+    ["p='a/b'", [['p', 'a/b']]],
+    ["tag='x,y'", [['tag', 'x,y']]],
+    ["tag='x,y',ds=1", [['tag', 'x,y'], ['ds', '1']]],
+    ['ds="2024/01"/region=\'h, z\'', [['ds', '2024/01'], ['region', 'h, z']]],
+    ["expr='a=b'", [['expr', 'a=b']]],
+    ["q='it\\'s'", [['q', "it's"]]],
+    [' ds = 20240101 , region = hz ', [['ds', '20240101'], ['region', 'hz']]],
+    ['ds=1,', [['ds', '1']]],
+  ])('%s', (spec, pairs) => {
+    expect(parsePartitionSpec(spec)).toEqual(pairs);
+  });
+
+  it('puts the pairs on the wire as the SDKs do: k=v joined by commas, quotes dropped', () => {
+    expect(normalizePartitionSpec("p='a/b',tag='x,y'")).toBe('p=a/b,tag=x,y');
+  });
+
+  it.each([
+    ["p='a/b", /unterminated ' quote in the value of p/],
+    ['ds=', /gives ds an empty value/],
+    ["ds=''", /gives ds an empty value/],
+    ['ds=1,ds=2', /names ds twice/],
+    ["ds=a'b", /stray quote/],
+    ["ds='a'b", /after the quoted value of ds/],
+    ['=1', /without a usable key/],
+    ['ds', /"ds" where a key=value pair belongs/],
+  ])('rejects %s', (spec, message) => {
+    expect(() => parsePartitionSpec(spec)).toThrow(message);
+    expect(() => parsePartitionSpec(spec)).toThrow(/quote values that contain , or \//);
+  });
+
+  it("the emulator splits the wire form by the table's partition keys", () => {
+    expect(canonicalPartition('p=a/b,tag=x,y', ['p', 'tag'])).toBe('p=a/b,tag=x,y');
+    expect(canonicalPartition('TAG=x,y,P=a/b', ['p', 'tag'])).toBe('p=a/b,tag=x,y');
+    expect(canonicalPartition("ds='1'/region='hz'", ['ds', 'region'])).toBe('ds=1,region=hz');
+    expect(() => canonicalPartition('x=1', ['ds'])).toThrow(/does not start with a partition key/);
+  });
+
+  it('reads a partition whose values hold / and , end to end', async () => {
+    const emu = await emulator({
+      tables: [
+        {
+          name: 'tagged',
+          columns: ID_TABLE_COLUMNS,
+          partitionKeys: [
+            { name: 'p', type: 'string' },
+            { name: 'tag', type: 'string' },
+          ],
+          partitions: {
+            "p='a/b',tag='x,y'": { rows: [[1n, 'one', 1], [2n, 'two', 2]] },
+            "p='a',tag='b'": { rows: [[3n, 'three', 3]] },
+          },
+        },
+      ],
+    });
+    const client = clientOf(emu);
+    try {
+      const session = await client.createDownloadSession('tagged', { partition: "p='a/b',tag='x,y'" });
+      expect(session.partition).toBe('p=a/b,tag=x,y');
+      expect(idsOf((await readAll(client, session)).rows)).toEqual([1, 2]);
+      expect(emu.journal.at(-1)).toMatchObject({ action: 'read', partition: 'p=a/b,tag=x,y' });
+      const other = await client.createDownloadSession('tagged', { partition: 'p=a/tag=b' });
+      expect(idsOf((await readAll(client, other)).rows)).toEqual([3]);
     } finally {
       client.close();
       await emu.close();
