@@ -6,8 +6,8 @@ import { silentLogger } from '../../../src/api/logger.js';
 import { describeOptions, parseOptions } from '../../../src/api/options.js';
 import { batchToRows } from '../../../src/api/rows.js';
 import { ossConnector } from '../../../connectors/oss/index.js';
-import { dataFileName, isHiddenKey, isJobDataKey } from '../../../connectors/oss/layout.js';
-import { escapeValue, Partitioner, sliceOf } from '../../../connectors/oss/partitioner.js';
+import { dataFileName, isHiddenKey, isJobDataKey, maxDataFileNameBytes } from '../../../connectors/oss/layout.js';
+import { escapeValue, MAX_KEY_BYTES, MAX_VALUE_BYTES, Partitioner, sliceOf, valueBudget } from '../../../connectors/oss/partitioner.js';
 import { takeRows } from '../../../connectors/oss/take.js';
 import { runJob } from '../../../src/index.js';
 import { tempDir } from '../../helpers/jobs.js';
@@ -79,6 +79,38 @@ describe('layout', () => {
     expect(escapeValue('eu/west=1%')).toBe('eu%2Fwest%3D1%25');
     expect(escapeValue(null)).toBe('__null__');
     expect(escapeValue('_x')).toBe('%5Fx');
+  });
+
+  it('gives the empty string its own folder name, apart from NUL, null and any real value', () => {
+    expect(escapeValue('')).toBe('__empty__');
+    expect(escapeValue('\u0000')).toBe('%00');
+    expect(escapeValue('__empty__')).toBe('%5F_empty__');
+    expect(escapeValue('__null__')).toBe('%5F_null__');
+    expect(escapeValue('a~b')).toBe('a%7Eb');
+  });
+
+  it('shortens a long value to a readable start plus a hash, never cutting an escape or a character', () => {
+    const long = `${'x'.repeat(300)}/${'y'.repeat(300)}`;
+    const name = escapeValue(long);
+    expect(Buffer.byteLength(name)).toBeLessThanOrEqual(MAX_VALUE_BYTES);
+    expect(name).toMatch(/^x{111}~[0-9a-f]{16}$/);
+    // Same start, different value: different folders.
+    expect(escapeValue(`${'x'.repeat(300)}/${'z'.repeat(300)}`)).not.toBe(name);
+    const wide = escapeValue('中'.repeat(400), 60);
+    expect(Buffer.byteLength(wide)).toBeLessThanOrEqual(60);
+    expect(wide).toMatch(/^(中)+~[0-9a-f]{16}$/u);
+    expect(escapeValue('%'.repeat(100), 40)).toMatch(/^(%25){7}~[0-9a-f]{16}$/);
+  });
+
+  it('sizes values so that every key fits in 1,023 bytes, and refuses a layout that cannot', () => {
+    const spec = { granularity: 'day' as const, time_column: 'ts', columns: ['region', 'customer'] };
+    expect(valueBudget(spec, 'warehouse/orders/', '_late/', maxDataFileNameBytes('orders'))).toBe(MAX_VALUE_BYTES);
+    const deep = `${'p'.repeat(700)}/`;
+    const perValue = valueBudget(spec, deep, '_late/', maxDataFileNameBytes('orders'));
+    expect(Buffer.byteLength(deep) + 6 + 24 + maxDataFileNameBytes('orders') + 'region=/customer=/'.length + 2 * perValue).toBeLessThanOrEqual(MAX_KEY_BYTES);
+    expect(() => valueBudget(spec, `${'p'.repeat(900)}/`, '_late/', maxDataFileNameBytes('orders'))).toThrow(
+      expect.objectContaining({ code: 'OSS_KEY_TOO_LONG', message: expect.stringContaining('Shorten path or the job name, or partition by fewer columns') }),
+    );
   });
 });
 
