@@ -2,6 +2,7 @@ import { type ConnectorDefinition, defineSink } from '../../src/api/connector.js
 import { byteSize, z } from '../../src/api/options.js';
 import { formatOptionsSchema, refineFormatOptions } from '../../src/formats/options.js';
 import { FileSink } from './sink.js';
+import { fileSource } from './source.js';
 
 const options = z
   .object({
@@ -14,7 +15,8 @@ const options = z
 
 export const fileConnector: ConnectorDefinition = {
   name: 'file',
-  description: 'Writes JSON Lines, CSV, Arrow IPC or Parquet files into a local directory, exactly once.',
+  description: 'Reads and writes JSON Lines, CSV, Arrow IPC or Parquet files: a file, directory or glob as a source; a local directory, exactly once, as a sink.',
+  source: fileSource,
   sink: defineSink({ options, create: (o, context) => new FileSink(o, context.baseDir) }),
   example: `sink:\n  - type: file\n    path: out/orders\n    format: parquet\n    max_file_size: 64MiB`,
 };

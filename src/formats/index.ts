@@ -3,7 +3,18 @@
  * bytes of JSON Lines, CSV, Arrow IPC and Parquet files, and decoders back.
  */
 export { type ByteRange, rangeReadStart, splitByteRanges } from './byte-range.js';
-export { createDecoder, type DecodeInput, type DecodeOptions, type Decoder, type DecoderOptions, inferSchema } from './decoder.js';
+export {
+  createDecoder,
+  type DecodeInput,
+  type DecodeOptions,
+  type Decoder,
+  type DecoderOptions,
+  inferSchema,
+  type LocalFile,
+  localFile,
+  type PositionedBatch,
+} from './decoder.js';
+export { readParquetRowGroups } from './parquet/parquet-decoder.js';
 export { createEncoder, type Encoder, type EncoderOptions } from './encoder.js';
 export {
   checkFormatOptions,

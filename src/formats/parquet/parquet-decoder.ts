@@ -102,14 +102,17 @@ export async function readParquetSchema(input: DecodeInput, name: string): Promi
   }
 }
 
-/** The number of rows in each row group of a Parquet file, from its footer. */
-export async function readParquetRowGroups(input: DecodeInput, name: string): Promise<number[]> {
+/** Rows and compressed bytes of each row group of a Parquet file, from its footer. */
+export async function readParquetRowGroups(input: DecodeInput, name: string): Promise<{ rows: number; bytes: number }[]> {
   const file = await open(input, name);
   try {
     const metadata = file.metadata();
-    const rows: number[] = [];
-    for (let i = 0; i < metadata.numRowGroups(); i++) rows.push(Number(metadata.rowGroup(i).numRows()));
-    return rows;
+    const groups: { rows: number; bytes: number }[] = [];
+    for (let i = 0; i < metadata.numRowGroups(); i++) {
+      const group = metadata.rowGroup(i);
+      groups.push({ rows: Number(group.numRows()), bytes: Number(group.compressedSize()) });
+    }
+    return groups;
   } catch (error) {
     throw readError(name, error, 'the footer cannot be read');
   } finally {

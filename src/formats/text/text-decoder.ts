@@ -304,8 +304,8 @@ async function* decodeCsv(input: StreamInput, settings: TextDecodeSettings): Asy
     const names = known ?? Array.from({ length: sampled[0]?.length ?? 0 }, (_, i) => `column_${i + 1}`);
     schema = inferCsvSchema(names, sampled);
   }
-  if (range && header && header.join('\u0000') !== schema.fields.map((f) => f.name).join('\u0000')) {
-    // Ranges after the first cannot see the header and map columns by position, so the order must match.
+  if (range && header && !settings.csvColumns && header.join('\u0000') !== schema.fields.map((f) => f.name).join('\u0000')) {
+    // Ranges after the first cannot see the header and, without csvColumns, map columns by position, so the order must match.
     throw new TidewayError(
       'FORMAT_CSV_COLUMNS',
       `${name}: byte-range reads map CSV columns by position, but the header (${header.join(', ')}) differs from the schema (${schema.fields.map((f) => f.name).join(', ')}); pass a schema in the file's column order (inferSchema gives one)`,
