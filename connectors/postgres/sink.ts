@@ -1,0 +1,389 @@
+import { createHash } from 'node:crypto';
+import type { Writable } from 'node:stream';
+import type { Field, RecordBatch, Schema } from 'apache-arrow';
+import { from as copyFrom } from 'pg-copy-streams';
+import type { FactoryContext } from '../../src/api/connector.js';
+import { ConfigError, TidewayError } from '../../src/api/errors.js';
+import type { Json } from '../../src/api/json.js';
+import type { Sink, SinkCommitter, SinkContext, SinkWriter, SinkWriterContext } from '../../src/api/sink.js';
+import { describeTable, type TableInfo } from './catalog.js';
+import { clientConfig, connect, displayName, type Endpoint, ident, literal, parseTableName, type PgClient, qualified, queryError, type TableName } from './connection.js';
+import { CopyTextEncoder } from './copy-encoder.js';
+import { PostgresCommitter } from './committer.js';
+import type { PostgresSinkOptions } from './options.js';
+import { incompatibility, pgTypeFor } from './types.js';
+
+/** What the committer needs to move one staging table into the target. */
+export interface PostgresCommitInfo {
+  /** Staging table name (in `schema`), unique per job, attempt, writer and sequence number. */
+  staging: string;
+  schema: string;
+  writer: number;
+  rows: number;
+  [key: string]: Json;
+}
+
+export interface StagingColumn {
+  name: string;
+  type: string;
+  notNull: boolean;
+  [key: string]: Json;
+}
+
+/**
+ * A writer's checkpointed state. `runId` names the run of the job (kept across resumes), so the committer
+ * applies data_save_mode, recreate and pre_sql once per run; `columns` is the table to create.
+ */
+export interface PostgresWriterState {
+  runId: string;
+  columns: StagingColumn[];
+  [key: string]: Json;
+}
+
+export const COMMIT_LOG = 'tideway_commit_log';
+
+/** A short stable key of the job name: staging table names start with `tws_<key>_`. */
+export function jobKey(jobName: string): string {
+  return createHash('sha256').update(jobName).digest('hex').slice(0, 10);
+}
+
+export function stagingPrefix(jobName: string): string {
+  return `tws_${jobKey(jobName)}_`;
+}
+
+export class PostgresSink implements Sink<PostgresCommitInfo, PostgresWriterState> {
+  readonly target: TableName;
+  readonly stagingSchema: string;
+  private readonly config;
+  readonly endpoint: Endpoint;
+
+  constructor(
+    readonly options: PostgresSinkOptions,
+    context: FactoryContext,
+  ) {
+    const { config, endpoint } = clientConfig(options, context.baseDir);
+    this.config = config;
+    this.endpoint = endpoint;
+    this.target = parseTableName(options.table!);
+    this.stagingSchema = options.staging_schema ?? this.target.schema;
+  }
+
+  /** Whether rows go through staging tables and the commit log (append exactly-once, and every upsert). */
+  get staged(): boolean {
+    return this.options.exactly_once || this.options.write_mode === 'upsert';
+  }
+
+  connect(): Promise<PgClient> {
+    return connect(this.config, this.endpoint);
+  }
+
+  /** Refuses what cannot be done exactly once, and creates the commit log. */
+  async prepare(): Promise<Json | undefined> {
+    this.refuseUnsafeModes();
+    const client = await this.connect();
+    try {
+      await this.requireSchema(client);
+      if (this.options.schema_save_mode === 'error_when_missing' && !(await describeTable(client, this.target))) throw this.missingTable();
+      if (this.staged) await ensureCommitLog(client, this.stagingSchema);
+    } catch (error) {
+      throw queryError(error, `preparing ${displayName(this.target)}`, this.endpoint);
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+    return undefined;
+  }
+
+  /** Reachable, target present (or creatable), writable, and when the stream's schema is known, matching. */
+  async check(context: SinkContext & { schema?: Schema }): Promise<void> {
+    this.refuseUnsafeModes();
+    const client = await this.connect();
+    try {
+      await this.requireSchema(client);
+      const info = await describeTable(client, this.target);
+      const user = this.endpoint.user;
+      if (!info) {
+        if (this.options.schema_save_mode === 'error_when_missing') throw this.missingTable();
+        const ok = await client.query<{ ok: boolean }>(`SELECT has_schema_privilege(${literal(this.target.schema)}, 'CREATE') AS ok`);
+        if (!ok.rows[0]?.ok) throw new TidewayError('POSTGRES_NO_PRIVILEGE', `table ${displayName(this.target)} does not exist and user ${user} may not create tables in schema ${this.target.schema}; create the table or GRANT CREATE ON SCHEMA ${this.target.schema} TO ${user}`);
+      } else {
+        const ok = await client.query<{ ok: boolean }>(`SELECT has_table_privilege(${literal(qualified(this.target))}, 'INSERT') AS ok`);
+        if (!ok.rows[0]?.ok) throw new TidewayError('POSTGRES_NO_PRIVILEGE', `user ${user} may not INSERT into ${displayName(this.target)}; GRANT INSERT ON ${displayName(this.target)} TO ${user}`);
+        if (context.schema && this.options.schema_save_mode !== 'recreate') checkColumns(context.schema.fields, info, this.options);
+      }
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }
+
+  private refuseUnsafeModes(): void {
+    if (this.staged) return;
+    const refuse = (path: string, what: string) =>
+      new ConfigError([{ path, message: `${what} needs exactly_once: true (it is applied in the transaction of the job's first commit, so a resumed run never applies it twice)` }]);
+    if (this.options.data_save_mode !== 'append') throw refuse('data_save_mode', `data_save_mode: ${this.options.data_save_mode}`);
+    if (this.options.schema_save_mode === 'recreate') throw refuse('schema_save_mode', 'schema_save_mode: recreate');
+    if (this.options.pre_sql.length > 0 || this.options.post_sql.length > 0) throw refuse('pre_sql', 'pre_sql and post_sql');
+  }
+
+  private async requireSchema(client: PgClient): Promise<void> {
+    for (const schema of new Set([this.target.schema, this.stagingSchema])) {
+      const found = await client.query('SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1', [schema]);
+      if (found.rowCount === 0) {
+        throw new TidewayError('POSTGRES_SCHEMA_NOT_FOUND', `schema ${schema} does not exist in ${this.endpoint.database} on ${this.endpoint.host}; create it (CREATE SCHEMA ${ident(schema)}) or fix the table option`, {
+          context: { connector: 'postgres', object: schema },
+        });
+      }
+    }
+  }
+
+  missingTable(): TidewayError {
+    return new TidewayError(
+      'POSTGRES_TABLE_NOT_FOUND',
+      `table ${displayName(this.target)} does not exist in ${this.endpoint.database} on ${this.endpoint.host} and schema_save_mode is error_when_missing; create it, or set schema_save_mode: create_when_missing`,
+      { context: { connector: 'postgres', object: displayName(this.target) } },
+    );
+  }
+
+  async createWriter(context: SinkWriterContext, restored: PostgresWriterState | undefined): Promise<SinkWriter<PostgresCommitInfo, PostgresWriterState>> {
+    const writer = new PostgresWriter(this, context, restored);
+    await writer.open();
+    return writer;
+  }
+
+  async createCommitter(context: SinkContext): Promise<SinkCommitter<PostgresCommitInfo, PostgresWriterState>> {
+    return new PostgresCommitter(this, context);
+  }
+}
+
+/** Every stream column exists in the target with a type that can hold it; NOT NULL columns without default are fed. */
+export function checkColumns(fields: readonly Field[], info: TableInfo, options: Pick<PostgresSinkOptions, 'table'>): void {
+  const byName = new Map(info.columns.map((c) => [c.name, c]));
+  const problems: string[] = [];
+  for (const field of fields) {
+    const column = byName.get(field.name);
+    if (!column) {
+      problems.push(`column "${field.name}" of the stream is missing in the table (add it: ALTER TABLE ${displayName(info.name)} ADD COLUMN ${ident(field.name)} ${pgTypeFor(field)})`);
+      continue;
+    }
+    const why = incompatibility(field.type, column.typname, column.category);
+    if (why) problems.push(`column "${field.name}" is ${column.typeText} in the table but ${String(field.type)} in the stream: ${why}`);
+  }
+  const fed = new Set(fields.map((f) => f.name));
+  for (const column of info.columns) {
+    if (column.notNull && !column.hasDefault && !fed.has(column.name)) problems.push(`column "${column.name}" is NOT NULL without a default, and the stream has no such column`);
+  }
+  if (problems.length > 0) {
+    throw new TidewayError('POSTGRES_SCHEMA_MISMATCH', `the stream does not fit table ${options.table}: ${problems.join('; ')}`, {
+      context: { connector: 'postgres', object: displayName(info.name) },
+    });
+  }
+}
+
+/** Columns of a table created from the stream's Arrow schema. */
+export function columnsFromSchema(fields: readonly Field[]): StagingColumn[] {
+  return fields.map((f) => ({ name: f.name, type: pgTypeFor(f), notNull: !f.nullable }));
+}
+
+export function createTableSql(table: string, columns: readonly StagingColumn[], primaryKeys: readonly string[] = []): string {
+  const defs = columns.map((c) => `${ident(c.name)} ${c.type}${c.notNull ? ' NOT NULL' : ''}`);
+  if (primaryKeys.length > 0) defs.push(`PRIMARY KEY (${primaryKeys.map(ident).join(', ')})`);
+  return `CREATE TABLE ${table} (${defs.join(', ')})`;
+}
+
+export async function ensureCommitLog(client: PgClient, schema: string): Promise<void> {
+  await client.query('BEGIN');
+  try {
+    await client.query(`SELECT pg_advisory_xact_lock(hashtext('tideway_commit_log'))`);
+    await client.query(
+      `CREATE TABLE IF NOT EXISTS ${ident(schema)}.${COMMIT_LOG} (job text NOT NULL, item text NOT NULL, target text NOT NULL, rows bigint NOT NULL DEFAULT 0, committed_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (job, item))`,
+    );
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
+}
+
+/** The COPY of one staging table (or, without exactly-once, of the target) in progress. */
+interface OpenCopy {
+  stream: Writable;
+  table: string;
+  rows: number;
+  error: Error | undefined;
+}
+
+/**
+ * Streams rows with COPY FROM STDIN as they arrive. Exactly-once: into a staging table created in the same
+ * transaction, committed by prepareCommit (durable, invisible in the target); a crash before that leaves
+ * nothing, since PostgreSQL rolls back the transaction with the connection. Without exactly-once: into the
+ * target, committed by prepareCommit.
+ */
+export class PostgresWriter implements SinkWriter<PostgresCommitInfo, PostgresWriterState> {
+  private client: PgClient | undefined;
+  private copy: OpenCopy | undefined;
+  private encoder: CopyTextEncoder | undefined;
+  private columns: StagingColumn[] = [];
+  private sequence = 0;
+  private readonly runId: string;
+  private readonly attempt: string;
+  private rowsBefore = 0;
+  private written = 0;
+  private bytes = 0;
+
+  constructor(
+    private readonly sink: PostgresSink,
+    private readonly context: SinkWriterContext,
+    restored: PostgresWriterState | undefined,
+  ) {
+    this.runId = restored?.runId ?? context.attemptId;
+    this.attempt = context.attemptId.toLowerCase().replace(/[^a-z0-9]/g, '').slice(0, 16);
+  }
+
+  get stats() {
+    return { rowsWritten: this.written, bytesWritten: this.bytes };
+  }
+
+  /** Connects, creates the target when allowed, and checks the stream against it: before any row moves. */
+  async open(): Promise<void> {
+    const { options, target } = this.sink;
+    const client = await this.sink.connect();
+    this.client = client;
+    const fields = this.context.schema.fields;
+    try {
+      let info = await describeTable(client, target);
+      if (!info) {
+        if (options.schema_save_mode === 'error_when_missing') throw this.sink.missingTable();
+        await client.query('BEGIN');
+        await client.query(`SELECT pg_advisory_xact_lock(hashtext(${literal(`tideway:${qualified(target)}`)}))`);
+        if (!(await describeTable(client, target))) {
+          await client.query(createTableSql(qualified(target), columnsFromSchema(fields), options.write_mode === 'upsert' ? (options.primary_keys ?? []) : []));
+        }
+        await client.query('COMMIT');
+        info = (await describeTable(client, target))!;
+      }
+      if (options.schema_save_mode === 'recreate') {
+        this.columns = columnsFromSchema(fields);
+      } else {
+        checkColumns(fields, info, options);
+        const byName = new Map(info.columns.map((c) => [c.name, c]));
+        this.columns = fields.map((f) => {
+          const column = byName.get(f.name)!;
+          return { name: f.name, type: column.typeText, notNull: column.notNull };
+        });
+      }
+      if (options.write_mode === 'upsert') {
+        const keys = options.primary_keys ?? info.primaryKey;
+        if (keys.length === 0) {
+          throw new TidewayError('POSTGRES_NO_KEY', `write_mode upsert needs primary_keys: table ${displayName(target)} has no primary key; set primary_keys or add one`);
+        }
+      }
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw queryError(error, `opening writer ${this.context.writerIndex} on ${displayName(target)}`, this.sink.endpoint);
+    }
+    this.encoder = new CopyTextEncoder(fields);
+  }
+
+  async write(batch: RecordBatch): Promise<void> {
+    if (batch.numRows === 0) return;
+    const copy = this.copy ?? (await this.begin());
+    const step = this.sink.options.batch_rows;
+    for (let start = 0; start < batch.numRows; start += step) {
+      const end = Math.min(batch.numRows, start + step);
+      const bytes = this.encoder!.encode(batch, start, end);
+      this.bytes += bytes.length;
+      copy.rows += end - start;
+      if (copy.error) throw this.copyError(copy);
+      if (!copy.stream.write(bytes)) {
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            copy.stream.off('drain', done);
+            copy.stream.off('error', done);
+            resolve();
+          };
+          copy.stream.on('drain', done);
+          copy.stream.on('error', done);
+        });
+        if (copy.error) throw this.copyError(copy);
+      }
+    }
+  }
+
+  private async begin(): Promise<OpenCopy> {
+    const client = this.client!;
+    const { target, stagingSchema } = this.sink;
+    const upsert = this.sink.options.write_mode === 'upsert';
+    let table: string;
+    let name = '';
+    await client.query('BEGIN');
+    if (this.sink.staged) {
+      name = `${stagingPrefix(this.context.jobName)}${this.attempt}_${this.context.writerIndex}_${this.sequence++}`;
+      table = `${ident(stagingSchema)}.${ident(name)}`;
+      const columns = upsert ? [...this.columns, { name: '__tideway_ord', type: 'bigint GENERATED ALWAYS AS IDENTITY', notNull: false }] : this.columns;
+      await client.query(createTableSql(table, columns));
+    } else {
+      table = qualified(target);
+    }
+    const list = this.columns.map((c) => ident(c.name)).join(', ');
+    const stream = client.query(copyFrom(`COPY ${table} (${list}) FROM STDIN`));
+    const copy: OpenCopy = { stream, table: name || displayName(target), rows: 0, error: undefined };
+    stream.on('error', (error: Error) => (copy.error ??= error));
+    this.copy = copy;
+    return copy;
+  }
+
+  /** The database refused a row: which one (its position since the last checkpoint), and the database's words. */
+  private copyError(copy: OpenCopy): TidewayError {
+    const error = copy.error as Error & { where?: string; code?: string; detail?: string };
+    const line = /line (\d+)/.exec(error.where ?? '')?.[1];
+    const column = /column ([^:]+)/.exec(error.where ?? '')?.[1];
+    const position = line
+      ? `row ${line} of the rows writer ${this.context.writerIndex} received since its last checkpoint (row ${this.rowsBefore + Number(line)} of its input)${column ? `, column ${column}` : ''}`
+      : `a row of writer ${this.context.writerIndex}`;
+    return new TidewayError(
+      'POSTGRES_ROW_REJECTED',
+      `PostgreSQL rejected ${position} for ${displayName(this.sink.target)}: ${error.message}${error.detail ? ` (${error.detail})` : ''}. Fix the row at the source or the table definition, then resume the job; nothing from this checkpoint was written`,
+      { cause: error, context: { connector: 'postgres', object: displayName(this.sink.target), ...(error.code ? { sqlstate: error.code } : {}), ...(line ? { row: this.rowsBefore + Number(line) } : {}) } },
+    );
+  }
+
+  async prepareCommit(): Promise<PostgresCommitInfo[]> {
+    const copy = this.copy;
+    if (!copy) return [];
+    const client = this.client!;
+    await new Promise<void>((resolve) => {
+      copy.stream.once('finish', resolve);
+      copy.stream.once('error', () => resolve());
+      copy.stream.end();
+    });
+    if (copy.error) throw this.copyError(copy);
+    await client.query('COMMIT');
+    this.copy = undefined;
+    this.rowsBefore += copy.rows;
+    this.written += copy.rows;
+    if (!this.sink.staged) return [];
+    return [{ staging: copy.table, schema: this.sink.stagingSchema, writer: this.context.writerIndex, rows: copy.rows }];
+  }
+
+  snapshotState(): PostgresWriterState {
+    return { runId: this.runId, columns: this.columns };
+  }
+
+  /** Drops what this writer staged since its last prepareCommit: the transaction is rolled back with its table. */
+  async abortPrepare(): Promise<void> {
+    const copy = this.copy;
+    this.copy = undefined;
+    if (!copy || !this.client) return;
+    // A COPY in progress cannot be rolled back from this side of the protocol: close the connection instead.
+    const client = this.client;
+    this.client = undefined;
+    (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+    await client.end().catch(() => undefined);
+    this.client = await this.sink.connect();
+  }
+
+  async close(): Promise<void> {
+    if (this.copy) await this.abortPrepare();
+    await this.client?.end().catch(() => undefined);
+    this.client = undefined;
+  }
+}
