@@ -1,0 +1,191 @@
+import type { RecordBatch, Schema } from 'apache-arrow';
+import type { Connection } from 'mysql2/promise';
+import type { PollStatus, ReaderOutput, ReaderSnapshot, SourceReader, SourceReaderContext, SplitChunk, SplitReader } from '../../src/api/source.js';
+import { SplitQueueReader } from '../../src/api/split-queue-reader.js';
+import { textTypeCast } from './connection.js';
+import { mysqlError, serverMessage } from './errors.js';
+import type { ReadPlan } from './plan.js';
+import type { MysqlSplit } from './source.js';
+import { afterCondition, keyText, kindOf, orderClause, selectList, splitConditions, whereClause } from './sql.js';
+import { arrowSchema, buildBatch } from './types.js';
+
+interface OpenStream {
+  connection: Connection;
+  rows: AsyncIterator<unknown[]>;
+  /** The split's `skip` the stream's next row belongs to. */
+  position: number;
+}
+
+/**
+ * Reads a split in bounded chunks.
+ * - keyset mode: each chunk is one `SELECT ... WHERE key > last ORDER BY key LIMIT fetch_size`; the split
+ *   carries the last key, so a restored split continues after it and re-reads nothing;
+ * - stream mode (no unique key, or a query): one streamed query per split, paused between chunks (the
+ *   driver stops reading the socket when the stream's buffer is full); a restored split re-runs the
+ *   ordered query and discards the rows it had emitted before emitting more.
+ */
+export class MysqlSplitReader implements SplitReader<MysqlSplit> {
+  private readonly schema: Schema;
+  private readonly binary: Set<string>;
+  private page: Promise<Connection> | undefined;
+  private readonly streams = new Map<string, OpenStream>();
+
+  constructor(
+    private readonly plan: ReadPlan,
+    private readonly settings: { consistentSnapshot: boolean; connect: () => Promise<Connection> },
+  ) {
+    this.schema = arrowSchema(plan.columns.slice(0, plan.outputCount));
+    this.binary = new Set(plan.columns.filter((c) => c.kind === 'binary').map((c) => c.name));
+  }
+
+  async read(split: MysqlSplit, { maxRows }: { maxRows: number; signal: AbortSignal }): Promise<SplitChunk<MysqlSplit>> {
+    try {
+      return this.plan.mode === 'keyset' ? await this.readPage(split, maxRows) : await this.readStream(split, maxRows);
+    } catch (error) {
+      if (error instanceof RangeError) {
+        throw mysqlError('MYSQL_UNREADABLE_VALUE', `split ${split.splitId} of ${this.plan.label}: ${error.message}`, { context: { splitId: split.splitId } });
+      }
+      if ((error as { connector?: string }).connector !== undefined || (error as { code?: string }).code?.startsWith('MYSQL_')) throw error;
+      throw mysqlError('MYSQL_READ_FAILED', `reading split ${split.splitId} of ${this.plan.label} failed: ${serverMessage(error)}`, {
+        cause: error,
+        context: { splitId: split.splitId },
+        retryable: true,
+      });
+    }
+  }
+
+  private async connection(): Promise<Connection> {
+    this.page ??= this.open();
+    this.page.catch(() => (this.page = undefined));
+    return this.page;
+  }
+
+  private async open(): Promise<Connection> {
+    const connection = await this.settings.connect();
+    if (this.settings.consistentSnapshot) await connection.query('START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY');
+    return connection;
+  }
+
+  private async readPage(split: MysqlSplit, maxRows: number): Promise<SplitChunk<MysqlSplit>> {
+    const order = split.nulls ? this.plan.nullOrder : this.plan.order;
+    const conditions = splitConditions(this.plan, split);
+    if (split.after) conditions.push(afterCondition(this.plan, order, split.after));
+    const sql = `SELECT ${selectList(this.plan)} FROM ${this.plan.from}${whereClause(conditions)}${orderClause(order)} LIMIT ${maxRows}`;
+    const connection = await this.connection();
+    let rows: unknown[][];
+    try {
+      const [result] = await connection.query({ sql, rowsAsArray: true, typeCast: textTypeCast(this.binary) });
+      rows = result as unknown[][];
+    } catch (error) {
+      // A broken connection is replaced on the next read (the split has not moved).
+      this.page = undefined;
+      connection.destroy();
+      throw error;
+    }
+    const finished = rows.length < maxRows;
+    if (rows.length === 0) return { batches: [], next: split, finished };
+    const last = rows[rows.length - 1]!;
+    const after = order.map((name) => keyText(kindOf(this.plan, name), last[this.plan.columns.findIndex((c) => c.name === name)]));
+    return { batches: [this.batch(rows)], next: { ...split, after }, finished };
+  }
+
+  private async readStream(split: MysqlSplit, maxRows: number): Promise<SplitChunk<MysqlSplit>> {
+    let stream = this.streams.get(split.splitId);
+    if (stream && stream.position !== split.skip) {
+      this.streams.delete(split.splitId);
+      stream.connection.destroy();
+      stream = undefined;
+    }
+    if (!stream) {
+      stream = await this.openStream(split);
+      this.streams.set(split.splitId, stream);
+    }
+    // A restored split re-reads the rows it emitted before the crash and drops them here.
+    while (stream.position < split.skip) {
+      const r = await stream.rows.next();
+      if (r.done) {
+        throw mysqlError(
+          'MYSQL_SPLIT_CHANGED',
+          `split ${split.splitId} of ${this.plan.label} had emitted ${split.skip} rows before the restore, but the same ordered query now returns only ${stream.position}; the table changed while the job was down, so the rest cannot be read exactly once. Run the job again from the start (--fresh)`,
+          { context: { splitId: split.splitId } },
+        );
+      }
+      stream.position++;
+    }
+    const rows: unknown[][] = [];
+    let finished = false;
+    while (rows.length < maxRows) {
+      const r = await stream.rows.next();
+      if (r.done) {
+        finished = true;
+        break;
+      }
+      rows.push(r.value);
+    }
+    stream.position += rows.length;
+    if (finished) {
+      this.streams.delete(split.splitId);
+      await stream.connection.end().catch(() => stream.connection.destroy());
+    }
+    return { batches: rows.length > 0 ? [this.batch(rows)] : [], next: { ...split, skip: split.skip + rows.length }, finished };
+  }
+
+  private async openStream(split: MysqlSplit): Promise<OpenStream> {
+    const order = split.nulls ? this.plan.nullOrder : this.plan.order;
+    const sql = `SELECT ${selectList(this.plan)} FROM ${this.plan.from}${whereClause(splitConditions(this.plan, split))}${orderClause(order)}`;
+    const connection = await this.open();
+    const core = (connection as unknown as { connection: { query(options: object): { stream(options: object): AsyncIterable<unknown[]> } } }).connection;
+    const readable = core.query({ sql, rowsAsArray: true, typeCast: textTypeCast(this.binary) }).stream({ highWaterMark: 1024 });
+    return { connection, rows: readable[Symbol.asyncIterator](), position: 0 };
+  }
+
+  private batch(rows: unknown[][]): RecordBatch {
+    return buildBatch(this.schema, this.plan.columns.slice(0, this.plan.outputCount), rows);
+  }
+
+  async close(): Promise<void> {
+    for (const stream of this.streams.values()) stream.connection.destroy();
+    this.streams.clear();
+    const page = this.page;
+    this.page = undefined;
+    if (page) {
+      const c = await page.catch(() => undefined);
+      await c?.end().catch(() => c.destroy());
+    }
+  }
+}
+
+/** The queue reader's rules plus the pull protocol: an idle reader asks the enumerator for work. */
+export class MysqlReader implements SourceReader<MysqlSplit> {
+  private readonly inner: SplitQueueReader<MysqlSplit>;
+
+  constructor(
+    private readonly context: SourceReaderContext,
+    splitReader: MysqlSplitReader,
+    fetchSize: number,
+  ) {
+    this.inner = new SplitQueueReader(context, splitReader, { chunkRows: fetchSize });
+  }
+
+  addSplits(splits: readonly MysqlSplit[]): void {
+    this.inner.addSplits(splits);
+  }
+
+  handleNoMoreSplits(): void {
+    this.inner.handleNoMoreSplits();
+  }
+
+  async pollNext(output: ReaderOutput): Promise<PollStatus> {
+    const status = await this.inner.pollNext(output);
+    if (status === 'waiting') this.context.sendSplitRequest();
+    return status;
+  }
+
+  snapshotState(): ReaderSnapshot<MysqlSplit> {
+    return this.inner.snapshotState();
+  }
+
+  async close(): Promise<void> {
+    await this.inner.close();
+  }
+}

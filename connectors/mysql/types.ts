@@ -1,0 +1,293 @@
+import {
+  Binary,
+  Bool,
+  type DataType,
+  DateDay,
+  Field,
+  Float32,
+  Float64,
+  Int16,
+  Int32,
+  Int64,
+  Int8,
+  makeData,
+  RecordBatch,
+  Schema,
+  Struct,
+  TimestampMicrosecond,
+  type TypeMap,
+  Uint16,
+  Uint32,
+  Uint64,
+  Uint8,
+  Utf8,
+} from 'apache-arrow';
+import type { FieldPacket } from 'mysql2/promise';
+import { mysqlError } from './errors.js';
+
+/** Field metadata key holding the column's MySQL type (`decimal(10,2) unsigned`), so a MySQL sink can recreate it. */
+export const MYSQL_TYPE_KEY = 'mysql.type';
+
+/** How one column is read: its Arrow type and the parser of its text (or bytes). */
+export type ColumnKind =
+  | 'int8' | 'int16' | 'int32' | 'int64' | 'uint8' | 'uint16' | 'uint32' | 'uint64'
+  | 'float32' | 'float64' | 'bool' | 'bits' | 'text' | 'binary' | 'date' | 'datetime' | 'timestamp';
+
+export interface ColumnInfo {
+  name: string;
+  kind: ColumnKind;
+  nullable: boolean;
+  /** The MySQL type as DDL text. */
+  sqlType: string;
+  /** Sorting by this column in SQL sorts like its values (not true of FLOAT as read through a cast). */
+  partitionable: boolean;
+  /** SQL that selects the column (FLOAT is widened to DOUBLE so its text carries every bit). */
+  selectExpr: string;
+  [key: string]: string | boolean;
+}
+
+const T = {
+  DECIMAL: 0, TINY: 1, SHORT: 2, LONG: 3, FLOAT: 4, DOUBLE: 5, NULL: 6, TIMESTAMP: 7, LONGLONG: 8, INT24: 9, DATE: 10, TIME: 11,
+  DATETIME: 12, YEAR: 13, NEWDATE: 14, VARCHAR: 15, BIT: 16, JSON: 245, NEWDECIMAL: 246, ENUM: 247, SET: 248, TINY_BLOB: 249,
+  MEDIUM_BLOB: 250, LONG_BLOB: 251, BLOB: 252, VAR_STRING: 253, STRING: 254, GEOMETRY: 255,
+} as const;
+const FLAG = { NOT_NULL: 1, UNSIGNED: 32, ENUM: 256, SET: 2048 } as const;
+const BINARY_CHARSET = 63;
+
+/**
+ * Maps a result column to how Tideway reads it. `columnType` is the exact type when known (a table's
+ * information_schema COLUMN_TYPE); the wire metadata decides the Arrow type. Unmappable types throw, naming the column.
+ */
+export function columnInfo(field: FieldPacket, columnType: string | undefined, quote: (name: string) => string): ColumnInfo {
+  const flags = typeof field.flags === 'number' ? field.flags : 0;
+  const unsigned = (flags & FLAG.UNSIGNED) !== 0;
+  const nullable = (flags & FLAG.NOT_NULL) === 0;
+  const binary = field.characterSet === BINARY_CHARSET;
+  const length = field.columnLength ?? 0;
+  const u = unsigned ? ' unsigned' : '';
+  const id = quote(field.name);
+  const info = (kind: ColumnKind, sqlType: string, partitionable = false, selectExpr = id): ColumnInfo => ({
+    name: field.name,
+    kind,
+    nullable,
+    sqlType: columnType ?? sqlType,
+    partitionable,
+    selectExpr,
+  });
+  const ext = (field as { extendedFormat?: string }).extendedFormat;
+  switch (field.columnType) {
+    case T.TINY:
+      return info(unsigned ? 'uint8' : 'int8', `tinyint${u}`, true);
+    case T.SHORT:
+      return info(unsigned ? 'uint16' : 'int16', `smallint${u}`, true);
+    case T.INT24:
+      return info(unsigned ? 'uint32' : 'int32', `mediumint${u}`, true);
+    case T.LONG:
+      return info(unsigned ? 'uint32' : 'int32', `int${u}`, true);
+    case T.LONGLONG:
+      return info(unsigned ? 'uint64' : 'int64', `bigint${u}`, true);
+    case T.YEAR:
+      return info('int16', 'year', true);
+    case T.FLOAT:
+      return info('float32', 'float', false, `(${id} + 0e0)`);
+    case T.DOUBLE:
+      return info('float64', 'double');
+    case T.DECIMAL:
+    case T.NEWDECIMAL: {
+      const scale = field.decimals;
+      const precision = Math.max(1, length - (scale > 0 ? 1 : 0) - (unsigned ? 0 : 1));
+      return info('text', `decimal(${precision},${scale})${u}`);
+    }
+    case T.BIT:
+      return length === 1 ? info('bool', 'bit(1)') : info('bits', `bit(${length})`);
+    case T.DATE:
+    case T.NEWDATE:
+      return info('date', 'date', true);
+    case T.DATETIME:
+      return info('datetime', `datetime(${field.decimals})`, true);
+    case T.TIMESTAMP:
+      return info('timestamp', `timestamp(${field.decimals})`, true);
+    case T.TIME:
+      return info('text', `time(${field.decimals})`);
+    case T.JSON:
+      return info('text', 'json');
+    case T.NULL:
+      return info('text', 'text');
+    case T.ENUM:
+    case T.SET:
+      return info('text', columnType ?? 'text');
+    case T.STRING:
+    case T.VAR_STRING:
+    case T.VARCHAR: {
+      if ((flags & (FLAG.ENUM | FLAG.SET)) !== 0) return info('text', columnType ?? 'text');
+      const chars = Math.max(1, Math.floor(length / 4));
+      if (binary) return info('binary', field.columnType === T.STRING ? `binary(${length})` : `varbinary(${length})`);
+      return info('text', field.columnType === T.STRING ? `char(${chars})` : `varchar(${chars})`);
+    }
+    case T.TINY_BLOB:
+    case T.MEDIUM_BLOB:
+    case T.LONG_BLOB:
+    case T.BLOB: {
+      if (ext === 'json') return info('text', 'json');
+      return binary ? info('binary', 'longblob') : info('text', 'longtext');
+    }
+    default:
+      throw mysqlError(
+        'MYSQL_UNSUPPORTED_TYPE',
+        `column "${field.name}" has type ${columnType ?? `#${String(field.columnType)}`}, which Tideway cannot map to Arrow; leave it out with columns, or read it with a query that converts it (for spatial types: ST_AsText(${field.name}) or ST_AsWKB(${field.name}))`,
+        { context: { column: field.name } },
+      );
+  }
+}
+
+export function arrowType(kind: ColumnKind): DataType {
+  switch (kind) {
+    case 'int8': return new Int8();
+    case 'int16': return new Int16();
+    case 'int32': return new Int32();
+    case 'int64': return new Int64();
+    case 'uint8': return new Uint8();
+    case 'uint16': return new Uint16();
+    case 'uint32': return new Uint32();
+    case 'uint64':
+    case 'bits': return new Uint64();
+    case 'float32': return new Float32();
+    case 'float64': return new Float64();
+    case 'bool': return new Bool();
+    case 'text': return new Utf8();
+    case 'binary': return new Binary();
+    case 'date': return new DateDay();
+    case 'datetime': return new TimestampMicrosecond();
+    case 'timestamp': return new TimestampMicrosecond('UTC');
+  }
+}
+
+export function arrowSchema(columns: readonly ColumnInfo[]): Schema {
+  return new Schema(columns.map((c) => new Field(c.name, arrowType(c.kind), c.nullable, new Map([[MYSQL_TYPE_KEY, c.sqlType]]))));
+}
+
+/** Days since 1970-01-01 of `YYYY-MM-DD`. */
+export function parseDate(text: string): number {
+  const y = Number(text.slice(0, 4));
+  const m = Number(text.slice(5, 7));
+  const d = Number(text.slice(8, 10));
+  if (!(m >= 1 && d >= 1) || Number.isNaN(y)) throw new RangeError(`"${text}" is not a date Arrow can hold (zero dates such as 0000-00-00 have no equivalent)`);
+  const t = new Date(0);
+  t.setUTCFullYear(y, m - 1, d);
+  return Math.round(t.getTime() / 86_400_000);
+}
+
+/** Microseconds since the epoch of `YYYY-MM-DD HH:MM:SS[.ffffff]` read as UTC. */
+export function parseDateTime(text: string): bigint {
+  const days = parseDate(text);
+  const h = Number(text.slice(11, 13) || 0);
+  const mi = Number(text.slice(14, 16) || 0);
+  const s = Number(text.slice(17, 19) || 0);
+  const frac = text.length > 20 ? text.slice(20, 26).padEnd(6, '0') : '0';
+  return BigInt(days) * 86_400_000_000n + BigInt((h * 3600 + mi * 60 + s) * 1_000_000) + BigInt(frac);
+}
+
+export function formatDate(days: number): string {
+  const d = new Date(days * 86_400_000);
+  return `${pad(d.getUTCFullYear(), 4)}-${pad(d.getUTCMonth() + 1, 2)}-${pad(d.getUTCDate(), 2)}`;
+}
+
+export function formatDateTime(micros: bigint): string {
+  let days = micros / 86_400_000_000n;
+  let rest = micros % 86_400_000_000n;
+  if (rest < 0n) {
+    rest += 86_400_000_000n;
+    days -= 1n;
+  }
+  const secs = Number(rest / 1_000_000n);
+  const frac = Number(rest % 1_000_000n);
+  const time = `${pad(Math.floor(secs / 3600), 2)}:${pad(Math.floor(secs / 60) % 60, 2)}:${pad(secs % 60, 2)}`;
+  return `${formatDate(Number(days))} ${time}${frac ? `.${pad(frac, 6)}` : ''}`;
+}
+
+function pad(n: number, width: number): string {
+  return String(n).padStart(width, '0');
+}
+
+/**
+ * Builds Arrow columns from rows of text values, column by column into typed arrays (no per-row objects
+ * beyond what the driver made). Throws a RangeError naming the value when one does not fit.
+ */
+export function buildBatch(schema: Schema, columns: readonly ColumnInfo[], rows: readonly unknown[][], offset = 0): RecordBatch {
+  const length = rows.length;
+  const children = columns.map((column, c) => {
+    const index = c + offset;
+    const field = schema.fields[c]!;
+    let nullCount = 0;
+    const validity = new Uint8Array((length + 7) >> 3);
+    const isNull = (i: number): boolean => {
+      const v = rows[i]![index];
+      if (v === null || v === undefined) {
+        nullCount++;
+        return true;
+      }
+      validity[i >> 3]! |= 1 << (i & 7);
+      return false;
+    };
+    const numeric = <A extends { [i: number]: number | bigint }>(array: A, parse: (text: string) => number | bigint): A => {
+      for (let i = 0; i < length; i++) if (!isNull(i)) array[i] = parse(rows[i]![index] as string);
+      return array;
+    };
+    const make = (data: Record<string, unknown>) =>
+      makeData({ type: field.type, length, nullCount, nullBitmap: nullCount > 0 ? validity : new Uint8Array(0), ...data } as never);
+    switch (column.kind) {
+      case 'int8': return make({ data: numeric(new Int8Array(length), Number) });
+      case 'int16': return make({ data: numeric(new Int16Array(length), Number) });
+      case 'int32': return make({ data: numeric(new Int32Array(length), Number) });
+      case 'uint8': return make({ data: numeric(new Uint8Array(length), Number) });
+      case 'uint16': return make({ data: numeric(new Uint16Array(length), Number) });
+      case 'uint32': return make({ data: numeric(new Uint32Array(length), Number) });
+      case 'int64': return make({ data: numeric(new BigInt64Array(length), BigInt) });
+      case 'uint64': return make({ data: numeric(new BigUint64Array(length), BigInt) });
+      case 'float32': return make({ data: numeric(new Float32Array(length), Number) });
+      case 'float64': return make({ data: numeric(new Float64Array(length), Number) });
+      case 'date': return make({ data: numeric(new Int32Array(length), parseDate) });
+      case 'datetime':
+      case 'timestamp': return make({ data: numeric(new BigInt64Array(length), parseDateTime) });
+      case 'bits': {
+        const data = new BigUint64Array(length);
+        for (let i = 0; i < length; i++) if (!isNull(i)) data[i] = bytesToBigInt(rows[i]![index] as Buffer);
+        return make({ data });
+      }
+      case 'bool': {
+        const data = new Uint8Array((length + 7) >> 3);
+        for (let i = 0; i < length; i++) {
+          if (isNull(i)) continue;
+          const v = rows[i]![index];
+          const truthy = Buffer.isBuffer(v) ? v.some((b) => b !== 0) : v !== '0' && v !== 0;
+          if (truthy) data[i >> 3]! |= 1 << (i & 7);
+        }
+        return make({ data });
+      }
+      case 'text':
+      case 'binary': {
+        const parts: Buffer[] = [];
+        const offsets = new Int32Array(length + 1);
+        let total = 0;
+        for (let i = 0; i < length; i++) {
+          if (!isNull(i)) {
+            const v = rows[i]![index];
+            const bytes = Buffer.isBuffer(v) ? v : Buffer.from(String(v), 'utf8');
+            parts.push(bytes);
+            total += bytes.length;
+          }
+          offsets[i + 1] = total;
+        }
+        return make({ valueOffsets: offsets, data: Buffer.concat(parts, total) });
+      }
+    }
+  });
+  const data = makeData({ type: new Struct(schema.fields), length, nullCount: 0, children });
+  return new RecordBatch(schema as Schema<TypeMap>, data);
+}
+
+function bytesToBigInt(bytes: Buffer): bigint {
+  let v = 0n;
+  for (const b of bytes) v = (v << 8n) | BigInt(b);
+  return v;
+}
