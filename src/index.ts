@@ -20,7 +20,8 @@ export { checkDirectory, ensureDirectory, type EnsureDirectoryOptions, probeWrit
 export type { JobConfig, StageConfig, EnvConfig } from './engine/job-config.js';
 export { envSchema } from './engine/job-config.js';
 export type { JobPlan, PlannedStage } from './engine/plan.js';
-export type { JobProgress, JobResult, JobStatus, RunOptions, SinkProgress, SourceProgress } from './engine/result.js';
+export type { JobProgress, JobResult, JobStatus, RunOptions, SinkProgress, SourceProgress, TransformProgress } from './engine/result.js';
+export { jobRowsWritten } from './engine/result.js';
 export type { CheckpointStore, CheckpointData } from './engine/checkpoint-store.js';
 export type { TransportFactory } from './engine/transport.js';
 export { ConnectorRegistry, builtinConnectors };

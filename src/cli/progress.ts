@@ -1,5 +1,5 @@
 import { MultiBar, type SingleBar } from 'cli-progress';
-import type { JobProgress, SourceProgress } from '../engine/result.js';
+import { type JobProgress, type JobResult, jobRowsWritten, type SourceProgress } from '../engine/result.js';
 import { formatBytes, formatCount, formatDuration, perSecond } from './format.js';
 import type { TextStream } from './terminal.js';
 
@@ -7,6 +7,8 @@ import type { TextStream } from './terminal.js';
 export interface ProgressDisplay {
   update(progress: JobProgress): void;
   log(line: string): void;
+  /** The run is over: shows its final state (a finished run's sources at 100%) and stops. */
+  finish(result: JobResult): void;
   stop(): void;
 }
 
@@ -26,25 +28,30 @@ export function createProgress(mode: ProgressMode, stderr: TextStream & NodeJS.W
     case 'lines':
       return new LinesProgress(stderr, options.lineIntervalMs ?? 5000);
     case 'none':
-      return { update() {}, log: (line) => stderr.write(line), stop() {} };
+      return { update() {}, log: (line) => stderr.write(line), finish() {}, stop() {} };
   }
 }
 
-/** Rates between two progress samples. */
-class Rates {
-  private last: { at: number; rowsRead: number; rowsWritten: number; bytesWritten: number } | undefined;
+/** How far back the read rate looks: long enough to smooth batch-sized steps, short enough to follow changes. */
+const RATE_WINDOW_MS = 10_000;
+
+/**
+ * Rates for the display. Rows read per second over the last RATE_WINDOW_MS. Bytes written per second over the
+ * whole run: sinks count bytes when a file or part is closed, in steps far apart, so a rate between two
+ * samples would mostly read 0 B/s.
+ */
+export class Rates {
+  private readonly samples: { at: number; rowsRead: number }[] = [];
   rowsPerSecond = 0;
   bytesPerSecond = 0;
 
   sample(progress: JobProgress): void {
-    const now = { at: progress.elapsedMs, rowsRead: progress.rowsRead, rowsWritten: progress.rowsWritten, bytesWritten: progress.bytesWritten };
-    const previous = this.last ?? { at: 0, rowsRead: 0, rowsWritten: 0, bytesWritten: 0 };
-    const ms = now.at - previous.at;
-    if (ms > 0) {
-      this.rowsPerSecond = perSecond(now.rowsRead - previous.rowsRead, ms);
-      this.bytesPerSecond = perSecond(now.bytesWritten - previous.bytesWritten, ms);
-    }
-    this.last = now;
+    const now = { at: progress.elapsedMs, rowsRead: progress.rowsRead };
+    this.samples.push(now);
+    while (this.samples.length > 2 && now.at - this.samples[1]!.at >= RATE_WINDOW_MS) this.samples.shift();
+    const first = this.samples.length > 1 ? this.samples[0]! : { at: 0, rowsRead: 0 };
+    if (now.at > first.at) this.rowsPerSecond = perSecond(now.rowsRead - first.rowsRead, now.at - first.at);
+    this.bytesPerSecond = perSecond(progress.bytesWritten, progress.elapsedMs);
   }
 }
 
@@ -53,9 +60,9 @@ function splitsText(source: Pick<SourceProgress, 'splitsDone' | 'splitsAssigned'
   return `${formatCount(source.splitsDone)}/${formatCount(source.splitsTotal ?? source.splitsAssigned)}`;
 }
 
-/** How far a source is, 0..1, when it can tell. */
+/** How far a source is, 0..1, when it can tell; rows read by the earlier runs a resumed run continues count too. */
 function fraction(source: SourceProgress): number | undefined {
-  if (source.rowsTotal !== null && source.rowsTotal > 0) return Math.min(1, source.rowsRead / source.rowsTotal);
+  if (source.rowsTotal !== null && source.rowsTotal > 0) return Math.min(1, ((source.rowsReadEarlier ?? 0) + source.rowsRead) / source.rowsTotal);
   if (source.splitsTotal !== null && source.splitsTotal > 0) return Math.min(1, source.splitsDone / source.splitsTotal);
   return undefined;
 }
@@ -72,7 +79,7 @@ function summary(progress: JobProgress, rates: Rates, withSplits: boolean): stri
   );
   return [
     `read ${formatCount(progress.rowsRead)} rows`,
-    `written ${formatCount(progress.rowsWritten)}`,
+    `written ${formatCount(jobRowsWritten(progress.sinks))}`,
     `${formatCount(rates.rowsPerSecond)} rows/s`,
     `${formatBytes(rates.bytesPerSecond)}/s`,
     ...(withSplits ? [`splits ${splitsText(splits)}`] : []),
@@ -104,6 +111,8 @@ class LinesProgress implements ProgressDisplay {
   log(line: string): void {
     this.stderr.write(line);
   }
+
+  finish(): void {}
 
   stop(): void {}
 }
@@ -139,12 +148,13 @@ class BarsProgress implements ProgressDisplay {
     });
   }
 
-  update(progress: JobProgress): void {
+  update(progress: JobProgress, done = false): void {
     if (this.stopped) return;
     this.rates.sample(progress);
     const width = Math.max(...progress.sources.map((s) => s.name.length), 6);
     progress.sources.forEach((source, index) => {
-      const f = fraction(source);
+      // A finished run read every source to its end, whatever this run's own counts say (a resumed run read less).
+      const f = done ? 1 : fraction(source);
       const line = [
         `${source.name.padEnd(width)} ${f === undefined ? ' '.repeat(BAR_WIDTH) : bar(f)} ${f === undefined ? '   ' : `${String(Math.floor(f * 100)).padStart(3)}%`}`,
         `${formatCount(source.rowsRead)} rows`,
@@ -162,6 +172,11 @@ class BarsProgress implements ProgressDisplay {
   log(line: string): void {
     if (this.stopped || this.bars.size === 0) this.stderr.write(line);
     else this.multibar.log(line);
+  }
+
+  finish(result: JobResult): void {
+    this.update(result, result.status === 'finished');
+    this.stop();
   }
 
   stop(): void {

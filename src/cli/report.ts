@@ -1,17 +1,22 @@
-import type { JobResult, JobStatus } from '../engine/result.js';
+import { type JobResult, type JobStatus, jobRowsWritten } from '../engine/result.js';
 import { formatBytes, formatCount, formatDuration, perSecond } from './format.js';
 
 /** The `--json` report: exactly these keys, one object on stdout. */
 export interface JsonReport {
   job: string | null;
   status: JobStatus;
+  /** Rows read by every source, summed. */
   rowsRead: number;
+  /** Rows every sink committed: the smallest of `sinks[].rowsWritten` (never their sum; see jobRowsWritten). */
   rowsWritten: number;
   checkpoints: number;
   durationMs: number;
   resumedFromCheckpoint: number | null;
   sources: { name: string; type: string; rowsRead: number }[];
-  sinks: { name: string; type: string; rowsWritten: number; bytesWritten: number }[];
+  /** Rows in, rows out and rows dropped (filtered) by each transform. */
+  transforms: { name: string; type: string; rowsIn: number; rowsOut: number; rowsFiltered: number }[];
+  /** Rows each sink committed, its bytes, and rows it refused or sent to a late-data location. */
+  sinks: { name: string; type: string; rowsWritten: number; bytesWritten: number; rowsRejected: number; rowsLate: number }[];
   error: { code: string; message: string } | null;
 }
 
@@ -20,12 +25,13 @@ export function jsonReport(result: JobResult): JsonReport {
     job: result.job,
     status: result.status,
     rowsRead: result.rowsRead,
-    rowsWritten: result.rowsWritten,
+    rowsWritten: jobRowsWritten(result.sinks),
     checkpoints: result.checkpoints,
     durationMs: result.durationMs,
     resumedFromCheckpoint: result.resumedFromCheckpoint,
     sources: result.sources.map((s) => ({ name: s.name, type: s.type, rowsRead: s.rowsRead })),
-    sinks: result.sinks.map((s) => ({ name: s.name, type: s.type, rowsWritten: s.rowsWritten, bytesWritten: s.bytesWritten })),
+    transforms: result.transforms.map((t) => ({ name: t.name, type: t.type, rowsIn: t.rowsIn, rowsOut: t.rowsOut, rowsFiltered: t.rowsFiltered })),
+    sinks: result.sinks.map((s) => ({ name: s.name, type: s.type, rowsWritten: s.rowsWritten, bytesWritten: s.bytesWritten, rowsRejected: s.rowsRejected, rowsLate: s.rowsLate })),
     error: result.error,
   };
 }
@@ -41,6 +47,7 @@ export function jsonReportForError(job: string | null, error: { code: string; me
     durationMs: 0,
     resumedFromCheckpoint: null,
     sources: [],
+    transforms: [],
     sinks: [],
     error,
   };

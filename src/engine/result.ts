@@ -38,11 +38,17 @@ export interface SourceProgress {
   /** Known total, when the source can tell (for percentages). */
   splitsTotal: number | null;
   rowsTotal: number | null;
+  /**
+   * On a resumed run, the rows of `rowsTotal` that earlier runs had already read (when the engine knows them);
+   * `rowsRead` counts this run only. Progress displays add the two against `rowsTotal`.
+   */
+  rowsReadEarlier?: number;
 }
 
 export interface SinkProgress {
   name: string;
   type: string;
+  /** Rows this sink has committed (made visible), counted by the sink; never "read minus something". */
   rowsWritten: number;
   bytesWritten: number;
   rowsRejected: number;
@@ -61,8 +67,14 @@ export interface TransformProgress {
 export interface JobProgress {
   job: string;
   elapsedMs: number;
+  /** Rows read by every source, summed (sources read different rows). */
   rowsRead: number;
+  /**
+   * Rows committed by the job: the smallest `rowsWritten` over its sinks (see `jobRowsWritten`). Never a sum
+   * over sinks, because a row fanned out to two sinks is one row, written twice.
+   */
   rowsWritten: number;
+  /** Bytes written by every sink, summed (each sink writes its own bytes). */
   bytesWritten: number;
   checkpoints: number;
   sources: SourceProgress[];
@@ -78,4 +90,16 @@ export interface JobResult extends JobProgress {
   /** The checkpoint this run resumed from, or null for a fresh start. */
   resumedFromCheckpoint: number | null;
   error: { code: string; message: string } | null;
+}
+
+/**
+ * The job's `rowsWritten`: the rows every sink has committed, i.e. the smallest count over the sinks (0 for
+ * a job without sinks). With one sink it is that sink's count; with a fan-out to two sinks of 50,000 rows
+ * each it is 50,000, not 100,000. Per-sink counts are in `sinks[].rowsWritten`.
+ */
+export function jobRowsWritten(sinks: readonly Pick<SinkProgress, 'rowsWritten'>[]): number {
+  if (sinks.length === 0) return 0;
+  let least = Infinity;
+  for (const sink of sinks) least = Math.min(least, sink.rowsWritten);
+  return least;
 }

@@ -34,7 +34,7 @@ describe('tideway run', () => {
     const lines = run.stdout.trimEnd().split('\n');
     expect(lines).toHaveLength(1);
     const report = JSON.parse(lines[0]!) as Record<string, unknown>;
-    expect(Object.keys(report)).toEqual(['job', 'status', 'rowsRead', 'rowsWritten', 'checkpoints', 'durationMs', 'resumedFromCheckpoint', 'sources', 'sinks', 'error']);
+    expect(Object.keys(report)).toEqual(['job', 'status', 'rowsRead', 'rowsWritten', 'checkpoints', 'durationMs', 'resumedFromCheckpoint', 'sources', 'transforms', 'sinks', 'error']);
     expect(report).toMatchObject({
       job: 'e2e-run',
       status: 'finished',
@@ -42,7 +42,8 @@ describe('tideway run', () => {
       rowsWritten: 2000,
       resumedFromCheckpoint: null,
       sources: [{ name: 'fake', type: 'fake', rowsRead: 2000 }],
-      sinks: [{ name: 'file', type: 'file', rowsWritten: 2000 }],
+      transforms: [],
+      sinks: [{ name: 'file', type: 'file', rowsWritten: 2000, rowsRejected: 0, rowsLate: 0 }],
       error: null,
     });
     expect(report.checkpoints).toBeGreaterThanOrEqual(1);
@@ -51,6 +52,38 @@ describe('tideway run', () => {
     expect(committedIds(`${dir}/out`).sort((a, b) => a - b)).toEqual(range(2000));
     // The human report is not printed in --json mode.
     expect(run.stderr).not.toMatch(/^job e2e-run finished/m);
+  });
+
+  it('--json: rows fanned out to two sinks count once at the top and per sink, and a filter\'s dropped rows are reported', async () => {
+    const dir = workspace({
+      'job.yaml': `env:
+  name: e2e-fan-out
+  checkpoint:
+    dir: .ckpt
+source:
+  - type: fake
+    rows: 1000
+transform:
+  - type: filter
+    name: small
+    where: [{ column: id, op: '<', value: 600 }]
+sink:
+  - type: blackhole
+    name: one
+  - type: file
+    name: two
+    path: out
+`,
+    });
+    const run = await runCli(['run', 'job.yaml', '--json'], { cwd: dir });
+    expect(run.code, run.stderr).toBe(0);
+    const report = JSON.parse(run.stdout) as { rowsWritten: number; transforms: unknown[]; sinks: { name: string; rowsWritten: number }[] };
+    expect(report.rowsWritten).toBe(600);
+    expect(report.sinks.map((s) => [s.name, s.rowsWritten])).toEqual([
+      ['one', 600],
+      ['two', 600],
+    ]);
+    expect(report.transforms).toEqual([{ name: 'small', type: 'filter', rowsIn: 1000, rowsOut: 600, rowsFiltered: 400 }]);
   });
 
   it('prints the human report on stderr and keeps stdout empty without --json', async () => {

@@ -79,7 +79,7 @@ export async function runCommand(file: string, flags: RunFlags, context: Command
     return controller.signal.aborted && error instanceof CancelledError ? ExitCode.cancelled : ExitCode.failed;
   }
   // The handlers stay until the process exits: a second signal during the report or shutdown still exits at once.
-  progress.stop();
+  progress.finish(result);
 
   if (flags.json) printJson(jsonReport(result));
   else if (!flags.quiet) io.stderr.write(humanReport(result));
