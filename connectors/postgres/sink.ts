@@ -252,12 +252,18 @@ export class PostgresWriter implements SinkWriter<PostgresCommitInfo, PostgresWr
       let info = await describeTable(client, target);
       if (!info) {
         if (options.schema_save_mode === 'error_when_missing') throw this.sink.missingTable();
-        await client.query('BEGIN');
-        await client.query(`SELECT pg_advisory_xact_lock(hashtext(${literal(`tideway:${qualified(target)}`)}))`);
-        if (!(await describeTable(client, target))) {
-          await client.query(createTableSql(qualified(target), columnsFromSchema(fields), options.write_mode === 'upsert' ? (options.primary_keys ?? []) : []));
+        // Writers start together: one creates the table, the others wait for it and then find it.
+        const lock = `SELECT %s(hashtext(${literal(`tideway:${qualified(target)}`)}))`;
+        await client.query(lock.replace('%s', 'pg_advisory_lock'));
+        try {
+          if (!(await describeTable(client, target))) {
+            await client.query(createTableSql(qualified(target), columnsFromSchema(fields), options.write_mode === 'upsert' ? (options.primary_keys ?? []) : []));
+          }
+        } catch (error) {
+          if ((error as { code?: string }).code !== '42P07') throw error;
+        } finally {
+          await client.query(lock.replace('%s', 'pg_advisory_unlock'));
         }
-        await client.query('COMMIT');
         info = (await describeTable(client, target))!;
       }
       if (options.schema_save_mode === 'recreate') {
