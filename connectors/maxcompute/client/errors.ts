@@ -82,6 +82,14 @@ export function errorFromResponse(status: number, headers: IncomingHttpHeaders, 
     case 'InvalidRowRange':
       return maxComputeError('MAXCOMPUTE_INVALID_ROW_RANGE', `MaxCompute rejected a row range of "${tableName(target)}": ${message}${suffix}.`, { context });
   }
+  if (code === 'ODPS-0410031' || code === 'RequestTimeTooSkewed' || /^ODPS-0410031\b/.test(message)) {
+    return maxComputeError(
+      'MAXCOMPUTE_CLOCK_SKEW',
+      `MaxCompute refused the request to ${target.action} "${tableName(target)}" because its Date is too far from the service's clock (${said})${suffix}. ` +
+        "Set this machine's clock right (enable NTP) and run the job again.",
+      { context },
+    );
+  }
   if (status === 401 || status === 403 || /^(Unauthorized|InvalidAccessKeyId|SignatureNotMatch|AccessDenied|NoPermission)/.test(code)) {
     return maxComputeError(
       'MAXCOMPUTE_AUTH_FAILED',

@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 
 /** What ODPS V2 signing reads from a request. */
 export interface SignableRequest {
@@ -51,47 +51,4 @@ export function sign(secret: string, canonical: string): string {
 /** The `Authorization` header value: `ODPS <accessId>:<signature>`. */
 export function authorization(accessId: string, secret: string, request: SignableRequest, basePath = ''): string {
   return `ODPS ${accessId}:${sign(secret, canonicalString(request, basePath))}`;
-}
-
-export type VerifyResult =
-  | { ok: true; accessId: string }
-  | { ok: false; reason: 'missing' | 'malformed' | 'unknown-access-id' | 'signature-mismatch'; accessId?: string };
-
-/**
- * Checks a request's `Authorization` header against the secret of its access id (the emulator's side of
- * the same signing code). Both V2 and the V4 credential form (`ODPS <id>/<date>/<region>/odps/aliyun_v4_request:<sig>`)
- * are parsed; V4 is verified with the V2 string-to-sign keyed by the derived V4 key.
- */
-export function verifyAuthorization(
-  request: SignableRequest,
-  secretOf: (accessId: string) => string | undefined,
-  basePath = '',
-): VerifyResult {
-  const value = header(request.headers, 'authorization');
-  if (!value) return { ok: false, reason: 'missing' };
-  const m = /^ODPS ([^:]+):(.+)$/.exec(value.trim());
-  if (!m) return { ok: false, reason: 'malformed' };
-  const credential = m[1]!;
-  const given = m[2]!;
-  const parts = credential.split('/');
-  const accessId = parts[0]!;
-  const secret = secretOf(accessId);
-  if (secret === undefined) return { ok: false, reason: 'unknown-access-id', accessId };
-  const key = parts.length === 5 ? v4Key(secret, parts[1]!, parts[2]!) : secret;
-  const expected = Buffer.from(signWithKey(key, canonicalString(request, basePath)));
-  const actual = Buffer.from(given);
-  if (expected.length !== actual.length || !timingSafeEqual(expected, actual)) return { ok: false, reason: 'signature-mismatch', accessId };
-  return { ok: true, accessId };
-}
-
-function signWithKey(key: string | Buffer, canonical: string): string {
-  return createHmac('sha1', key).update(canonical, 'utf8').digest('base64');
-}
-
-/** The V4 signing key: HMAC-SHA256 chain over date, region, `odps`, `aliyun_v4_request`, keyed by `aliyun_v4` + secret. */
-export function v4Key(secret: string, date: string, region: string): Buffer {
-  let key = createHmac('sha256', `aliyun_v4${secret}`).update(date).digest();
-  key = createHmac('sha256', key).update(region).digest();
-  key = createHmac('sha256', key).update('odps').digest();
-  return createHmac('sha256', key).update('aliyun_v4_request').digest();
 }

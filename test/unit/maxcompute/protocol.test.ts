@@ -1,12 +1,13 @@
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { normalizePartitionSpec, parsePartitionSpec, parseSessionStatus } from '../../../connectors/maxcompute/client/session.js';
-import { authorization } from '../../../connectors/maxcompute/client/signing.js';
+import { authorization, canonicalString, sign } from '../../../connectors/maxcompute/client/signing.js';
 import { GREGORIAN_CUTOVER_DAY, rebaseLegacyDays, rebaseLegacyMillis } from '../../../connectors/maxcompute/codec/calendar.js';
 import { decodeRecords, RecordStreamDecoder } from '../../../connectors/maxcompute/codec/record-reader.js';
 import { encodeRecords } from '../../../connectors/maxcompute/codec/record-writer.js';
 import type { OdpsColumn } from '../../../connectors/maxcompute/codec/types.js';
 import type { MaxComputeEmulator } from '../../../connectors/maxcompute/emulator/index.js';
+import { checkRequestAuth, hmacSha1Base64, wireCanonicalString } from '../../../connectors/maxcompute/emulator/auth.js';
 import { toLegacyDays, toLegacyMillis } from '../../../connectors/maxcompute/emulator/legacy-calendar.js';
 import { canonicalPartition } from '../../../connectors/maxcompute/emulator/partition-spec.js';
 import { batchToRows } from '../../../src/api/rows.js';
@@ -304,6 +305,96 @@ describe('partition specs with quoted values', () => {
     } finally {
       client.close();
       await emu.close();
+    }
+  });
+});
+
+/*
+ * Known answers from the Go SDK's own signing tests (odps/account/account_test.go): TestGenerateSignatureV2,
+ * TestBuildCanonicalString, TestCanonicalHeaders and TestBuildCanonicalResource. The client's signing code
+ * and the emulator's separate verification code must both reproduce them.
+ */
+describe('ODPS signing known answers (Go SDK account_test.go)', () => {
+  it('TestGenerateSignatureV2: HMAC-SHA1 of "testdata" under "my-secret-key"', () => {
+    expect(sign('my-secret-key', 'testdata')).toBe('iAcVTeAghMtN74BeKwFTj/pgFEA=');
+    expect(hmacSha1Base64('my-secret-key', 'testdata')).toBe('iAcVTeAghMtN74BeKwFTj/pgFEA=');
+  });
+
+  const goHeaders = {
+    Date: 'Mon, 01 Jan 2020 00:00:00 GMT',
+    'Content-MD5': 'content-md5',
+    'Content-Type': 'application/json',
+    'X-Odps-Test-Header': ['value1', 'value2'],
+    'X-Odps-Another-Header': 'valueA',
+    'Non-ODPS-Header': 'ignored',
+  };
+  const goHeaderPart =
+    'GET\n' + 'content-md5\n' + 'application/json\n' + 'Mon, 01 Jan 2020 00:00:00 GMT\n' + 'x-odps-another-header:valueA\n' + 'x-odps-test-header:value1,value2\n';
+
+  it('TestBuildCanonicalString and TestCanonicalHeaders, with the "mixed parameters" resource', () => {
+    const want = `${goHeaderPart}/v1/resource?a=1&b=2&c`;
+    const query: [string, string][] = [['b', '2'], ['a', '1'], ['c', '']];
+    expect(canonicalString({ method: 'GET', path: '/api/v1/resource', query, headers: goHeaders }, '/api')).toBe(want);
+    expect(wireCanonicalString({ method: 'GET', url: '/api/v1/resource?b=2&a=1&c=', headers: goHeaders }, '/api')).toBe(want);
+  });
+
+  it.each([
+    ['path normalization', '/api/v1/resource', '/api', [], '/v1/resource'],
+    ['query parameters', '/resource', '', [['action', 'list'], ['orderby', 'name'], ['limit', '10']], '/resource?action=list&limit=10&orderby=name'],
+    ['mixed parameters', '/path', '', [['b', '2'], ['a', '1'], ['c', '']], '/path?a=1&b=2&c'],
+  ] as [string, string, string, [string, string][], string][])('TestBuildCanonicalResource: %s', (_name, path, base, query, resource) => {
+    const want = `GET\n\n\n\n${resource}`;
+    expect(canonicalString({ method: 'GET', path, query, headers: {} }, base)).toBe(want);
+    const search = query.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&');
+    expect(wireCanonicalString({ method: 'GET', url: search ? `${path}?${search}` : path, headers: {} }, base)).toBe(want);
+  });
+
+  it('the emulator checks what was sent, not what the client meant: an encoded query and a repeated header', () => {
+    const headers = { date: 'Mon, 01 Jan 2024 00:00:00 GMT', 'x-odps-tunnel-version': '6' };
+    const request = { method: 'GET', path: '/projects/p/tables/t', query: [['partition', 'p=a/b,tag=x y'], ['data', '']] as [string, string][], headers };
+    const signed = { ...headers, authorization: authorization('id', 'key', request) };
+    const options = { secretOf: () => 'key', basePath: '', maxClockSkewMs: 900_000, now: Date.parse(headers.date) };
+    const url = '/projects/p/tables/t?partition=p%3Da%2Fb%2Ctag%3Dx+y&data';
+    expect(checkRequestAuth({ method: 'GET', url, headers: signed }, options)).toEqual({ ok: true, accessId: 'id' });
+    const repeated = { ...signed, 'x-odps-tunnel-version': ['6', '5'] };
+    expect(checkRequestAuth({ method: 'GET', url, headers: repeated }, options)).toMatchObject({ ok: false, code: 'SignatureNotMatch' });
+  });
+});
+
+describe('the Date header: clock skew', () => {
+  const headers = { date: 'Mon, 01 Jan 2024 00:00:00 GMT' };
+  const request = { method: 'GET', path: '/projects/p', query: [] as [string, string][], headers };
+  const signed = { ...headers, authorization: authorization('id', 'key', request) };
+  const at = (offsetMs: number) => checkRequestAuth({ method: 'GET', url: '/projects/p', headers: signed }, { secretOf: () => 'key', basePath: '', maxClockSkewMs: 900_000, now: Date.parse(headers.date) + offsetMs });
+
+  it('accepts a Date within 15 minutes either way and refuses one beyond with ODPS-0410031', () => {
+    expect(at(14 * 60_000)).toMatchObject({ ok: true });
+    expect(at(-14 * 60_000)).toMatchObject({ ok: true });
+    expect(at(16 * 60_000)).toMatchObject({ ok: false, status: 400, code: 'ODPS-0410031', message: expect.stringContaining('Authentication request expired') });
+    expect(at(-16 * 60_000)).toMatchObject({ ok: false, code: 'ODPS-0410031' });
+    const undated = { authorization: signed.authorization };
+    expect(checkRequestAuth({ method: 'GET', url: '/projects/p', headers: undated }, { secretOf: () => 'key', basePath: '', maxClockSkewMs: 900_000 })).toMatchObject({
+      ok: false,
+      code: 'ODPS-0410031',
+    });
+  });
+
+  it('a client whose clock is off gets MAXCOMPUTE_CLOCK_SKEW, naming the fix and not the key', async () => {
+    const ahead = await emulator({ tables: [idTable('ids', 10)], clockOffsetMs: 20 * 60_000, accessKey: 'secret-KEY-123' });
+    const close = await emulator({ tables: [idTable('ids', 10)], clockOffsetMs: -10 * 60_000 });
+    const skewed = clientOf(ahead);
+    const fine = clientOf(close);
+    try {
+      const error = (await skewed.createDownloadSession('ids').catch((e: unknown) => e)) as Error & { code: string; context: unknown };
+      expect(error).toMatchObject({ code: 'MAXCOMPUTE_CLOCK_SKEW', message: expect.stringContaining('enable NTP') });
+      expect(JSON.stringify({ m: error.message, c: error.context })).not.toContain('secret-KEY-123');
+      expect(ahead.journal.at(-1)).toMatchObject({ status: 400, code: 'ODPS-0410031' });
+      expect((await fine.createDownloadSession('ids')).recordCount).toBe(10);
+    } finally {
+      skewed.close();
+      fine.close();
+      await ahead.close();
+      await close.close();
     }
   });
 });

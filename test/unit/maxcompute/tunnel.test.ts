@@ -3,7 +3,8 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { canonicalString, authorization, verifyAuthorization } from '../../../connectors/maxcompute/client/signing.js';
+import { canonicalString, authorization } from '../../../connectors/maxcompute/client/signing.js';
+import { checkRequestAuth } from '../../../connectors/maxcompute/emulator/auth.js';
 import { normalizePartitionSpec } from '../../../connectors/maxcompute/client/session.js';
 import type { MaxComputeEmulator } from '../../../connectors/maxcompute/emulator/index.js';
 import { TidewayError } from '../../../src/api/errors.js';
@@ -27,14 +28,17 @@ describe('ODPS V2 signing', () => {
     );
   });
 
-  it('verifies its own signature and refuses a wrong secret, an unknown id, or a changed request', () => {
-    const signed = { ...request, headers: { ...request.headers, authorization: authorization('id1', 's3cret', request, '/api') } };
-    expect(verifyAuthorization(signed, (id) => (id === 'id1' ? 's3cret' : undefined), '/api')).toEqual({ ok: true, accessId: 'id1' });
-    expect(verifyAuthorization(signed, () => 'other', '/api')).toMatchObject({ ok: false, reason: 'signature-mismatch' });
-    expect(verifyAuthorization(signed, () => undefined, '/api')).toMatchObject({ ok: false, reason: 'unknown-access-id' });
-    const tampered = { ...signed, query: [...request.query.slice(1), ['rowrange', '(0,11)']] as [string, string][] };
-    expect(verifyAuthorization(tampered, () => 's3cret', '/api')).toMatchObject({ ok: false, reason: 'signature-mismatch' });
-    expect(verifyAuthorization(request, () => 's3cret', '/api')).toMatchObject({ ok: false, reason: 'missing' });
+  it("the emulator accepts the client's signature and refuses a wrong secret, an unknown id, or a changed request", () => {
+    const now = Date.parse(request.headers.date);
+    const url = '/api/projects/p/tables/t?rowrange=%280%2C10%29&downloadid=abc&data';
+    const signed = { ...request.headers, authorization: authorization('id1', 's3cret', request, '/api') };
+    const check = (headers: Record<string, string>, secret: string | undefined, target = url) =>
+      checkRequestAuth({ method: 'GET', url: target, headers }, { secretOf: (id) => (id === 'id1' ? secret : undefined), basePath: '/api', maxClockSkewMs: 900_000, now });
+    expect(check(signed, 's3cret')).toEqual({ ok: true, accessId: 'id1' });
+    expect(check(signed, 'other')).toMatchObject({ ok: false, status: 403, code: 'SignatureNotMatch' });
+    expect(check(signed, undefined)).toMatchObject({ ok: false, status: 401, code: 'InvalidAccessKeyId' });
+    expect(check(signed, 's3cret', url.replace('%2C10', '%2C11'))).toMatchObject({ ok: false, code: 'SignatureNotMatch' });
+    expect(check(request.headers, 's3cret')).toMatchObject({ ok: false, status: 401, code: 'Unauthorized' });
   });
 });
 
