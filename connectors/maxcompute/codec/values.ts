@@ -37,7 +37,7 @@ export function toEpochDays(value: CellValue): number {
   if (value instanceof Date) return Math.floor(value.getTime() / MS_PER_DAY);
   if (typeof value === 'string') {
     const m = /^(-?\d{1,6})-(\d{2})-(\d{2})$/.exec(value.trim());
-    if (m) return Math.floor(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])) / MS_PER_DAY);
+    if (m) return Math.floor(utcMillis(Number(m[1]), Number(m[2]) - 1, Number(m[3])) / MS_PER_DAY);
   }
   throw badValue('DATE', value);
 }
@@ -85,12 +85,20 @@ export function toSecondsNanos(value: CellValue): [seconds: number, nanos: numbe
 }
 
 /** `YYYY-MM-DD[ T]HH:MM:SS[.fffffffff][Z]`, always read as UTC. */
+/** Date.UTC without its quirk of reading years 0..99 as 1900..1999 (MaxCompute dates start at year 1). */
+function utcMillis(year: number, month: number, day: number, hours = 0, minutes = 0, seconds = 0): number {
+  const date = new Date(0);
+  date.setUTCFullYear(year, month, day);
+  date.setUTCHours(hours, minutes, seconds, 0);
+  return date.getTime();
+}
+
 function parseUtc(text: string): { millis: number; nanosOfSecond: number } | undefined {
   const m = /^(-?\d{1,6})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?Z?$/.exec(text.trim());
   if (!m) return undefined;
   const fraction = (m[7] ?? '').padEnd(9, '0');
   const nanosOfSecond = Number(fraction);
-  const wholeSeconds = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4] ?? 0), Number(m[5] ?? 0), Number(m[6] ?? 0));
+  const wholeSeconds = utcMillis(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4] ?? 0), Number(m[5] ?? 0), Number(m[6] ?? 0));
   return { millis: wholeSeconds + Math.floor(nanosOfSecond / 1_000_000), nanosOfSecond };
 }
 

@@ -6,6 +6,7 @@ import { GREGORIAN_CUTOVER_DAY, rebaseLegacyDays, rebaseLegacyMillis } from '../
 import { decodeRecords, RecordStreamDecoder } from '../../../connectors/maxcompute/codec/record-reader.js';
 import { encodeRecords } from '../../../connectors/maxcompute/codec/record-writer.js';
 import type { OdpsColumn } from '../../../connectors/maxcompute/codec/types.js';
+import { toEpochDays, toEpochMillis } from '../../../connectors/maxcompute/codec/values.js';
 import type { MaxComputeEmulator } from '../../../connectors/maxcompute/emulator/index.js';
 import { checkRequestAuth, hmacSha1Base64, wireCanonicalString } from '../../../connectors/maxcompute/emulator/auth.js';
 import { toLegacyDays, toLegacyMillis } from '../../../connectors/maxcompute/emulator/legacy-calendar.js';
@@ -129,6 +130,13 @@ describe('odps-tunnel-date-transform: old DATE and DATETIME values', () => {
       expect(rebaseLegacyMillis(toLegacyMillis(ms))).toBe(ms);
     }
     expect(toLegacyDays(day(1, 1, 1))).toBe(-719164);
+  });
+
+  it('reads DATE and DATETIME text of the years 1..99 as those years (not 1901..1999)', () => {
+    expect(toEpochDays('0001-01-01')).toBe(-719162);
+    expect(toEpochDays('0099-12-31')).toBe(day(99, 12, 31));
+    expect(toEpochMillis('0050-06-15 12:30:00')).toBe(day(50, 6, 15) * DAY_MS + 45_000_000);
+    expect(toEpochMillis('1999-12-31T23:59:59.5Z')).toBe(Date.UTC(1999, 11, 31, 23, 59, 59, 500));
   });
 
   const columns: OdpsColumn[] = [
