@@ -48,6 +48,14 @@ describe('tideway clean', () => {
     expect(filesUnder(join(dir, 'out')).filter((f) => !f.startsWith('.tideway-staging'))).toEqual(committed);
   });
 
+  it('--dry-run writes nothing: not even the output directory of a job that never ran', async () => {
+    const dir = workspace({ 'job.yaml': job });
+    const dry = await runCli(['clean', 'job.yaml', '--dry-run'], { cwd: dir, env: {} });
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stderr).toMatch(/e2e-clean: would remove 0 staged items that no checkpoint owns/);
+    expect(existsSync(join(dir, 'out'))).toBe(false);
+  });
+
   it('an invalid job is exit 2 with located problems', async () => {
     const dir = workspace({ 'job.yaml': job.replace('path: out', 'paht: out') });
     const run = await runCli(['clean', 'job.yaml'], { cwd: dir, env: {} });
