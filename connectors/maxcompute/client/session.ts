@@ -24,8 +24,8 @@ export interface DownloadSession {
   /** Arrow schema of all data columns (output types). */
   readonly arrowSchema: Schema;
   /**
-   * The service answered `odps-tunnel-date-transform: true`: DATE and DATETIME values come proleptic
-   * Gregorian. Otherwise values before 1582-10-15 come on the legacy hybrid calendar and are converted.
+   * The service answered `odps-tunnel-date-transform: true`: DATETIME values come proleptic Gregorian.
+   * Otherwise DATETIMEs before 1582-10-15 come on the legacy hybrid calendar and are converted.
    */
   readonly dateTransform: boolean;
 }

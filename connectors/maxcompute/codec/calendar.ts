@@ -1,13 +1,14 @@
 /**
- * Legacy (hybrid Julian/Gregorian) DATE and DATETIME values.
+ * Legacy (hybrid Julian/Gregorian) DATETIME values.
  *
  * A client that sends `odps-tunnel-date-transform: v1` and gets `odps-tunnel-date-transform: true` back
- * receives proleptic Gregorian values: days and milliseconds since 1970-01-01 as Arrow, JavaScript and
- * java.time count them. Without that answer the values follow java.util's calendar, Julian before
- * 1582-10-15: a day before the cutover is counted on the Julian calendar, so 0001-01-01 arrives as day
- * -719164 rather than -719162. `rebaseLegacyDays` maps such a day to the proleptic day with the same
- * year, month and day (the conversion the Java SDK's DateUtils makes between the two calendars); values
- * from the cutover on are the same in both.
+ * receives DATETIME values as proleptic Gregorian milliseconds since 1970-01-01 (the Java SDK then maps
+ * them to java.util dates with DateUtils.ms2date, a glibc-style proleptic calendar). Without that answer
+ * the values are java.util.Date milliseconds, on a calendar that is Julian before 1582-10-15, so an old
+ * date lands on another day number: 0001-01-01 00:00 arrives as day -719164 rather than -719162.
+ * `rebaseLegacyMillis` maps such a value to the proleptic instant with the same date and time of day
+ * (UTC); values from the cutover on are the same on both calendars. DATE values are epoch days either way:
+ * the Java SDK reads and writes them with LocalDate.ofEpochDay / toEpochDay whatever the answer.
  */
 
 /** 1582-10-15, the first Gregorian day of the hybrid calendar, in days since 1970-01-01. */
@@ -18,7 +19,7 @@ export const GREGORIAN_CUTOVER_MS = GREGORIAN_CUTOVER_DAY * 86_400_000;
 /** Julian day number of 1970-01-01. */
 const EPOCH_JDN = 2440588;
 
-/** A legacy day (Julian calendar before the cutover) as the proleptic Gregorian day of the same date. */
+/** A legacy day number (Julian calendar before the cutover) as the proleptic Gregorian day of the same date. */
 export function rebaseLegacyDays(days: number): number {
   if (days >= GREGORIAN_CUTOVER_DAY) return days;
   // Julian calendar date of the Julian day number (Richards' algorithm).

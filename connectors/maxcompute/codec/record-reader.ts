@@ -19,7 +19,7 @@ import {
   K_TIMESTAMP,
   K_UTF8,
 } from './column-builder.js';
-import { GREGORIAN_CUTOVER_DAY, GREGORIAN_CUTOVER_MS, rebaseLegacyDays, rebaseLegacyMillis } from './calendar.js';
+import { GREGORIAN_CUTOVER_MS, rebaseLegacyMillis } from './calendar.js';
 import { crc32cUpdate, crc32cUpdateByte, crc32cUpdateInt32, crc32cUpdateInt64 } from './crc32c.js';
 import { type OdpsColumn, parseOdpsType, toArrowSchema } from './types.js';
 import { END_RECORD, META_CHECKSUM, META_COUNT, METRICS_END, METRICS_TEXT } from './wire.js';
@@ -36,8 +36,9 @@ export interface RecordDecoderOptions {
   /** Where the bytes come from, for error messages (e.g. `project.table rows 0..1000`). */
   source?: string;
   /**
-   * DATE and DATETIME values before 1582-10-15 are on the legacy hybrid calendar (the session did not
-   * answer `odps-tunnel-date-transform: true`): convert them to proleptic Gregorian. @default false
+   * DATETIME values before 1582-10-15 are on the legacy hybrid calendar (the session did not answer
+   * `odps-tunnel-date-transform: true`): convert them to proleptic Gregorian. DATE values are epoch days
+   * either way (the Java SDK reads them with LocalDate.ofEpochDay whatever the answer). @default false
    */
   legacyCalendar?: boolean;
 }
@@ -355,8 +356,7 @@ export class RecordStreamDecoder {
         const lo = this.lo;
         if (this.hi !== lo >> 31) throw this.outOfRange(b);
         this.crc = crc32cUpdateInt64(this.crc, lo, this.hi);
-        if (b.kind === K_INT32) b.i32[i] = lo;
-        else if (b.kind === K_DATE) b.i32[i] = this.legacyCalendar && lo < GREGORIAN_CUTOVER_DAY ? rebaseLegacyDays(lo) : lo;
+        if (b.kind === K_INT32 || b.kind === K_DATE) b.i32[i] = lo;
         else if (b.kind === K_INT8) {
           if (lo < -128 || lo > 127) throw this.outOfRange(b);
           b.bytes[i] = lo;

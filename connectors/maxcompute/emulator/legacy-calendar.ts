@@ -1,11 +1,11 @@
 import type { OdpsColumn } from '../codec/types.js';
-import { type CellValue, type RowValues, toEpochDays, toEpochMillis } from '../codec/values.js';
+import { type CellValue, type RowValues, toEpochMillis } from '../codec/values.js';
 
 /**
- * What the service sends a client that did not ask for `odps-tunnel-date-transform: v1`: DATE and
- * DATETIME values before 1582-10-15 counted on the Julian calendar (java.util's hybrid calendar), so the
- * same year-month-day lands on a different day number. Written apart from the client's conversion (with
- * another algorithm) so that the two check each other.
+ * What the service sends a client that did not ask for `odps-tunnel-date-transform: v1`: DATETIME values
+ * before 1582-10-15 counted on the Julian calendar (java.util's hybrid calendar), so the same date lands
+ * on a different day number. DATE values are epoch days either way. Written apart from the client's
+ * conversion (with another algorithm) so that the two check each other.
  */
 
 const MS_PER_DAY = 86_400_000;
@@ -40,24 +40,19 @@ export function toLegacyMillis(ms: number): number {
 }
 
 /**
- * A function that rewrites the top-level DATE and DATETIME cells of a row into their legacy values, or
- * undefined when the columns have none. (Dates nested in ARRAY, MAP or STRUCT values are left as they are.)
+ * A function that rewrites the top-level DATETIME cells of a row into their legacy values, or undefined
+ * when the columns have none. (DATETIMEs nested in ARRAY, MAP or STRUCT values are left as they are.)
  */
 export function legacyRowMapper(columns: readonly OdpsColumn[]): ((row: RowValues) => RowValues) | undefined {
-  const kinds = columns.map((c) => {
-    const type = c.type.trim().toLowerCase();
-    return type === 'date' ? 'date' : type === 'datetime' ? 'datetime' : undefined;
-  });
-  if (kinds.every((k) => k === undefined)) return undefined;
-  const convert = (kind: 'date' | 'datetime' | undefined, value: CellValue): CellValue => {
-    if (kind === undefined || value === null || value === undefined) return value;
-    return kind === 'date' ? toLegacyDays(toEpochDays(value)) : toLegacyMillis(toEpochMillis(value));
-  };
+  const legacy = columns.map((c) => c.type.trim().toLowerCase() === 'datetime');
+  if (!legacy.includes(true)) return undefined;
+  const convert = (isDatetime: boolean | undefined, value: CellValue): CellValue =>
+    !isDatetime || value === null || value === undefined ? value : toLegacyMillis(toEpochMillis(value));
   return (row) => {
-    if (Array.isArray(row)) return (row as readonly CellValue[]).map((v, i) => convert(kinds[i], v));
+    if (Array.isArray(row)) return (row as readonly CellValue[]).map((v, i) => convert(legacy[i], v));
     const named = { ...(row as Record<string, CellValue>) };
     columns.forEach((c, i) => {
-      if (c.name in named) named[c.name] = convert(kinds[i], named[c.name]);
+      if (c.name in named) named[c.name] = convert(legacy[i], named[c.name]);
     });
     return named;
   };

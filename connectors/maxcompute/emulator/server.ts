@@ -61,8 +61,8 @@ export interface MaxComputeEmulatorOptions {
   baseDir?: string;
   faults?: readonly FaultRule[];
   /**
-   * Honour `odps-tunnel-date-transform: v1` (answer `true` and send proleptic Gregorian dates). False acts
-   * as a service that predates it: no answer, and DATE / DATETIME values before 1582-10-15 on the legacy
+   * Honour `odps-tunnel-date-transform: v1` (answer `true` and send proleptic Gregorian DATETIMEs). False
+   * acts as a service that predates it: no answer, and DATETIME values before 1582-10-15 on the legacy
    * hybrid calendar in record streams. @default true
    */
   dateTransform?: boolean;
@@ -196,7 +196,7 @@ export async function startMaxComputeEmulator(options: MaxComputeEmulatorOptions
   const baseDir = options.baseDir ?? process.cwd();
   const logger = options.logger ?? silentLogger;
   const maxClockSkewMs = options.maxClockSkewMs ?? 900_000;
-  /** The client asked for proleptic Gregorian DATE / DATETIME values and this service knows the transform. */
+  /** The client asked for proleptic Gregorian DATETIME values and this service knows the transform. */
   const transformsDates = (req: IncomingMessage): boolean =>
     (options.dateTransform ?? true) && String(req.headers['odps-tunnel-date-transform'] ?? '').trim().toLowerCase() === 'v1';
 
@@ -477,7 +477,7 @@ export async function startMaxComputeEmulator(options: MaxComputeEmulatorOptions
     const sink = new BodySink(res, deflate, latency.bytesPerSecond, plan.disconnectAfterBytes);
     const positions = columns.map((c) => session.table.columns.indexOf(c));
     const identity = positions.length === session.table.columns.length && positions.every((p, i) => p === i);
-    // A client that did not ask for the date transform gets old DATE / DATETIME values on the legacy calendar.
+    // A client that did not ask for the date transform gets old DATETIME values on the legacy calendar.
     const legacy = format === 'record' && !transformsDates(req) ? legacyRowMapper(columns) : undefined;
     const projected = (i: number): RowValues => {
       const row = session.data.row(i);

@@ -102,7 +102,7 @@ function day(year: number, month: number, date: number): number {
   return Math.round(d.getTime() / DAY_MS);
 }
 
-describe('odps-tunnel-date-transform: old DATE and DATETIME values', () => {
+describe('odps-tunnel-date-transform: old DATETIME values (DATE is epoch days either way)', () => {
   it('converts legacy (Julian before 1582-10-15) day numbers to proleptic Gregorian ones', () => {
     // Julian 0001-01-01 is Julian day 1721424, i.e. -719164 days from 1970-01-01; Gregorian 0001-01-01 is -719162.
     expect(rebaseLegacyDays(-719164)).toBe(day(1, 1, 1));
@@ -143,22 +143,24 @@ describe('odps-tunnel-date-transform: old DATE and DATETIME values', () => {
     { name: 'd', type: 'date' },
     { name: 't', type: 'datetime' },
     { name: 'ds', type: 'array<date>' },
+    { name: 'ts', type: 'array<datetime>' },
   ];
 
-  it('the decoder converts legacy values only when told to, and keeps the record CRC over the wire value', () => {
-    const bytes = encodeRecords(columns, [[-719164, -719164 * DAY_MS + 5, [-719164]], [20000, 1_700_000_000_123, null]]);
+  it('the decoder converts legacy DATETIMEs only when told to, leaves DATEs alone, and checks the CRC over the wire value', () => {
+    const bytes = encodeRecords(columns, [[-719164, -719164 * DAY_MS + 5, [-719164], [-719164 * DAY_MS]], [20000, 1_700_000_000_123, null, null]]);
     const asIs = batchToRows(decodeRecords(columns, bytes));
     expect(asIs[0]).toMatchObject({ d: -719164 * DAY_MS, t: -719164 * DAY_MS + 5 });
     const legacy = batchToRows(decodeRecords(columns, bytes, { legacyCalendar: true }));
-    expect(legacy[0]).toMatchObject({ d: -719162 * DAY_MS, t: -719162 * DAY_MS + 5 });
-    expect([...(legacy[0]!.ds as Iterable<unknown>)]).toEqual([-719162 * DAY_MS]);
+    expect(legacy[0]).toMatchObject({ d: -719164 * DAY_MS, t: -719162 * DAY_MS + 5 });
+    expect([...(legacy[0]!.ds as Iterable<unknown>)]).toEqual([-719164 * DAY_MS]);
+    expect([...(legacy[0]!.ts as Iterable<unknown>)]).toEqual([-719162 * DAY_MS]);
     expect(legacy[1]).toMatchObject({ d: 20000 * DAY_MS, t: 1_700_000_000_123 });
   });
 
   const old = [
-    [day(1, 1, 1), day(1, 1, 1) * DAY_MS + 1000, null],
-    [day(1000, 6, 15), day(1582, 10, 4) * DAY_MS, null],
-    [day(2024, 2, 29), Date.UTC(2024, 1, 29, 12), null],
+    [day(1, 1, 1), day(1, 1, 1) * DAY_MS + 1000, null, null],
+    [day(1000, 6, 15), day(1582, 10, 4) * DAY_MS, null, null],
+    [day(2024, 2, 29), Date.UTC(2024, 1, 29, 12), null, null],
   ];
   const expected = old.map(([d, t]) => ({ d: (d as number) * DAY_MS, t }));
 
@@ -173,7 +175,7 @@ describe('odps-tunnel-date-transform: old DATE and DATETIME values', () => {
       // Without v1 the service sends legacy values and no answer header.
       const raw = await rawRequest(emu, 'GET', '/projects/p/tables/old', [['data', ''], ['downloadid', session.id], ['rowrange', '(0,3)']], { 'x-odps-tunnel-version': '6' });
       expect(raw.status).toBe(200);
-      expect(batchToRows(decodeRecords(columns, raw.body))[0]!.d).toBe(-719164 * DAY_MS);
+      expect(batchToRows(decodeRecords(columns, raw.body))[0]).toMatchObject({ d: -719162 * DAY_MS, t: -719164 * DAY_MS + 1000 });
       const reload = await rawRequest(emu, 'GET', '/projects/p/tables/old', [['downloadid', session.id]], {});
       expect(reload.headers['odps-tunnel-date-transform']).toBeUndefined();
     } finally {
