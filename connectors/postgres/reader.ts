@@ -42,6 +42,8 @@ export class PostgresSplitReader implements SplitReader<PostgresSplit> {
     private readonly plan: ReadPlan,
     private readonly endpoint: Endpoint,
     private readonly logger: Logger,
+    /** The job's snapshot from `prepare`; it wins over the one a split carries from an earlier run. */
+    private readonly snapshot?: string,
   ) {
     this.schema = fullSchema(plan);
     this.output = outputSchema(plan);
@@ -146,13 +148,14 @@ export class PostgresSplitReader implements SplitReader<PostgresSplit> {
     const sql = this.sql(split);
     try {
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-      if (split.snapshot) {
+      const snapshot = this.snapshot ?? split.snapshot;
+      if (snapshot) {
         try {
-          await client.query(`SET TRANSACTION SNAPSHOT ${literal(split.snapshot)}`);
+          await client.query(`SET TRANSACTION SNAPSHOT ${literal(snapshot)}`);
         } catch (error) {
           throw new TidewayError(
             'POSTGRES_SNAPSHOT_GONE',
-            `split ${split.splitId} cannot import the job's snapshot ${split.snapshot} on ${this.endpoint.host} (${(error as Error).message}): the transaction that exported it has ended, so the rows would not be read as of one moment. Resume the job: the resumed run exports a new snapshot`,
+            `split ${split.splitId} cannot import the job's snapshot ${snapshot} on ${this.endpoint.host} (${(error as Error).message}): the transaction that exported it has ended, so the rows would not be read as of one moment. Resume the job: the resumed run exports a new snapshot`,
             { cause: error, context: { connector: 'postgres', splitId: split.splitId }, retryable: true },
           );
         }

@@ -66,9 +66,33 @@ export class PostgresSource implements Source<PostgresSplit, PostgresEnumeratorS
     return connect(this.config, this.endpoint);
   }
 
-  /** Resolves columns, types, the partition column and the keyset once; readers get it as `prepared`. */
+  /**
+   * Resolves columns, types, the partition column and the keyset once, and opens the job's snapshot: a
+   * REPEATABLE READ transaction held until `close` (the end of the job) whose `pg_export_snapshot()` every
+   * reader transaction imports. Readers get both as `prepared`.
+   */
   async prepare(): Promise<Json | undefined> {
-    return (await this.readPlan()) as unknown as Json;
+    const plan = await this.readPlan();
+    const snapshot = await this.openSnapshot();
+    const prepared: PreparedRead = { plan, snapshot };
+    return prepared as unknown as Json;
+  }
+
+  private snapshotHolder: { client: PgClient; id: string } | undefined;
+
+  /** The exported snapshot and the connection of the transaction holding it (opened once per Source). */
+  async openSnapshot(): Promise<string> {
+    if (this.snapshotHolder) return this.snapshotHolder.id;
+    const client = await this.connect();
+    try {
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      const exported = await client.query<{ id: string }>('SELECT pg_export_snapshot() AS id');
+      this.snapshotHolder = { client, id: exported.rows[0]!.id };
+      return this.snapshotHolder.id;
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      throw queryError(error, 'exporting the job snapshot', this.endpoint);
+    }
   }
 
   async check(): Promise<void> {
@@ -119,19 +143,30 @@ export class PostgresSource implements Source<PostgresSplit, PostgresEnumeratorS
   }
 
   async createReader(context: SourceReaderContext): Promise<SourceReader<PostgresSplit>> {
-    const plan = (context.prepared as unknown as ReadPlan | undefined) ?? (await this.readPlan());
-    const splitReader = new PostgresSplitReader(() => this.connect(), plan, this.endpoint, context.logger);
+    const prepared = context.prepared as unknown as PreparedRead | undefined;
+    const plan = prepared?.plan ?? (await this.readPlan());
+    const splitReader = new PostgresSplitReader(() => this.connect(), plan, this.endpoint, context.logger, prepared?.snapshot);
     return new PostgresReader(context, splitReader, this.options.chunk_rows);
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    const holder = this.snapshotHolder;
+    this.snapshotHolder = undefined;
+    if (!holder) return;
+    await holder.client.query('COMMIT').catch(() => undefined);
+    await holder.client.end().catch(() => undefined);
+  }
+}
+
+/** What `prepare` hands to readers: the read plan and the job's exported snapshot. */
+export interface PreparedRead {
+  plan: ReadPlan;
+  snapshot: string;
 }
 
 /**
- * Holds the job's snapshot: a REPEATABLE READ transaction opened when the enumerator is created and kept
- * until it closes (the end of the job), whose `pg_export_snapshot()` every reader imports. Bounds are
- * discovered inside it, so splits and rows agree. A restored job exports a new snapshot: its splits are
- * read as of the resume, not as of the first run (see README).
+ * Plans splits inside the job's snapshot (the Source's exported one), so bounds and rows agree. A restored
+ * job has a new snapshot: its splits are read as of the resume, not as of the first run (see README).
  */
 export class PostgresEnumerator implements SplitEnumerator<PostgresSplit, PostgresEnumeratorState> {
   private pending: PostgresSplit[] = [];
@@ -151,9 +186,10 @@ export class PostgresEnumerator implements SplitEnumerator<PostgresSplit, Postgr
   ): Promise<PostgresEnumerator> {
     const client = await source.connect();
     try {
+      const snapshot = await source.openSnapshot();
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-      const exported = await client.query<{ id: string }>('SELECT pg_export_snapshot() AS id');
-      const enumerator = new PostgresEnumerator(context, client, exported.rows[0]!.id);
+      await client.query(`SET TRANSACTION SNAPSHOT ${literal(snapshot)}`);
+      const enumerator = new PostgresEnumerator(context, client, snapshot);
       if (state?.planned) {
         enumerator.pending = state.pending.map((s) => ({ ...s }));
         context.logger.info('postgres: resuming with a new snapshot; rows changed since the first run are read as they are now', { snapshot: enumerator.snapshot });

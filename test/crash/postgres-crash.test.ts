@@ -1,0 +1,127 @@
+import { spawn } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { seededRandom } from '../../src/testing/random.js';
+import { tempDir } from '../helpers/jobs.js';
+import { pgAvailable, runPgJob, usePgSchema } from '../unit/postgres/helpers.js';
+
+const CHILD = new URL('./postgres-crash-child.ts', import.meta.url).pathname;
+
+/**
+ * Runs the postgres crash child once; with a plan, SIGKILLs it after `killAfterCommits` commits ended, either
+ * `gapMs` later (while rows are read, written and staged by prepareCommit) or, with `atCommit`, 15 ms into
+ * the next commit (between two staging tables' commit transactions).
+ */
+function runChild(env: Record<string, string>, plan: { killAfterCommits: number; atCommit: boolean; gapMs: number } | undefined) {
+  return new Promise<{ code: number | null; killed: boolean; duringCommit: boolean; output: string }>((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', CHILD], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    let killed = false;
+    let duringCommit = false;
+    let inCommit = false;
+    let ended = 0;
+    const kill = () => {
+      if (killed || child.exitCode !== null || output.includes('RESULT ')) return;
+      killed = true;
+      duringCommit = inCommit;
+      child.kill('SIGKILL');
+    };
+    let pending = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      pending += chunk.toString();
+      const lines = pending.split('\n');
+      pending = lines.pop() ?? '';
+      for (const line of lines) {
+        if (line.startsWith('COMMIT-START')) {
+          inCommit = true;
+          if (plan?.atCommit && ended >= plan.killAfterCommits) setTimeout(kill, 15);
+        } else if (line.startsWith('COMMIT-END')) {
+          inCommit = false;
+          ended++;
+          if (plan && !plan.atCommit && ended === plan.killAfterCommits) setTimeout(kill, plan.gapMs);
+        }
+      }
+    });
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.on('exit', (code) => resolve({ code, killed, duringCommit, output }));
+  });
+}
+
+/**
+ * SIGKILL at random moments of fake -> postgres and postgres -> postgres jobs (during reads, while writers
+ * stage and prepare, inside commits), then resume until the job finishes: every id is in the target exactly
+ * once, and no staging table, prepared transaction or open session of the job is left.
+ */
+describe.skipIf(!pgAvailable)('postgres crash and resume (SIGKILL)', () => {
+  const db = usePgSchema();
+
+  const scenarios = [
+    { label: 'fake -> postgres', rows: 6000, seed: 1010, source: (_: string) => ({ type: 'fake', rows: 6000, splits: 6, chunk_rows: 200, rows_per_second: 3000 }) },
+    { label: 'postgres -> postgres', rows: 40000, seed: 2020, source: (table: string) => ({ type: 'postgres', url: db.url, table, split_size: 2000, chunk_rows: 50 }) },
+  ];
+
+  for (const scenario of scenarios) {
+    it(`${scenario.label}: every id exactly once after kills in reads, prepare and commit; nothing left behind`, async () => {
+      const random = seededRandom(scenario.seed);
+      const source = db.table('crash_src');
+      await db.query(`CREATE TABLE ${source} (id bigint PRIMARY KEY, name text, amount double precision)`);
+      await db.query(`INSERT INTO ${source} SELECT g, 'n' || g, g * 0.5 FROM generate_series(0, ${scenario.rows - 1}) g`);
+      const target = db.table('crash_dst');
+      const checkpoints = tempDir('tideway-pg-crash-');
+      const sourceConfig = scenario.source(source);
+      const env = {
+        CRASH_JOB: JSON.stringify({
+          name: `pg-crash-${scenario.seed}`,
+          checkpoints: checkpoints.path,
+          parallelism: 2,
+          commitPauseMs: 25,
+          source: sourceConfig,
+          sink: { type: 'postgres', url: db.url, table: target },
+        }),
+      };
+      try {
+        let kills = 0;
+        let commitKills = 0;
+        const wanted = 3;
+        let finished = false;
+        for (let run = 0; run < wanted + 10; run++) {
+          const plan = kills < wanted ? { killAfterCommits: 1 + Math.floor(random() * 2), atCommit: random() < 0.4, gapMs: Math.floor(random() * 60) } : undefined;
+          const result = await runChild(env, plan);
+          if (result.killed) {
+            kills++;
+            if (result.duringCommit) commitKills++;
+            continue;
+          }
+          expect(result.code, `the job failed after ${kills} kills (seed ${scenario.seed}):\n${result.output}`).toBe(0);
+          finished = true;
+          break;
+        }
+        console.log(`postgres crash test ${scenario.label} seed ${scenario.seed}: ${kills} kills, ${commitKills} during a commit`);
+        expect(finished).toBe(true);
+        expect(kills).toBeGreaterThanOrEqual(2);
+        const [counts] = await db.query<{ n: string; distinct: string; missing: string }>(
+          `SELECT count(*) AS n, count(DISTINCT id) AS distinct, (SELECT count(*) FROM (SELECT id FROM ${source} EXCEPT SELECT id FROM ${target}) m) AS missing FROM ${target}`,
+        );
+        expect({ n: Number(counts!.n), distinct: Number(counts!.distinct), missing: Number(counts!.missing) }).toEqual({ n: scenario.rows, distinct: scenario.rows, missing: 0 });
+        const staging = await db.query(`SELECT relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND relname LIKE 'tws\\_%'`, [db.schema]);
+        expect(staging).toEqual([]);
+        const prepared = await db.query(`SELECT gid FROM pg_prepared_xacts`);
+        expect(prepared).toEqual([]);
+        // Killed children's sessions are gone (the server rolled them back and released their locks).
+        await new Promise((r) => setTimeout(r, 200));
+        const sessions = await db.query(`SELECT pid FROM pg_stat_activity WHERE application_name = 'tideway' AND state LIKE 'idle in transaction%'`);
+        expect(sessions).toEqual([]);
+      } finally {
+        checkpoints.remove();
+      }
+    });
+  }
+
+  it('a plain run of the crash job writes every id once (the child works without kills)', async () => {
+    const target = db.table('plain');
+    const result = await runPgJob({ source: [{ type: 'fake', rows: 500, splits: 2 }], sink: [{ type: 'postgres', url: db.url, table: target }] });
+    expect(result.error).toBeNull();
+    const [row] = await db.query<{ n: string }>(`SELECT count(DISTINCT id) AS n FROM ${target}`);
+    expect(Number(row!.n)).toBe(500);
+  });
+});
