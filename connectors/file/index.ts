@@ -10,6 +10,13 @@ const options = z
     ...formatOptionsSchema.shape,
     file_prefix: z.string().regex(/^[A-Za-z0-9._-]+$/).default('part').meta({ description: 'Start of every output file name.' }),
     max_file_size: byteSize().default(128 * 1024 * 1024).meta({ description: 'Roll to a new file after this many bytes (e.g. 64MiB).' }),
+    data_save_mode: z
+      .enum(['error', 'overwrite', 'append'])
+      .default('error')
+      .meta({
+        description:
+          "What a new run (not a resume) does with output an earlier run of the same job committed under path: error refuses to write (nothing of the new run becomes visible), overwrite removes that output at the new run's first commit, append keeps it (rows both runs read are then there twice). Other jobs' and other programs' files are never touched.",
+      }),
   })
   .superRefine(refineFormatOptions);
 

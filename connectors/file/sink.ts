@@ -8,11 +8,13 @@ import type { CommitContext, OrphanReport, Sink, SinkCommitter, SinkContext, Sin
 import { createEncoder, type Encoder } from '../../src/formats/encoder.js';
 import type { FormatOptions } from '../../src/formats/options.js';
 import { checkDirectory, ensureDirectory, syncDirectory } from '../../src/api/durable-fs.js';
+import { type DataSaveMode, type FileWriterState, ledgerRows, type OutputLedger, readLedger, targetHasOutput, writeLedger } from './output-ledger.js';
 
 export interface FileSinkOptions extends FormatOptions {
   path: string;
   file_prefix: string;
   max_file_size: number;
+  data_save_mode: DataSaveMode;
 }
 
 /** One staged file, handed to the committer: paths are relative to the sink's `path`. */
@@ -56,12 +58,13 @@ export class FileSink implements Sink<FileCommitInfo> {
     return undefined;
   }
 
-  async createWriter(context: SinkWriterContext): Promise<SinkWriter<FileCommitInfo>> {
-    return new FileWriter(this.options, this.root, join(this.stagingRoot(context.jobName), context.attemptId), context);
+  async createWriter(context: SinkWriterContext, restored: Json | undefined): Promise<SinkWriter<FileCommitInfo>> {
+    const run = isWriterState(restored) ? restored.run : context.attemptId;
+    return new FileWriter(this.options, this.root, join(this.stagingRoot(context.jobName), context.attemptId), context, run);
   }
 
   async createCommitter(context: SinkContext): Promise<SinkCommitter<FileCommitInfo>> {
-    return new FileCommitter(this.root, this.stagingRoot(context.jobName));
+    return new FileCommitter(this.root, this.stagingRoot(context.jobName), this.options.data_save_mode, context);
   }
 }
 
@@ -78,14 +81,34 @@ class FileWriter implements SinkWriter<FileCommitInfo> {
   private readonly tag = randomBytes(2).toString('hex');
   readonly stats = { rowsWritten: 0, bytesWritten: 0 };
 
+  /** Resolves once the target is known to take this run's output (data_save_mode: error checks here). */
+  private allowed: Promise<void> | undefined;
+
   constructor(
     private readonly options: FileSinkOptions,
     private readonly root: string,
     private readonly staging: string,
     private readonly context: SinkWriterContext,
+    private readonly run: string,
   ) {}
 
+  /**
+   * data_save_mode: error refuses a target holding output an earlier run of this job committed, before this
+   * run's first file and before any checkpoint of it, so that nothing of it becomes visible. A writer of the
+   * run the ledger records (resumed with its state, or added to a resumed run the committer adopted) passes.
+   */
+  private guard(): Promise<void> {
+    this.allowed ??= (async () => {
+      if (this.options.data_save_mode !== 'error') return;
+      const ledger = await readLedger(this.root, this.context.jobName);
+      if (!ledger || ledger.files.length === 0 || ledger.run === this.run || ledger.attempts.includes(this.context.attemptId)) return;
+      throw targetHasOutput(this.root, ledger);
+    })();
+    return this.allowed;
+  }
+
   private async openFile(schema: Schema): Promise<OpenFile> {
+    await this.guard();
     await mkdir(this.staging, { recursive: true });
     const encoder = createEncoder(this.options.format, schema, { ...this.options, name: this.staging });
     const name = `${this.options.file_prefix}-${this.context.attemptId}-${this.tag}-w${this.context.writerIndex}-${String(this.sequence++).padStart(5, '0')}${encoder.extension}`;
@@ -122,14 +145,19 @@ class FileWriter implements SinkWriter<FileCommitInfo> {
   }
 
   async prepareCommit(): Promise<FileCommitInfo[]> {
+    await this.guard();
     await this.finishFile();
     const infos = this.ready;
     this.ready = [];
     return infos;
   }
 
-  snapshotState(): undefined {
-    return undefined;
+  /**
+   * Writer 0 carries the run's id into the checkpoint (the committer reads it to tell a resume from a new run).
+   * The others keep no state, so that a job may resume with fewer writers.
+   */
+  snapshotState(): FileWriterState | undefined {
+    return this.context.writerIndex === 0 ? { run: this.run } : undefined;
   }
 
   async abortPrepare(): Promise<void> {
@@ -158,12 +186,27 @@ async function writeAll(handle: FileHandle, chunks: Uint8Array[]): Promise<void>
 }
 
 class FileCommitter implements SinkCommitter<FileCommitInfo> {
+  /** The ledger as this committer last wrote or read it; undefined until the first commit. */
+  private ledger: OutputLedger | undefined;
+
   constructor(
     private readonly root: string,
     private readonly stagingRoot: string,
+    private readonly mode: DataSaveMode,
+    private readonly context: SinkContext,
   ) {}
 
   async commit(infos: readonly FileCommitInfo[], context: CommitContext): Promise<void> {
+    const ledger = this.ledger ?? (await this.startRun(context));
+    const known = new Set(ledger.files.map((f) => f.name));
+    const added = infos.filter((info) => !known.has(info.final));
+    if (added.length > 0 || (context.endOfInput && !ledger.complete)) {
+      // Recorded before the renames: a file listed but never moved is a no-op for overwrite; a moved file that
+      // is not listed would be invisible to it.
+      for (const info of added) ledger.files.push({ name: info.final, rows: info.rows });
+      ledger.complete ||= context.endOfInput;
+      await writeLedger(this.root, ledger);
+    }
     for (const info of infos) {
       const staged = join(this.root, info.staged);
       const final = join(this.root, info.final);
@@ -186,6 +229,39 @@ class FileCommitter implements SinkCommitter<FileCommitInfo> {
     }
     if (infos.length > 0) await syncDirectory(this.root);
     if (context.endOfInput) await removeEmptyDirs(this.stagingRoot, join(this.root, STAGING_DIR));
+  }
+
+  /**
+   * The first commit of this committer: continues the run the ledger records (a resume: the writers' states
+   * carry its id), or starts a new one and applies data_save_mode to what earlier runs of the job committed.
+   */
+  private async startRun(context: CommitContext): Promise<OutputLedger> {
+    const job = this.context.jobName;
+    const attempt = this.context.attemptId;
+    const run = context.writerStates.find(isWriterState)?.run ?? attempt;
+    const previous = await readLedger(this.root, job);
+    let ledger: OutputLedger;
+    if (previous && (previous.run === run || previous.attempts.includes(attempt))) {
+      ledger = previous.attempts.includes(attempt) ? previous : { ...previous, attempts: [...previous.attempts, attempt] };
+    } else {
+      ledger = { job, run, attempts: [attempt], files: [], complete: false };
+      if (previous && previous.files.length > 0) {
+        if (this.mode === 'error') throw targetHasOutput(this.root, previous);
+        if (this.mode === 'overwrite') {
+          for (const file of previous.files) await unlink(join(this.root, file.name)).catch((error: unknown) => {
+            if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw wrap(error, `could not remove ${join(this.root, file.name)}, which an earlier run of job "${job}" committed (data_save_mode: overwrite)`);
+          });
+          await syncDirectory(this.root);
+          this.context.logger.info(`data_save_mode overwrite: removed ${previous.files.length} file(s) with ${ledgerRows(previous)} rows that an earlier run of job "${job}" committed in ${this.root}`, { sink: this.context.sinkName });
+        } else {
+          ledger.files = previous.files;
+          this.context.logger.info(`data_save_mode append: ${this.root} keeps ${previous.files.length} file(s) with ${ledgerRows(previous)} rows that an earlier run of job "${job}" committed; this run adds its own next to them`, { sink: this.context.sinkName });
+        }
+      }
+    }
+    if (ledger !== previous) await writeLedger(this.root, ledger);
+    this.ledger = ledger;
+    return ledger;
   }
 
   async abort(infos: readonly FileCommitInfo[]): Promise<void> {
@@ -258,4 +334,8 @@ function wrap(error: unknown, message: string): TidewayError {
 /** How errors name the option: `sink "out" path`. */
 function optionName(context: Pick<SinkContext, 'sinkName'>): string {
   return `sink "${context.sinkName}" path`;
+}
+
+function isWriterState(value: unknown): value is FileWriterState {
+  return typeof value === 'object' && value !== null && typeof (value as { run?: unknown }).run === 'string';
 }

@@ -121,3 +121,71 @@ describe('file sink', () => {
     expect(parsed.ok).toBe(false);
   });
 });
+
+describe('file sink data_save_mode: what a new run does with an earlier run\'s committed output', () => {
+  /** One run of job "job": a writer per attempt, `rows` rows, committed at one end-of-input checkpoint. */
+  async function runOnce(sink: Sink, attemptId: string, first: number, rows: number, restored?: unknown) {
+    const context = { ...base, attemptId };
+    await sink.prepare?.(context);
+    const committer = await sink.createCommitter(context);
+    const writer = await sink.createWriter({ ...writerContext, attemptId }, restored as never);
+    await writer.write(generateBatch(1, first, rows));
+    const infos = await writer.prepareCommit(1);
+    await committer.commit(infos, { checkpointId: 1, endOfInput: true, writerStates: [await writer.snapshotState(1)] });
+    await writer.close();
+    return { committer, writer };
+  }
+  const ids = (root: string) =>
+    readdirSync(root)
+      .filter((n) => n.endsWith('.jsonl'))
+      .flatMap((n) => readFileSync(join(root, n), 'utf8').trim().split('\n'))
+      .map((line) => (JSON.parse(line) as { id: number }).id)
+      .sort((a, b) => a - b);
+
+  it('defaults to error: a new run refuses a target holding the job\'s earlier output, and names it', async () => {
+    const { sink, root } = await fileSink({});
+    await runOnce(sink, 'first', 0, 10);
+    writeFileSync(join(root, 'someone-else.txt'), 'not ours');
+    await expect(runOnce(sink, 'second', 0, 10)).rejects.toMatchObject({
+      code: 'FILE_TARGET_HAS_OUTPUT',
+      message: expect.stringMatching(/already holds 1 file\(s\) with 10 rows that a finished earlier run of job "job" committed.*data_save_mode: overwrite/),
+    });
+    expect(ids(root)).toEqual([...Array(10).keys()]);
+  });
+
+  it('a resumed run is the same run: its writers (restored or added) and its committer go on', async () => {
+    const { sink, root } = await fileSink({});
+    const first = await runOnce(sink, 'first', 0, 10);
+    const state = await first.writer.snapshotState(1);
+    // The resume: the committer re-commits the last checkpoint with its writer states, then writers start.
+    const committer = await sink.createCommitter({ ...base, attemptId: 'resume' });
+    await committer.commit([], { checkpointId: 1, endOfInput: false, writerStates: [state] });
+    const restored = await sink.createWriter({ ...writerContext, attemptId: 'resume' }, state as never);
+    const added = await sink.createWriter({ ...writerContext, attemptId: 'resume', writerIndex: 1 }, undefined);
+    await restored.write(generateBatch(1, 10, 5));
+    await added.write(generateBatch(1, 15, 5));
+    const infos = [...(await restored.prepareCommit(2)), ...(await added.prepareCommit(2))];
+    await committer.commit(infos, { checkpointId: 2, endOfInput: true, writerStates: [await restored.snapshotState(2), await added.snapshotState(2)] });
+    expect(ids(root)).toEqual([...Array(20).keys()]);
+  });
+
+  it('overwrite removes only what earlier runs of the job committed, at the new run\'s first commit', async () => {
+    const { sink, root } = await fileSink({ data_save_mode: 'overwrite' });
+    await runOnce(sink, 'first', 0, 10);
+    writeFileSync(join(root, 'someone-else.jsonl'), '{"id":1000}\n');
+    await runOnce(sink, 'second', 100, 10);
+    expect(ids(root)).toEqual([...Array(10).keys()].map((i) => i + 100).concat([1000]).sort((a, b) => a - b));
+    await runOnce(sink, 'third', 200, 3);
+    expect(ids(root)).toEqual([200, 201, 202, 1000]);
+  });
+
+  it('append keeps the earlier output and adds the new run\'s, and a later overwrite removes both', async () => {
+    const { sink, root } = await fileSink({ data_save_mode: 'append' });
+    await runOnce(sink, 'first', 0, 3);
+    await runOnce(sink, 'second', 0, 3);
+    expect(ids(root)).toEqual([0, 0, 1, 1, 2, 2]);
+    const { sink: overwriting } = await fileSink({ data_save_mode: 'overwrite', path: root });
+    await runOnce(overwriting, 'third', 50, 2);
+    expect(ids(root)).toEqual([50, 51]);
+  });
+});
