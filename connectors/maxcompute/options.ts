@@ -18,7 +18,7 @@ export const maxComputeSourceOptions = z.object({
     .optional()
     .meta({
       description:
-        "Partition(s) of a partitioned table: `ds=20240101` or `ds='20240101',region='hz'`, or a list of such specs. One download session per partition.",
+        "Partition(s) of a partitioned table: `ds=20240101` or `ds='20240101',region='hz'` (pairs separated by , or /; quote a value that contains , or /, e.g. `tag='x,y'`), or a list of such specs. One download session per partition.",
     }),
   read_columns: z
     .array(z.string().min(1))
