@@ -4,7 +4,7 @@ import { formatOptionsSchema, refineFormatOptions } from '../../src/formats/opti
 import { FileSink } from './sink.js';
 import { fileSource } from './source.js';
 
-const options = z
+export const fileSinkOptions = z
   .object({
     path: z.string().min(1).meta({ description: 'Output directory (created if missing); relative paths resolve against the working directory.' }),
     ...formatOptionsSchema.shape,
@@ -20,10 +20,13 @@ const options = z
   })
   .superRefine(refineFormatOptions);
 
+/** The file sink's options as a job writes them (durations and sizes may be strings). */
+export type FileSinkConfig = z.input<typeof fileSinkOptions>;
+
 export const fileConnector: ConnectorDefinition = {
   name: 'file',
   description: 'Reads and writes JSON Lines, CSV, Arrow IPC or Parquet files: a file, directory or glob as a source; a local directory, exactly once, as a sink.',
   source: fileSource,
-  sink: defineSink({ options, create: (o, context) => new FileSink(o, context.baseDir) }),
+  sink: defineSink({ options: fileSinkOptions, create: (o, context) => new FileSink(o, context.baseDir) }),
   example: `sink:\n  - type: file\n    path: out/orders\n    format: parquet\n    max_file_size: 64MiB`,
 };
