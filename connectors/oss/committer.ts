@@ -69,7 +69,7 @@ export class OssCommitter implements SinkCommitter<OssCommitInfo, OssWriterState
       : 'no object exists there: something outside this job (a lifecycle rule, another tool, a person) aborted the upload before it was completed';
     throw new TidewayError(
       'OSS_COMMIT_LOST',
-      `checkpoint ${checkpointId} owns ${url} (multipart upload ${info.uploadId}, ${info.rows} rows), but OSS no longer has that upload and ${what}. ` +
+      `checkpoint ${checkpointId} owns ${url} (multipart upload ${info.uploadId}, ${info.rows} row${info.rows === 1 ? '' : 's'}), but OSS no longer has that upload and ${what}. ` +
         `Those rows are not in the target, and the checkpoint has already moved past them, so resuming cannot bring them back. ` +
         `Check first that no other job or lifecycle rule removes uploads under ${client.url(this.settings.prefix)}; then rewrite this job's output once with ` +
         '--fresh and data_save_mode: overwrite (it removes every object this job wrote before, then writes all rows again; --fresh with append would leave the rows committed so far twice)',
@@ -140,7 +140,7 @@ export class OssCommitter implements SinkCommitter<OssCommitInfo, OssWriterState
     const orphans = candidates.filter((c) => !live.has(c.attempt));
     const spared = candidates.length - orphans.length;
     if (spared > 0) {
-      logger.info(`left ${spared} multipart upload(s) alone: they belong to a live run of the job`, { job, runs: [...live.values()].map(describeRun) });
+      logger.warn(`left ${spared} multipart upload(s) alone: they belong to a live run of job "${job}"`, { runs: [...live.values()].map(describeRun) });
     }
     if (!dryRun) await forEachLimit(orphans, COMMIT_CONCURRENCY, async (o) => void (await client.abortUpload(o.key, o.uploadId)));
     return orphans.map((o) => `${client.url(o.key)} (multipart upload ${o.uploadId})`);

@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { TidewayError } from '../../src/api/errors.js';
+import { describeError, TidewayError } from '../../src/api/errors.js';
 import type { Logger } from '../../src/api/logger.js';
-import { describeError } from '../../src/api/errors.js';
 import type { OssClient } from './client.js';
 import { attemptTag, runKey, runsPrefix } from './layout.js';
 
@@ -40,7 +39,7 @@ export interface LeaseSettings {
   logger: Logger;
 }
 
-/** How often a run whose claim of the next generation lost the race looks again before it gives up. */
+/** How many times a run tries to create the next generation (losing only to runs that die at once) before it gives up. */
 const CLAIM_ATTEMPTS = 3;
 
 const machine = { host: hostname(), boot: readBootId() };
@@ -161,7 +160,7 @@ export class RunLease {
   /** Takes the job's lease, or throws OSS_JOB_RUNNING naming the live run that holds it. */
   static async acquire(settings: LeaseSettings, signal?: AbortSignal): Promise<RunLease> {
     const { client, prefix, job } = settings;
-    for (let attempt = 1; ; attempt++) {
+    for (let attempt = 1; attempt <= CLAIM_ATTEMPTS; attempt++) {
       const latest = await latestRun(client, prefix, job, signal);
       if (latest && isLive(latest)) throw runningError(client, prefix, latest);
       const now = Date.now();
@@ -188,10 +187,20 @@ export class RunLease {
         lease.schedule();
         return lease;
       }
-      // Another run created this generation first: it is live unless it died at once. Look again.
-      const winner = parseRun((await client.getBytes(key, signal)) ?? Buffer.from('{}'), client.url(key));
-      if (isLive(winner) || attempt >= CLAIM_ATTEMPTS) throw runningError(client, prefix, winner);
+      // Another run created this generation first: it is live unless it died at once. Look again (its record
+      // may also be gone already, removed by a still newer run).
+      const bytes = await client.getBytes(key, signal);
+      if (bytes) {
+        const winner = parseRun(bytes, client.url(key));
+        if (isLive(winner)) throw runningError(client, prefix, winner);
+      }
     }
+    throw new TidewayError(
+      'OSS_JOB_RUNNING',
+      `job "${job}" could not take its lease under ${client.url(runsPrefix(prefix, job))}: other runs of the job claimed it ${CLAIM_ATTEMPTS} times in a row while this run was starting. ` +
+        'Make sure only one run of the job is started, then start it again',
+      { context: { connector: 'oss', object: client.url(runsPrefix(prefix, job)) } },
+    );
   }
 
   /** Throws OSS_LEASE_LOST unless this run still holds the lease: nothing may become visible otherwise. */

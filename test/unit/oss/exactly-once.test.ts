@@ -137,7 +137,7 @@ describe('commit', () => {
     await aliClient(emulator, bucket).abortMultipartUpload(lost[0]!.key, lost[0]!.uploadId);
     await expect(committer.commit(lost, commitContext(7))).rejects.toMatchObject({
       code: 'OSS_COMMIT_LOST',
-      message: expect.stringContaining(`checkpoint 7 owns oss://${bucket}/${lost[0]!.key} (multipart upload ${lost[0]!.uploadId}, 1 rows), but OSS no longer has that upload and no object exists there`),
+      message: expect.stringContaining(`checkpoint 7 owns oss://${bucket}/${lost[0]!.key} (multipart upload ${lost[0]!.uploadId}, 1 row), but OSS no longer has that upload and no object exists there`),
     });
     await writer.close();
   });

@@ -80,7 +80,7 @@ describe('commit identity', () => {
       (e: unknown) => e as { code: string; message: string },
     );
     expect(error?.code).toBe('OSS_COMMIT_LOST');
-    expect(error?.message).toContain(`checkpoint 3 owns oss://${bucket}/${infos[0]!.key} (multipart upload ${infos[0]!.uploadId}, 1 rows)`);
+    expect(error?.message).toContain(`checkpoint 3 owns oss://${bucket}/${infos[0]!.key} (multipart upload ${infos[0]!.uploadId}, 1 row)`);
     expect(error?.message).toContain(`does not carry this upload's identity (x-oss-meta-tideway-commit: ${infos[0]!.token})`);
     expect(error?.message).toContain('--fresh and data_save_mode: overwrite');
     expect(error?.message).not.toMatch(/Run the job with --fresh to write the data again/);
