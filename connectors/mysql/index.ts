@@ -1,20 +1,28 @@
-import { type ConnectorDefinition, defineSource } from '../../src/api/connector.js';
-import { mysqlSourceOptions } from './options.js';
+import { type ConnectorDefinition, defineSink, defineSource } from '../../src/api/connector.js';
+import { mysqlSinkOptions, mysqlSourceOptions } from './options.js';
+import { MysqlSink } from './sink.js';
 import { MysqlSource } from './source.js';
 
-/** MySQL and MariaDB: a parallel, resumable source (keyset-paged range splits). */
+/** MySQL and MariaDB: a parallel, resumable source (keyset-paged range splits) and an exactly-once sink (staging tables and a commit log). */
 export const mysqlConnector: ConnectorDefinition = {
   name: 'mysql',
-  description: 'Reads MySQL and MariaDB tables or queries in parallel range splits, resumable mid-split.',
+  description: 'Reads MySQL and MariaDB tables or queries in parallel range splits, resumable mid-split; writes tables exactly once (append or upsert).',
   source: defineSource({ options: mysqlSourceOptions, create: (options, context) => new MysqlSource(options, context) }),
+  sink: defineSink({ options: mysqlSinkOptions, create: (options, context) => new MysqlSink(options, context) }),
   example: [
     'source:',
     '  - type: mysql',
     '    url: ${MYSQL_URL:-mysql://root@127.0.0.1:3306/test}',
     '    table: orders',
     '    split_size: 50000',
+    'sink:',
+    '  - type: mysql',
+    '    url: ${MYSQL_URL:-mysql://root@127.0.0.1:3306/test}',
+    '    table: orders_copy',
+    '    mode: upsert              # or append (exactly once by default)',
   ].join('\n'),
 };
 
 export { MysqlSource, type MysqlSplit, type MysqlEnumeratorState } from './source.js';
-export { mysqlSourceOptions, type MysqlSourceOptions } from './options.js';
+export { MysqlSink, MysqlCommitter, type MysqlCommitInfo, type MysqlWriterState } from './sink.js';
+export { mysqlSinkOptions, mysqlSourceOptions, type MysqlSinkOptions, type MysqlSourceOptions } from './options.js';
