@@ -40,6 +40,8 @@ export class CsvScanner {
   quoted = new Uint8Array(64);
   count = 0;
   private readonly delimiter: number;
+  /** 1 for the bytes that end a plain field: the delimiter, LF, CR and the quote. */
+  private readonly special = new Uint8Array(256);
 
   /**
    * @param delimiter one ASCII character.
@@ -51,116 +53,129 @@ export class CsvScanner {
     private readonly multiline: boolean,
   ) {
     this.delimiter = delimiter.charCodeAt(0);
+    for (const c of [this.delimiter, LF, CR, QUOTE]) this.special[c] = 1;
   }
 
   /**
    * Scans the record starting at `pos` in `bytes[0, length)`. Returns the position after its line break
    * (or `length` at the end of the input), or INCOMPLETE when a quoted field runs past `length` and more
    * input may follow (`final` false); then nothing is consumed, and the caller scans again from `pos`
-   * with more bytes. A blank line is one plain empty field.
+   * with more bytes. A blank line is one plain empty field. The fields go to `starts`, `ends` and `quoted`
+   * from index `base` on, so that a caller can collect many records in one matrix (`base` = row x width).
    */
-  scan(bytes: Uint8Array, pos: number, length: number, final: boolean): number {
+  scan(bytes: Uint8Array, pos: number, length: number, final: boolean, base = 0): number {
     const delimiter = this.delimiter;
+    const special = this.special;
+    let starts = this.starts;
+    let ends = this.ends;
+    let quoted = this.quoted;
     const startLine = this.line + 1;
-    let lines = 1;
+    this.extraLines = 0;
     let count = 0;
     let p = pos;
     for (;;) {
-      if (count === this.starts.length) this.grow();
+      const at = base + count;
+      if (at >= starts.length) {
+        this.grow();
+        starts = this.starts;
+        ends = this.ends;
+        quoted = this.quoted;
+      }
+      count++;
       if (p < length && bytes[p] === QUOTE) {
-        const start = p + 1;
-        let kind = 1;
-        let q = start;
-        for (;;) {
-          while (q < length) {
-            const c = bytes[q]!;
-            if (c === QUOTE) break;
-            if (c === LF) {
-              if (!this.multiline) {
-                throw new CsvSyntaxError(
-                  'a quoted field holds a line break; a CSV file with line breaks inside fields cannot be read in byte ranges, so read it whole (one split per file)',
-                  startLine,
-                );
-              }
-              lines++;
-            }
-            q++;
-          }
-          if (q >= length) {
-            if (!final) return INCOMPLETE;
-            throw new CsvSyntaxError('a quoted field never closes: a quote is missing, or a quote inside a field is not doubled ("")', startLine);
-          }
-          if (q + 1 < length && bytes[q + 1] === QUOTE) {
-            kind = 2;
-            q += 2;
-            continue;
-          }
-          break;
-        }
-        this.starts[count] = start;
-        this.ends[count] = q;
-        this.quoted[count] = kind;
-        count++;
-        p = q + 1;
+        p = this.quotedField(bytes, p, length, final, at, startLine);
+        if (p === INCOMPLETE) return INCOMPLETE;
         if (p >= length) break;
         const c = bytes[p]!;
-        if (c === delimiter) {
-          p++;
-          continue;
-        }
-        if (c === LF) {
-          p++;
-          break;
-        }
-        if (c === CR && (p + 1 === length || bytes[p + 1] === LF)) {
-          p = p + 1 === length ? p + 1 : p + 2;
+        p++;
+        if (c === delimiter) continue;
+        if (c === LF) break;
+        if (c === CR && (p === length || bytes[p] === LF)) {
+          if (p < length) p++;
           break;
         }
         throw new CsvSyntaxError(
           `unexpected ${JSON.stringify(String.fromCharCode(c))} after the closing quote of field ${count}; a quote inside a quoted field must be doubled ("")`,
-          startLine + lines - 1,
+          startLine + this.extraLines,
         );
       }
+      // The hot loop: a plain field runs to the next special byte (a CR only counts before LF or at the end).
       const start = p;
       let c = 0;
       while (p < length) {
         c = bytes[p]!;
-        if (c === delimiter || c === LF || c === QUOTE) break;
-        if (c === CR && (p + 1 === length || bytes[p + 1] === LF)) break;
+        if (special[c] !== 0 && (c !== CR || p + 1 === length || bytes[p + 1] === LF)) break;
         p++;
       }
-      this.starts[count] = start;
-      this.ends[count] = p;
-      this.quoted[count] = 0;
-      count++;
+      starts[at] = start;
+      ends[at] = p;
+      quoted[at] = 0;
       if (p >= length) break;
-      if (c === delimiter) {
-        p++;
-        continue;
-      }
-      if (c === LF) {
-        p++;
-        break;
-      }
+      p++;
+      if (c === delimiter) continue;
+      if (c === LF) break;
       if (c === CR) {
-        p = p + 1 === length ? p + 1 : p + 2;
+        if (p < length) p++;
         break;
       }
-      throw new CsvSyntaxError(`a quote inside unquoted field ${count}; quote the whole field and double the quote ("") as RFC 4180 requires`, startLine + lines - 1);
+      throw new CsvSyntaxError(`a quote inside unquoted field ${count}; quote the whole field and double the quote ("") as RFC 4180 requires`, startLine + this.extraLines);
     }
     this.count = count;
     this.recordLine = startLine;
-    this.line = startLine + lines - 1;
+    this.line = startLine + this.extraLines;
     return p;
   }
 
-  /** The fields of the last scanned record as strings (null for an empty plain field). */
-  fields(bytes: Uint8Array, text: (bytes: Uint8Array, start: number, end: number, quoted: number) => string): CsvFields {
+  /** Line breaks inside the quoted fields of the record being scanned. */
+  private extraLines = 0;
+
+  /**
+   * The quoted field starting at `p` (its opening quote) into slot `at`; returns the position after its
+   * closing quote, or INCOMPLETE.
+   */
+  private quotedField(bytes: Uint8Array, p: number, length: number, final: boolean, at: number, startLine: number): number {
+    const start = p + 1;
+    let kind = 1;
+    let q = start;
+    for (;;) {
+      while (q < length) {
+        const c = bytes[q]!;
+        if (c === QUOTE) break;
+        if (c === LF) {
+          if (!this.multiline) {
+            throw new CsvSyntaxError(
+              'a quoted field holds a line break; a CSV file with line breaks inside fields cannot be read in byte ranges, so read it whole (one split per file)',
+              startLine,
+            );
+          }
+          this.extraLines++;
+        }
+        q++;
+      }
+      if (q >= length) {
+        if (!final) return INCOMPLETE;
+        throw new CsvSyntaxError('a quoted field never closes: a quote is missing, or a quote inside a field is not doubled ("")', startLine);
+      }
+      if (q + 1 < length && bytes[q + 1] === QUOTE) {
+        kind = 2;
+        q += 2;
+        continue;
+      }
+      break;
+    }
+    this.starts[at] = start;
+    this.ends[at] = q;
+    this.quoted[at] = kind;
+    return q + 1;
+  }
+
+  /** The fields of the last record scanned at `base` as strings (null for an empty plain field). */
+  fields(bytes: Uint8Array, text: (bytes: Uint8Array, start: number, end: number, quoted: number) => string, base = 0): CsvFields {
     const out: CsvFields = new Array(this.count);
     for (let k = 0; k < this.count; k++) {
-      const start = this.starts[k]!;
-      const end = this.ends[k]!;
-      const quoted = this.quoted[k]!;
+      const start = this.starts[base + k]!;
+      const end = this.ends[base + k]!;
+      const quoted = this.quoted[base + k]!;
       out[k] = quoted === 0 && start === end ? null : text(bytes, start, end, quoted);
     }
     return out;

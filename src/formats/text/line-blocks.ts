@@ -213,8 +213,12 @@ async function* gunzip(source: AsyncIterable<Uint8Array>, name: string): AsyncGe
   }
 }
 
+/** One plain Uint8Array (never a Buffer, so that the scanners' element loads see one array kind). */
 function concat(chunks: Uint8Array[], length: number): Uint8Array {
-  if (chunks.length === 1) return chunks[0]!;
+  if (chunks.length === 1) {
+    const only = chunks[0]!;
+    return only.constructor === Uint8Array ? only : new Uint8Array(only.buffer, only.byteOffset, only.byteLength);
+  }
   const out = new Uint8Array(length);
   let at = 0;
   for (const chunk of chunks) {

@@ -335,6 +335,27 @@ async function* decodeCsv(input: StreamInput, settings: TextDecodeSettings): Asy
   const fieldNames = schema.fields.map((f) => f.name);
   const batchRows = settings.batchRows;
   const scanner = new CsvScanner(settings.delimiter, multiline);
+  // Records are collected as a matrix of field positions (row x width) and appended a column at a time,
+  // so that each builder runs one tight loop over its own fields.
+  const capacity = Math.max(16, Math.min(batchRows, Math.floor((1 << 20) / Math.max(1, width))));
+  const lines = new Int32Array(capacity);
+  const offsets = new Float64Array(capacity);
+  let rows = 0;
+  const flush = (bytes: Uint8Array): void => {
+    const { starts, ends, quoted } = scanner;
+    for (let k = 0; k < builders.length; k++) {
+      const builder = builders[k]!;
+      const before = builder.length;
+      try {
+        builder.appendColumn(bytes, starts, ends, quoted, width, columns[k]!, rows);
+      } catch (error) {
+        const row = builder.length - before;
+        throw valueError(error, place(settings, offsets[row], lines[row]!), fieldNames[k] ?? '', name, lines[row]!);
+      }
+    }
+    maker.rows += rows;
+    rows = 0;
+  };
   let skipHeader = expectHeader;
   let carry: ByteBlock | undefined;
   let next = 0;
@@ -347,7 +368,7 @@ async function* decodeCsv(input: StreamInput, settings: TextDecodeSettings): Asy
     while (pos < length) {
       let after: number;
       try {
-        after = scanner.scan(bytes, pos, length, block.final);
+        after = scanner.scan(bytes, pos, length, block.final, rows * width);
       } catch (error) {
         throw syntax(error, offset + pos);
       }
@@ -361,28 +382,26 @@ async function* decodeCsv(input: StreamInput, settings: TextDecodeSettings): Asy
         skipHeader = false;
         continue;
       }
-      const { starts, ends, quoted, count } = scanner;
+      const count = scanner.count;
       if (count !== width) {
         // A blank line is a record of one null field: a null row of a one-column file, noise otherwise.
-        if (count === 1 && quoted[0] === 0 && starts[0] === ends[0]) continue;
+        const at = rows * width;
+        if (count === 1 && scanner.quoted[at] === 0 && scanner.starts[at] === scanner.ends[at]) continue;
         throw new TidewayError(
           'FORMAT_CSV_PARSE',
           `${place(settings, offset + recordStart, scanner.recordLine)}: ${count} fields, but the ${known ? 'header has' : 'schema has'} ${width}; check the delimiter (${JSON.stringify(settings.delimiter)}) and that fields holding it are quoted`,
           { context: { path: name, line: scanner.recordLine } },
         );
       }
-      let k = 0;
-      try {
-        for (; k < builders.length; k++) {
-          const c = columns[k]!;
-          builders[k]!.appendField(bytes, starts[c]!, ends[c]!, quoted[c]!);
-        }
-      } catch (error) {
-        throw valueError(error, place(settings, offset + recordStart, scanner.recordLine), fieldNames[k] ?? '', name, scanner.recordLine);
-      }
+      lines[rows] = scanner.recordLine;
+      offsets[rows] = offset + recordStart;
+      rows++;
       next = offset + pos;
-      if (++maker.rows === batchRows) yield { batch: maker.take(), next };
+      if (rows === capacity || maker.rows + rows === batchRows) flush(bytes);
+      if (maker.rows === batchRows) yield { batch: maker.take(), next };
     }
+    // Field positions point into this block's bytes: append them before the next block replaces it.
+    if (rows > 0) flush(bytes);
   }
   if (maker.rows > 0) yield { batch: maker.take(), next };
 }
