@@ -16,6 +16,7 @@ function print(group: string, lines: BenchLine[]): void {
 
 /** Benchmarks kept as standalone scripts by their connector or layer. */
 const scripts: Record<string, string> = {
+  databases: 'bench/databases.ts',
   formats: 'bench/formats.ts',
   maxcompute: 'bench/maxcompute.ts',
   oss: 'bench/oss.ts',
