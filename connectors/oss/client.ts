@@ -222,6 +222,16 @@ export class OssClient {
     }
   }
 
+  /**
+   * The bucket's versioning state: 'Enabled', 'Suspended', or undefined when versioning was never turned on
+   * (GetBucketVersioning answers without Status then). ali-oss 6.23 has the call; @types/ali-oss omits it.
+   */
+  async versioning(signal?: AbortSignal): Promise<string | undefined> {
+    const oss = this.oss as unknown as { getBucketVersioning(bucket: string): Promise<{ versionStatus?: string }> };
+    const result = await this.call('GetBucketVersioning', undefined, () => oss.getBucketVersioning(this.bucket), signal);
+    return result.versionStatus || undefined;
+  }
+
   async deleteObject(key: string, signal?: AbortSignal): Promise<void> {
     await this.call('DeleteObject', key, () => this.oss.delete(key), signal);
   }

@@ -114,6 +114,27 @@ function runningError(client: OssClient, prefix: string, record: RunRecord): Tid
   );
 }
 
+/**
+ * OSS ignores `x-oss-forbid-overwrite` on a bucket whose versioning is enabled or suspended: every create-only
+ * write then succeeds, so neither the prefix claim nor the lease can tell two starting runs apart. Says so
+ * (once per run, as a warning: versioning is a legitimate choice, and a run alone is unaffected). A key that
+ * may not read the versioning state only skips the warning.
+ */
+export async function warnIfVersioned(client: OssClient, logger: Logger, signal?: AbortSignal): Promise<void> {
+  let status: string | undefined;
+  try {
+    status = await client.versioning(signal);
+  } catch (error) {
+    logger.debug('could not read the bucket\'s versioning state', { error: describeError(error) });
+    return;
+  }
+  if (status === undefined) return;
+  logger.warn(
+    `bucket "${client.bucket}" has versioning ${status}: OSS ignores x-oss-forbid-overwrite there, so two runs of this job (or two jobs claiming one prefix) started at the same moment are not refused. Start one run at a time, or write to a bucket without versioning`,
+    { bucket: client.bucket },
+  );
+}
+
 /** Read-only: throws OSS_JOB_RUNNING when a run of the job holds a live lease (for check --connect). */
 export async function assertNoLiveRun(client: OssClient, prefix: string, job: string, signal?: AbortSignal): Promise<void> {
   const latest = await latestRun(client, prefix, job, signal);

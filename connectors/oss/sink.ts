@@ -8,7 +8,7 @@ import { OssCommitter } from './committer.js';
 import { acquireEmbeddedOss, type EmbeddedLease } from './embedded.js';
 import { normalizePrefix, type OssSinkOptions, RETRY_MAX_DELAY_MS } from './options.js';
 import { claimTarget, inspectTarget } from './ownership.js';
-import { assertNoLiveRun, RunLease } from './run-lease.js';
+import { assertNoLiveRun, RunLease, warnIfVersioned } from './run-lease.js';
 import { applySaveMode } from './save-mode.js';
 import { loadPartitionState } from './partition-state.js';
 import type { OssCommitInfo } from './upload.js';
@@ -92,6 +92,7 @@ export class OssSink implements Sink<OssCommitInfo, OssWriterState> {
     this.lease = lease;
     try {
       const client = makeClient(this.options, prepared, context.logger);
+      await warnIfVersioned(client, context.logger, context.signal);
       await claimTarget({ client, prefix: this.prefix, job: context.jobName, allowNonEmpty: this.shared, signal: context.signal });
       this.run = await RunLease.acquire(
         { client, prefix: this.prefix, job: context.jobName, runId: context.attemptId, leaseMs: this.options.lease_timeout, logger: context.logger },

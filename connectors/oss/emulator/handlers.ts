@@ -499,6 +499,15 @@ function getBucketLocation(ctx: HandlerContext, request: OssRequest): OssRespons
   return xml(['LocationConstraint', record.location]);
 }
 
+/**
+ * The emulator never versions objects: its buckets answer as an OSS bucket on which versioning was never
+ * enabled, a VersioningConfiguration without Status.
+ */
+function getBucketVersioning(ctx: HandlerContext, request: OssRequest): OssResponse {
+  ctx.store.bucketRecord(requireBucketName(request));
+  return xml(['VersioningConfiguration', []]);
+}
+
 async function deleteBucket(ctx: HandlerContext, request: OssRequest): Promise<OssResponse> {
   await ctx.store.deleteBucket(requireBucketName(request));
   return empty(204);
@@ -676,6 +685,8 @@ export async function handleOperation(ctx: HandlerContext, request: OssRequest):
       return getBucketInfo(ctx, request);
     case 'GetBucketLocation':
       return getBucketLocation(ctx, request);
+    case 'GetBucketVersioning':
+      return getBucketVersioning(ctx, request);
     case 'DeleteBucket':
       return deleteBucket(ctx, request);
     case 'ListObjects':

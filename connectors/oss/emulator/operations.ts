@@ -4,6 +4,7 @@ export const OSS_OPERATIONS = [
   'PutBucket',
   'GetBucketInfo',
   'GetBucketLocation',
+  'GetBucketVersioning',
   'DeleteBucket',
   'ListObjects',
   'ListObjectsV2',
@@ -72,6 +73,8 @@ export interface OperationInput {
 /** Decides which OSS API a request calls, from its method, target and sub-resources. */
 export function classifyOperation(input: OperationInput): OssOperation {
   const { method, bucket, key, query } = input;
+  // Reading the versioning state is supported (the emulator never versions); setting it is not.
+  if (bucket !== undefined && (key === undefined || key === '') && method === 'GET' && query.has('versioning')) return 'GetBucketVersioning';
   for (const name of query.keys()) {
     if (UNSUPPORTED_SUBRESOURCES.has(name)) return 'Unsupported';
   }

@@ -25,6 +25,14 @@ function md5Upper(data: Buffer | string): string {
 }
 
 describe('buckets', () => {
+  it('answers GetBucketVersioning as a bucket that never had versioning (no Status), and NoSuchBucket for a missing one', async () => {
+    const versioning = (c: OSS) => (c as unknown as { getBucketVersioning(b: string): Promise<{ status: number; versionStatus: unknown }> }).getBucketVersioning.bind(c);
+    const result = await versioning(client)(bucket);
+    expect(result.status).toBe(200);
+    expect(result.versionStatus).toBeUndefined();
+    expect(await rejectionOf(versioning(client)('no-such-bucket-v'))).toMatchObject({ status: 404, code: 'NoSuchBucket' });
+  });
+
   it('creates a bucket, reports its info and location, and refuses to delete it while it holds objects', async () => {
     const info = await client.getBucketInfo(bucket);
     expect(info.bucket.Name).toBe(bucket);

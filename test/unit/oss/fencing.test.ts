@@ -6,7 +6,8 @@ import type { SinkWriter } from '../../../src/api/sink.js';
 import { cleanJob } from '../../../src/index.js';
 import type { OssEmulator } from '../../../connectors/oss/emulator/index.js';
 import { runKey } from '../../../connectors/oss/layout.js';
-import type { RunRecord } from '../../../connectors/oss/run-lease.js';
+import type { OssClient } from '../../../connectors/oss/client.js';
+import { type RunRecord, warnIfVersioned } from '../../../connectors/oss/run-lease.js';
 import type { OssCommitInfo } from '../../../connectors/oss/upload.js';
 import type { OssWriterState } from '../../../connectors/oss/writer.js';
 import { useTempDirs } from '../../helpers/jobs.js';
@@ -183,6 +184,33 @@ describe('concurrent runs of one job', () => {
     await sink.close();
     // The lost run does not touch the record of the run that holds the lease now.
     expect(JSON.parse((await emulator.storage.read(bucket, runKey('lost/', 'job', 2)))!.toString()).releasedAt).toBeNull();
+  });
+});
+
+describe('versioned buckets', () => {
+  const recorder = () => {
+    const warnings: string[] = [];
+    return { warnings, logger: { ...silentLogger, warn: (message: string) => void warnings.push(message) } };
+  };
+
+  it('a bucket that never had versioning (the emulator\'s) gives no warning', async () => {
+    const { sink, context } = directSink(emulator, bucket, 'v', {});
+    const { warnings, logger } = recorder();
+    await sink.prepare({ ...context(), logger });
+    await sink.close();
+    expect(warnings).toEqual([]);
+    expect(emulator.journal.count({ op: 'GetBucketVersioning', bucket })).toBe(1);
+  });
+
+  it('versioning enabled or suspended: the run is warned that create-only writes do not fence there', async () => {
+    for (const status of ['Enabled', 'Suspended']) {
+      const { warnings, logger } = recorder();
+      const client = { bucket: 'vb', versioning: async () => status } as unknown as OssClient;
+      await warnIfVersioned(client, logger);
+      expect(warnings).toEqual([
+        `bucket "vb" has versioning ${status}: OSS ignores x-oss-forbid-overwrite there, so two runs of this job (or two jobs claiming one prefix) started at the same moment are not refused. Start one run at a time, or write to a bucket without versioning`,
+      ]);
+    }
   });
 });
 
