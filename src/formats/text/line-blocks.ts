@@ -35,6 +35,8 @@ export interface ByteBlock {
   offset: number;
   /** Whether this is the last block of the input. */
   final: boolean;
+  /** Whether the input was gzip, so that offsets are in the uncompressed bytes and cannot be sought to. */
+  gzip?: boolean;
 }
 
 /** Complete lines of text, with where their bytes came from (for error positions). */
@@ -117,7 +119,7 @@ export async function* byteBlocks(input: StreamInput, options: BlockOptions): As
     }
     const bytes = all.subarray(0, cut);
     check(bytes, heldOffset);
-    yield { bytes, offset: heldOffset, final: false };
+    yield { bytes, offset: heldOffset, final: false, gzip };
     const rest = all.subarray(cut);
     held = rest.length > 0 ? [rest] : [];
     heldBytes = rest.length;
@@ -125,7 +127,7 @@ export async function* byteBlocks(input: StreamInput, options: BlockOptions): As
   }
   const bytes = concat(held, heldBytes);
   check(bytes, heldOffset);
-  yield { bytes, offset: heldOffset, final: true };
+  yield { bytes, offset: heldOffset, final: true, gzip };
 }
 
 /** 3 when a block at object offset 0 starts with a UTF-8 byte order mark, else 0. */

@@ -27,7 +27,10 @@ export interface TextDecodeSettings {
   onSchema?: (schema: Schema) => void;
 }
 
-/** A batch and the byte offset where the record after its last row begins (a resume point). */
+/**
+ * A batch and the byte offset where the record after its last row begins (a resume point); undefined
+ * for gzip input, whose offsets cannot be sought to.
+ */
 export interface PositionedBatch {
   batch: RecordBatch;
   next: number | undefined;
@@ -111,7 +114,7 @@ async function* jsonGroups(input: StreamInput, settings: TextDecodeSettings): As
       }
       group.records.push(value as JsonRecord);
       group.lines.push(line);
-      group.ends.push(block.offset + bytePos);
+      group.ends.push(block.gzip ? Number.NaN : block.offset + bytePos);
     }
     if (group.records.length > 0) yield group;
   }
@@ -216,10 +219,14 @@ async function* decodeJson(input: StreamInput, settings: TextDecodeSettings): As
         throw valueError(error, where(r), names[k] ?? '', settings.name, lines[r]!);
       }
       next = ends[r]!;
-      if (++maker.rows === settings.batchRows) yield { batch: maker.take(), next };
+      if (++maker.rows === settings.batchRows) yield { batch: maker.take(), next: seekable(next) };
     }
   }
-  if (maker.rows > 0) yield { batch: maker.take(), next };
+  if (maker.rows > 0) yield { batch: maker.take(), next: seekable(next) };
+}
+
+function seekable(offset: number): number | undefined {
+  return Number.isNaN(offset) ? undefined : offset;
 }
 
 function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
@@ -396,14 +403,14 @@ async function* decodeCsv(input: StreamInput, settings: TextDecodeSettings): Asy
       lines[rows] = scanner.recordLine;
       offsets[rows] = offset + recordStart;
       rows++;
-      next = offset + pos;
+      next = block.gzip ? Number.NaN : offset + pos;
       if (rows === capacity || maker.rows + rows === batchRows) flush(bytes);
-      if (maker.rows === batchRows) yield { batch: maker.take(), next };
+      if (maker.rows === batchRows) yield { batch: maker.take(), next: seekable(next) };
     }
     // Field positions point into this block's bytes: append them before the next block replaces it.
     if (rows > 0) flush(bytes);
   }
-  if (maker.rows > 0) yield { batch: maker.take(), next };
+  if (maker.rows > 0) yield { batch: maker.take(), next: seekable(next) };
 }
 
 function preview(text: string): string {
