@@ -9,7 +9,7 @@ import { connectionOptions, mysqlUp, useDatabase } from './helpers.js';
 const db = useDatabase('sink');
 const tempDir = useTempDirs('tideway-mysql-sink-');
 
-async function run(name: string, source: Record<string, unknown>, sink: Record<string, unknown>, env: Record<string, unknown> = {}, options: { signal?: AbortSignal; checkpoints?: string } = {}) {
+async function run(name: string, source: { type: string } & Record<string, unknown>, sink: Record<string, unknown>, env: Record<string, unknown> = {}, options: { signal?: AbortSignal; checkpoints?: string } = {}) {
   return runJob(
     {
       env: { name, parallelism: 2, transport: 'in-process', checkpoint: { dir: options.checkpoints ?? join(tempDir(), 'ckpt'), interval: '100ms' }, ...env },
