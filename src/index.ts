@@ -18,7 +18,13 @@ import { cleanJob as cleanWithRegistry, type CleanOptions, type CleanReport } fr
 export * from './api/index.js';
 export { checkDirectory, ensureDirectory, type EnsureDirectoryOptions, probeWritable, syncDirectory } from './api/durable-fs.js';
 export type { JobConfig, StageConfig, EnvConfig } from './engine/job-config.js';
-export { envSchema } from './engine/job-config.js';
+export { envSchema, MAX_PARALLELISM } from './engine/job-config.js';
+export { defineJob } from './config/typed-job.js';
+export type { SinkOptionsByType, SourceOptionsByType, TransformOptionsByType, TypedJobConfig, TypedSink, TypedSource, TypedStage, TypedTransform } from './config/typed-job.js';
+export type { ConsoleSinkConfig } from '../connectors/console/index.js';
+export type { FileSinkConfig } from '../connectors/file/index.js';
+export type { FilterConfig } from '../connectors/filter/index.js';
+export type { SelectConfig } from '../connectors/select/index.js';
 export type { JobPlan, PlannedStage } from './engine/plan.js';
 export type { JobProgress, JobResult, JobStatus, RunOptions, SinkProgress, SourceProgress, TransformProgress } from './engine/result.js';
 export { jobRowsWritten } from './engine/result.js';

@@ -3,16 +3,19 @@ import { z } from '../../src/api/options.js';
 import { batchToRows } from '../../src/api/rows.js';
 import { directSink } from '../../src/api/simple-sink.js';
 
-const options = z.object({
+export const consoleSinkOptions = z.object({
   limit: z.number().int().min(0).default(20).meta({ description: 'Rows printed per writer; the rest are counted, not shown. 0 prints all.' }),
   target: z.enum(['stdout', 'stderr']).default('stderr').meta({ description: 'Where rows are printed. stderr keeps stdout free for `--json` reports.' }),
 });
+
+/** The console sink's options as a job writes them. */
+export type ConsoleSinkConfig = z.input<typeof consoleSinkOptions>;
 
 export const consoleConnector: ConnectorDefinition = {
   name: 'console',
   description: 'Prints rows as JSON lines, to look at a stream while building a job.',
   sink: defineSink({
-    options,
+    options: consoleSinkOptions,
     create: (o) =>
       directSink((context) => {
         const out = o.target === 'stdout' ? process.stdout : process.stderr;

@@ -17,7 +17,7 @@ const condition = z
     }
   });
 
-const options = z.object({
+export const filterOptions = z.object({
   where: z.array(condition).min(1).meta({ description: 'Conditions a row must all meet to be kept: {column, op, value}.' }),
 });
 
@@ -102,10 +102,13 @@ export function take(batch: RecordBatch, rows: readonly number[]): RecordBatch {
   return new RecordBatch(batch.schema, makeData({ type: new Struct(batch.schema.fields), length: rows.length, nullCount: 0, children }));
 }
 
+/** The filter transform's options as a job writes them. */
+export type FilterConfig = z.input<typeof filterOptions>;
+
 export const filterConnector: ConnectorDefinition = {
   name: 'filter',
   description: 'Keeps the rows that meet every condition (==, !=, <, <=, >, >=, in, not_in, is_null, not_null).',
-  transform: defineTransform({ options, create: (o) => new FilterTransform(o.where) }),
+  transform: defineTransform({ options: filterOptions, create: (o) => new FilterTransform(o.where) }),
   example: `transform:\n  - type: filter\n    where:\n      - { column: amount, op: '>=', value: 100 }\n      - { column: category, op: in, value: [books, games] }`,
 };
 

@@ -4,7 +4,7 @@ import { TidewayError } from '../../src/api/errors.js';
 import { didYouMean, z } from '../../src/api/options.js';
 import type { Transform } from '../../src/api/transform.js';
 
-const options = z.object({
+export const selectOptions = z.object({
   columns: z.array(z.string()).optional().meta({ description: 'Columns to keep, in this order (all when unset).' }),
   rename: z.record(z.string(), z.string()).default({}).meta({ description: 'New names: {old: new}.' }),
 });
@@ -45,9 +45,12 @@ class SelectTransform implements Transform {
   }
 }
 
+/** The select transform's options as a job writes them. */
+export type SelectConfig = z.input<typeof selectOptions>;
+
 export const selectConnector: ConnectorDefinition = {
   name: 'select',
   description: 'Keeps, orders and renames columns.',
-  transform: defineTransform({ options, create: (o) => new SelectTransform(o.columns, o.rename) }),
+  transform: defineTransform({ options: selectOptions, create: (o) => new SelectTransform(o.columns, o.rename) }),
   example: `transform:\n  - type: select\n    columns: [id, amount]\n    rename: { amount: total }`,
 };
