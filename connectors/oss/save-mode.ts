@@ -49,7 +49,7 @@ export async function findEarlierOutput(client: OssClient, prefix: string, job: 
  * checkpoint, or --fresh). A resumed run never comes here: what its earlier attempts committed is part of
  * the output it is completing.
  *
- * - append: nothing to do; objects of earlier runs stay next to the new ones.
+ * - append: objects of earlier runs stay next to the new ones; the run logs how many.
  * - error: stops with OSS_TARGET_HAS_OUTPUT, before anything is written, when the job committed data objects
  *   there before.
  * - overwrite: removes exactly those data objects, the job's completion markers and its partition state.
@@ -57,8 +57,16 @@ export async function findEarlierOutput(client: OssClient, prefix: string, job: 
  */
 export async function applySaveMode(settings: SaveModeSettings): Promise<void> {
   const { client, prefix, job, attemptId, mode, shared, logger, signal } = settings;
-  if (mode === 'append') return;
   const earlier = await findEarlierOutput(client, prefix, job, attemptId, shared, signal);
+  if (mode === 'append') {
+    // Said plainly, so that `run --fresh` never doubles the output without a word.
+    if (earlier.data.length > 0) {
+      logger.info(`data_save_mode append: ${earlier.data.length} data object(s) job "${job}" committed in earlier runs stay under ${client.url(prefix)}, next to this run's output`, {
+        example: earlier.data[0],
+      });
+    }
+    return;
+  }
   if (mode === 'error') {
     if (earlier.data.length === 0) return;
     const n = earlier.data.length;

@@ -64,8 +64,12 @@ describe('data_save_mode', () => {
   it('append: keeps the earlier output (rows read again are there twice, sent to _late/ where slices are complete)', async () => {
     const checkpoints = dir();
     expect((await runJob(job(checkpoints, { data_save_mode: 'append' }), { logger: silentLogger })).error).toBeNull();
-    const again = await runJob(job(checkpoints, { data_save_mode: 'append' }), { logger: silentLogger });
+    const said: string[] = [];
+    const again = await runJob(job(checkpoints, { data_save_mode: 'append' }), { logger: { ...silentLogger, info: (message: string) => void said.push(message) } });
     expect(again.error).toBeNull();
+    expect(said.filter((m) => m.startsWith('data_save_mode append'))).toEqual([
+      expect.stringMatching(new RegExp(`^data_save_mode append: \\d+ data object\\(s\\) job "saver" committed in earlier runs stay under oss://${bucket}/out/, next to this run's output$`)),
+    ]);
     expect(again.sinks[0]?.rowsLate).toBe(40);
     expect(sorted(await committedIds(emulator, bucket, 'out/'))).toEqual(range(40));
     expect(sorted(await idsIn(emulator, bucket, emulator.storage.keys(bucket, 'out/_late/')))).toEqual(range(40));
