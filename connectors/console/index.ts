@@ -1,7 +1,7 @@
 import { type ConnectorDefinition, defineSink } from '../../src/api/connector.js';
 import { z } from '../../src/api/options.js';
-import { batchToRows } from '../../src/api/rows.js';
 import { directSink } from '../../src/api/simple-sink.js';
+import { createEncoder } from '../../src/formats/encoder.js';
 
 export const consoleSinkOptions = z.object({
   limit: z.number().int().min(0).default(20).meta({ description: 'Rows printed per writer; the rest are counted, not shown. 0 prints all.' }),
@@ -24,10 +24,12 @@ export const consoleConnector: ConnectorDefinition = {
           stats,
           write(batch) {
             const room = o.limit === 0 ? batch.numRows : Math.max(0, o.limit - stats.rowsWritten);
-            const rows = room > 0 ? batchToRows(room < batch.numRows ? batch.slice(0, room) : batch) : [];
-            let text = '';
-            for (const row of rows) text += `${context.parallelism > 1 ? `[${context.writerIndex}] ` : ''}${JSON.stringify(row, jsonValue)}\n`;
-            if (text) {
+            if (room > 0) {
+              // The file sink's JSON Lines encoder, so both print every type alike (timestamps as ISO 8601).
+              const encoder = createEncoder('jsonl', batch.schema);
+              const chunks = [...encoder.encode(room < batch.numRows ? batch.slice(0, room) : batch), ...encoder.finish()];
+              let text = Buffer.concat(chunks).toString('utf8');
+              if (context.parallelism > 1) text = text.replace(/^(?=.)/gm, `[${context.writerIndex}] `);
               out.write(text);
               stats.bytesWritten += Buffer.byteLength(text);
             }
@@ -38,7 +40,3 @@ export const consoleConnector: ConnectorDefinition = {
   }),
   example: `sink:\n  - type: console\n    limit: 10`,
 };
-
-function jsonValue(_key: string, value: unknown): unknown {
-  return typeof value === 'bigint' ? (Number.isSafeInteger(Number(value)) ? Number(value) : value.toString()) : value;
-}

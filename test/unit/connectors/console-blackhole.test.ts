@@ -6,6 +6,7 @@ import { blackholeConnector } from '../../../connectors/blackhole/index.js';
 import { consoleConnector } from '../../../connectors/console/index.js';
 import { fakeSchema, generateBatch } from '../../../connectors/fake/generator.js';
 import type { ConnectorDefinition } from '../../../src/api/connector.js';
+import { createEncoder } from '../../../src/formats/encoder.js';
 
 const context = { jobName: 'j', attemptId: 'a', sinkName: 's', parallelism: 1, logger: silentLogger, signal: new AbortController().signal, prepared: undefined, writerIndex: 0, schema: fakeSchema };
 
@@ -32,6 +33,21 @@ describe('console sink', () => {
     expect(lines).toHaveLength(3);
     expect(JSON.parse(lines[2]!).id).toBe(2);
     expect(writer.stats?.rowsWritten).toBe(7);
+  });
+
+  it('prints every value as the file sink writes it in JSON Lines: timestamps in ISO 8601, not epoch milliseconds', async () => {
+    const printed: string[] = [];
+    vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      printed.push(String(chunk));
+      return true;
+    });
+    const writer = await writerOf(consoleConnector, { limit: 0 });
+    const batch = generateBatch(1, 0, 4);
+    await writer.write(batch);
+    const encoder = createEncoder('jsonl', batch.schema);
+    const fileText = Buffer.concat([...encoder.encode(batch), ...encoder.finish()]).toString('utf8');
+    expect(printed.join('')).toBe(fileText);
+    expect((JSON.parse(printed.join('').split('\n')[0]!) as { created_at: unknown }).created_at).toMatch(/^2026-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}/);
   });
 });
 
