@@ -230,6 +230,8 @@ export function incompatibility(type: DataType, typname: string, category: strin
   const ok = (() => {
     switch (type.typeId) {
       case Type.Int:
+        // MySQL booleans arrive as tinyint 0/1, which boolean's input reads.
+        return category === 'N' || category === 'B';
       case Type.Float:
       case Type.Decimal:
         return category === 'N';
