@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/api/logger.js';
@@ -121,8 +122,8 @@ describe('concurrent runs of one job', () => {
     await a.sink.close();
     expect(emulator.storage.keys(bucket, 'exp/_tideway/runs/')).toEqual(['exp/_tideway/runs/job/0000000005.json']);
 
+    // A pid that existed on this machine and has exited: what a run killed with SIGKILL leaves in its record.
     const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
-    const { readFileSync } = await import('node:fs');
     const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
     await putRecord('crash/', runRecord('job', 1, { host: hostname(), boot, pid: Number(dead.stdout) }));
     const b = directSink(emulator, bucket, 'crash', {});
