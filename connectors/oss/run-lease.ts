@@ -4,6 +4,7 @@ import { describeError, TidewayError } from '../../src/api/errors.js';
 import type { Logger } from '../../src/api/logger.js';
 import type { OssClient } from './client.js';
 import { attemptTag, runKey, runsPrefix } from './layout.js';
+import { processExists } from './process-alive.js';
 
 /**
  * One run of a job, as its lease record in the bucket (`<prefix>/_tideway/runs/<job>/<generation>.json`)
@@ -52,15 +53,6 @@ function readBootId(): string | null {
   }
 }
 
-/** Whether a process of this machine with that pid exists (EPERM: it exists, owned by someone else). */
-function processExists(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * Whether the run holding `record` is still alive: it has not released the lease, the lease has not

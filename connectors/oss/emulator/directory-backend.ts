@@ -4,6 +4,7 @@ import { copyFile, mkdir, open, readdir, readFile, rename, rm, unlink, writeFile
 import { join, relative, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { TidewayError } from '../../../src/api/errors.js';
+import { processExists } from '../process-alive.js';
 import type { BlobRef, BucketRecord, LoadedBucket, ObjectRecord, PartRecord, UploadRecord } from './records.js';
 import type { StorageBackend } from './storage-backend.js';
 
@@ -107,7 +108,7 @@ export class DirectoryBackend implements StorageBackend {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       }
       const holder = Number.parseInt((await readFile(path, 'utf8').catch(() => '')).trim(), 10);
-      if (Number.isInteger(holder) && holder > 0 && isAlive(holder)) {
+      if (Number.isInteger(holder) && holder > 0 && processExists(holder)) {
         throw new TidewayError(
           'OSS_EMULATOR_DATA_DIR_LOCKED',
           `The OSS emulator data directory ${this.dataDir} is in use by process ${holder}${holder === process.pid ? ' (this process: another emulator in it is still open)' : ''}. Stop that emulator, or give this one another directory.`,
@@ -274,15 +275,6 @@ export class DirectoryBackend implements StorageBackend {
   }
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: the process exists but belongs to someone else.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 function ignoreMissing(error: unknown): void {
   if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
