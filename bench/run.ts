@@ -18,6 +18,7 @@ function print(group: string, lines: BenchLine[]): void {
 const scripts: Record<string, string> = {
   databases: 'bench/databases.ts',
   formats: 'bench/formats.ts',
+  csv: 'bench/csv.ts',
   maxcompute: 'bench/maxcompute.ts',
   oss: 'bench/oss.ts',
 };
