@@ -27,7 +27,7 @@ import { readParquetRowGroups } from '../../src/formats/parquet/parquet-decoder.
 import { type ReadPosition, ResumableRead, samePosition } from '../../src/formats/resumable-read.js';
 import { describeSchema, sameColumns, schemaFromText, schemaToText } from '../../src/formats/schema-text.js';
 
-const { compression, csv_delimiter, csv_header } = formatOptionsSchema.shape;
+const { csv_delimiter, csv_header } = formatOptionsSchema.shape;
 
 const column = z
   .object({
@@ -50,7 +50,10 @@ export const fileSourceOptions = z
       .enum(['auto', ...FILE_FORMATS])
       .default('auto')
       .meta({ description: `auto (from each file's extension: ${KNOWN_EXTENSIONS}), or one of jsonl, csv, arrow, parquet for every file.` }),
-    compression,
+    compression: z
+      .enum(['none', 'gzip'])
+      .optional()
+      .meta({ description: 'JSON Lines and CSV files: gzip or none. Unset, a file is gzip when its name ends in .gz or its bytes start with the gzip magic. Parquet names its codecs inside the file.' }),
     csv_delimiter,
     csv_header,
     columns: z

@@ -101,12 +101,16 @@ export class CsvScanner {
       }
       // The hot loop: a plain field runs to the next special byte (a CR only counts before LF or at the end).
       const start = p;
-      let c = 0;
-      while (p < length) {
-        c = bytes[p]!;
-        if (special[c] !== 0 && (c !== CR || p + 1 === length || bytes[p + 1] === LF)) break;
-        p++;
+      for (;;) {
+        while (p < length && special[bytes[p]!] === 0) p++;
+        // A CR that does not end the line is an ordinary character (rare): keep going.
+        if (p + 1 < length && bytes[p] === CR && bytes[p + 1] !== LF) {
+          p++;
+          continue;
+        }
+        break;
       }
+      const c = p < length ? bytes[p]! : 0;
       starts[at] = start;
       ends[at] = p;
       quoted[at] = 0;
