@@ -17,7 +17,8 @@ export interface PipelineSpec {
   sinkPrepared: Record<number, Json | undefined>;
   /** The source's Arrow schema as an IPC stream with no batches. */
   schemaIpc: Uint8Array;
-  consumedSplitIds: string[];
+  /** The checkpoint this run resumed from (0 for a fresh start): assignments stamped up to it are due at once. */
+  restoredCheckpoint: number;
   writerStates: Record<number, Json | undefined>;
   queueCapacity: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
