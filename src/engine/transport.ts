@@ -33,6 +33,11 @@ export interface TransportHandlers {
 /** The coordinator's handle on running pipelines. */
 export interface PipelineHost {
   send(pipelineId: number, message: ToPipeline): void;
+  /**
+   * Ends one pipeline abruptly, as the death of its worker would: no clean-up, no further message, and
+   * `onCrash` reports it. For fault-injection tests.
+   */
+  kill?(pipelineId: number): void;
   /** Stops every pipeline and waits for it; safe to call twice. */
   close(): Promise<void>;
 }
