@@ -134,7 +134,15 @@ export class MaxComputeReader implements SourceReader<MaxComputeSplit> {
   }
 
   snapshotState(checkpointId: number): ReaderSnapshot<MaxComputeSplit> {
-    return this.inner.snapshotState();
+    return this.inner.snapshotState(checkpointId);
+  }
+
+  notifyCheckpointComplete(checkpointId: number): void {
+    this.inner.notifyCheckpointComplete(checkpointId);
+  }
+
+  finishedSplits(): number {
+    return this.inner.finishedSplits();
   }
 
   async close(): Promise<void> {

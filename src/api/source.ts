@@ -83,7 +83,11 @@ export type PollStatus = 'more' | 'waiting' | 'end';
 export interface ReaderSnapshot<S extends SourceSplit = SourceSplit> {
   /** Splits not yet finished, with their progress. */
   splits: S[];
-  /** Ids of the splits this reader has finished. */
+  /**
+   * Ids of the splits this reader finished since the last checkpoint it was told is complete. Ids reported in
+   * a completed checkpoint may be dropped: the engine keeps a split that is done from being assigned again,
+   * so a checkpoint stays as small as the work in flight.
+   */
   consumed: string[];
 }
 
@@ -99,6 +103,8 @@ export interface SourceReader<S extends SourceSplit = SourceSplit> {
   snapshotState(checkpointId: number): ReaderSnapshot<S>;
   notifyCheckpointComplete?(checkpointId: number): Promise<void> | void;
   handleSourceEvent?(event: Json): void;
+  /** Splits finished in this run, for progress; read at any time, outside the checkpoint lock. */
+  finishedSplits?(): number;
   close(): Promise<void>;
 }
 
@@ -108,7 +114,10 @@ export interface SourceReaderContext {
   readonly jobName: string;
   readonly logger: Logger;
   readonly signal: AbortSignal;
-  /** Ids the engine already knows are consumed (from a restored checkpoint); such splits are never read. */
+  /**
+   * Split ids this reader must treat as consumed. The engine never assigns a split that is done, so this is
+   * empty; it stays for readers that want a guard of their own.
+   */
   readonly consumedSplitIds: ReadonlySet<string>;
   /** What `Source.prepare` returned on the coordinator. */
   readonly prepared: Json | undefined;

@@ -26,7 +26,12 @@ export interface SplitQueueReaderOptions {
 export class SplitQueueReader<S extends SourceSplit> implements SourceReader<S> {
   private readonly queue: S[] = [];
   private readonly held = new Set<string>();
-  private readonly consumed: Set<string>;
+  /**
+   * Finished split ids, each with the checkpoint that first reported it (0: not reported yet). An id leaves
+   * once a checkpoint that reported it completes, so snapshots carry only recent work.
+   */
+  private readonly consumed = new Map<string, number>();
+  private finished = 0;
   private noMoreSplits = false;
   private readonly chunkRows: number;
   private readonly logger: Logger;
@@ -37,7 +42,7 @@ export class SplitQueueReader<S extends SourceSplit> implements SourceReader<S> 
     options: SplitQueueReaderOptions = {},
   ) {
     this.chunkRows = Math.max(1, options.chunkRows ?? 8192);
-    this.consumed = new Set(context.consumedSplitIds);
+    for (const id of context.consumedSplitIds) this.consumed.set(id, 0);
     this.logger = context.logger;
   }
 
@@ -73,7 +78,8 @@ export class SplitQueueReader<S extends SourceSplit> implements SourceReader<S> 
     this.queue.splice(index, 1);
     if (chunk.finished) {
       this.held.delete(split.splitId);
-      this.consumed.add(split.splitId);
+      this.consumed.set(split.splitId, 0);
+      this.finished++;
     } else {
       // Round robin: an endless split must not starve the others this reader holds.
       this.queue.push(chunk.next);
@@ -98,8 +104,17 @@ export class SplitQueueReader<S extends SourceSplit> implements SourceReader<S> 
     return this.noMoreSplits ? 'end' : 'waiting';
   }
 
-  snapshotState(): ReaderSnapshot<S> {
-    return { splits: [...this.queue], consumed: [...this.consumed] };
+  snapshotState(checkpointId: number): ReaderSnapshot<S> {
+    for (const [id, reportedIn] of this.consumed) if (reportedIn === 0) this.consumed.set(id, checkpointId);
+    return { splits: [...this.queue], consumed: [...this.consumed.keys()] };
+  }
+
+  notifyCheckpointComplete(checkpointId: number): void {
+    for (const [id, reportedIn] of this.consumed) if (reportedIn > 0 && reportedIn <= checkpointId) this.consumed.delete(id);
+  }
+
+  finishedSplits(): number {
+    return this.finished;
   }
 
   async close(): Promise<void> {

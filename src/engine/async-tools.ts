@@ -48,8 +48,10 @@ export class BoundedQueue<T> {
   }
 
   async pop(): Promise<T> {
-    while (this.items.length === 0) {
+    for (;;) {
+      // A failed queue hands out nothing more, not even what it still buffers.
       if (this.closedWith) throw this.closedWith;
+      if (this.items.length > 0) break;
       await this.notEmpty.wait();
     }
     const item = this.items.shift() as T;
@@ -57,9 +59,10 @@ export class BoundedQueue<T> {
     return item;
   }
 
-  /** Wakes every waiter with `error`; later pushes and pops throw it. */
+  /** Drops what is buffered and wakes every waiter with `error`; later pushes and pops throw it. */
   fail(error: Error): void {
     this.closedWith = error;
+    this.items.length = 0;
     this.notFull.notify();
     this.notEmpty.notify();
   }

@@ -9,7 +9,8 @@ import { syncDirectory } from '../api/durable-fs.js';
 /** Everything needed to resume a job exactly where a completed checkpoint left it. */
 export interface CheckpointData {
   format: 'tideway-checkpoint';
-  version: 1;
+  /** 2: a consistent cut with a pruned ledger. 1 (read, never written): every consumed id kept. */
+  version: 1 | 2;
   job: string;
   checkpointId: number;
   attemptId: string;
@@ -22,11 +23,13 @@ export interface CheckpointData {
 
 export interface SourceCheckpoint {
   name: string;
+  /** The enumerator's state, taken together with `assigned` (the coordinator's side of the cut). */
   enumerator: Json;
-  /** Splits the engine assigned in this run before the enumerator snapshot. */
+  /** Splits assigned before the enumerator snapshot and not known done: in flight or held by a reader. */
   assigned: SourceSplit[];
-  /** Split ids consumed by earlier runs (those the current readers report are in `readers`). */
-  consumed: string[];
+  /** Version 1 only: split ids consumed by earlier runs. */
+  consumed?: string[];
+  /** Each reader at its barrier: held splits with offsets, and splits finished since the last checkpoint. */
   readers: ReaderSnapshot[];
 }
 
@@ -39,14 +42,17 @@ export interface SinkCheckpoint {
 
 /** Where checkpoints live. A local directory by default; OSS or a database can implement the same. */
 export interface CheckpointStore {
-  /** The newest checkpoint that was written completely and verifies, if any. */
+  /**
+   * The newest checkpoint, if any. Throws CHECKPOINT_DAMAGED when the newest one does not verify: it may
+   * have been committed, so falling back to an older one could write its rows twice.
+   */
   latest(): Promise<CheckpointData | undefined>;
   save(data: CheckpointData): Promise<void>;
   /** Keeps the newest `keep` checkpoints. */
   retain(keep: number): Promise<void>;
   /** Removes every checkpoint: the job finished or is started fresh. */
   clear(): Promise<void>;
-  /** Prevents two runs of the same job at once; the returned function releases the lock. */
+  /** Prevents two runs of the same job at once, in this process or another; the returned function releases it. */
   lock(): Promise<() => Promise<void>>;
   readonly location: string;
 }
@@ -66,29 +72,43 @@ export class LocalCheckpointStore implements CheckpointStore {
   }
 
   async latest(): Promise<CheckpointData | undefined> {
-    for (const name of await this.files()) {
-      const data = await this.read(name);
-      if (data) return data;
-    }
-    return undefined;
+    const [newest, previous] = await this.files();
+    if (newest === undefined) return undefined;
+    const read = await this.read(newest);
+    if (read.data) return read.data;
+    const path = join(this.location, newest);
+    const older = previous === undefined ? 'there is no older checkpoint' : `the one before it is ${join(this.location, previous)}`;
+    throw new TidewayError(
+      'CHECKPOINT_DAMAGED',
+      `the newest checkpoint ${path} is damaged (${read.problem}); ${older}. Checkpoints are written whole and renamed into place, ` +
+        `so this file was changed after it was written. Its output may already be committed, so Tideway neither resumes from an ` +
+        `older checkpoint nor starts over: either could write rows twice or skip some. Put back an intact copy of ${newest} if you ` +
+        `have one; otherwise compare the sinks' output with the source and decide by hand, and only then move this job's checkpoint ` +
+        `directory away (the next run then starts from the beginning and writes every row again).`,
+      { context: { path } },
+    );
   }
 
-  private async read(name: string): Promise<CheckpointData | undefined> {
+  private async read(name: string): Promise<{ data?: CheckpointData; problem: string }> {
     let text: string;
     try {
       text = await readFile(join(this.location, name), 'utf8');
-    } catch {
-      return undefined;
+    } catch (error) {
+      return { problem: `cannot be read: ${(error as Error).message}` };
     }
+    if (text.length === 0) return { problem: 'it is empty' };
+    let envelope: { sha256?: unknown; data?: CheckpointData };
     try {
-      const envelope = JSON.parse(text) as { sha256?: string; data?: CheckpointData };
-      if (!envelope.data || typeof envelope.sha256 !== 'string') return undefined;
-      if (digest(JSON.stringify(envelope.data)) !== envelope.sha256) return undefined;
-      if (envelope.data.format !== 'tideway-checkpoint' || envelope.data.version !== 1) return undefined;
-      return envelope.data;
+      envelope = JSON.parse(text) as typeof envelope;
     } catch {
-      return undefined;
+      return { problem: `it is not complete JSON (${text.length} bytes)` };
     }
+    if (!envelope.data || typeof envelope.sha256 !== 'string') return { problem: 'it has no checksum or no data' };
+    if (digest(JSON.stringify(envelope.data)) !== envelope.sha256) return { problem: 'its SHA-256 does not match its content' };
+    if (envelope.data.format !== 'tideway-checkpoint' || (envelope.data.version !== 1 && envelope.data.version !== 2)) {
+      return { problem: `it is not a Tideway checkpoint of a version this Tideway reads (format ${String(envelope.data.format)}, version ${String(envelope.data.version)})` };
+    }
+    return { data: envelope.data, problem: '' };
   }
 
   /** Checkpoint file names, newest first. */
@@ -137,11 +157,29 @@ export class LocalCheckpointStore implements CheckpointStore {
   async lock(): Promise<() => Promise<void>> {
     await mkdir(this.location, { recursive: true });
     const path = join(this.location, 'LOCK');
+    if (locksHeldHere.has(path)) {
+      throw new TidewayError(
+        'JOB_ALREADY_RUNNING',
+        `job is already running in this process (it holds ${path}); wait for that run to return, stop it through its signal, or give this job another env.name`,
+        { context: { path } },
+      );
+    }
+    locksHeldHere.add(path);
+    try {
+      return await this.takeFileLock(path);
+    } catch (error) {
+      locksHeldHere.delete(path);
+      throw error;
+    }
+  }
+
+  private async takeFileLock(path: string): Promise<() => Promise<void>> {
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
         await writeFile(path, `${process.pid}\n`, { flag: 'wx' });
         return async () => {
           await rm(path, { force: true });
+          locksHeldHere.delete(path);
         };
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
@@ -153,13 +191,20 @@ export class LocalCheckpointStore implements CheckpointStore {
             { context: { path } },
           );
         }
-        // The lock outlived its process (a crash): take it over.
+        // The lock outlived its process (a crash), or is our own process's from a run that never released it
+        // (not held here, as checked above): take it over.
         await rm(path, { force: true });
       }
     }
     throw new TidewayError('JOB_LOCK_FAILED', `could not take the job lock ${path}`, { context: { path } });
   }
 }
+
+/**
+ * Lock files this process holds. A PID check alone cannot tell two runs in one process apart, so the
+ * process keeps its own table: it is process-wide by nature, like the lock files themselves.
+ */
+const locksHeldHere = new Set<string>();
 
 function digest(text: string): string {
   return createHash('sha256').update(text).digest('hex');

@@ -33,6 +33,13 @@ export function inProcessTransport(logger: Logger): TransportFactory {
           const inbox = inboxes.get(pipelineId);
           if (inbox) setImmediate(() => inbox(message));
         },
+        kill(pipelineId) {
+          const pipeline = pipelines[specs.findIndex((s) => s.pipelineId === pipelineId)];
+          if (!pipeline) return;
+          inboxes.delete(pipelineId);
+          void pipeline.halt();
+          setImmediate(() => handlers.onCrash(pipelineId, new Error('pipeline killed')));
+        },
         close() {
           closing ??= Promise.all(pipelines.map((p) => p.close())).then(() => undefined);
           return closing;

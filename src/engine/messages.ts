@@ -5,21 +5,57 @@ import type { ReaderSnapshot, SourceSplit } from '../api/source.js';
 /**
  * Control messages between the coordinator and the pipelines. They travel through a Transport that may
  * delay, duplicate and reorder them; each handler below is written to be correct under all three.
+ * This is what the coordinator says to a pipeline, before the link numbers it (`ToPipeline`).
  */
-export type ToPipeline =
-  | { kind: 'assign'; splits: SourceSplit[] }
+export type ToPipelineBody =
+  | {
+      kind: 'assign';
+      splits: SourceSplit[];
+      /**
+       * The newest checkpoint whose enumerator snapshot was taken before this assignment. The pipeline
+       * hands the splits to its reader only after its own snapshot for that checkpoint, so a split
+       * assigned after the enumerator's snapshot is never inside a reader's snapshot of the same
+       * checkpoint: the consistent cut (see README, "Exactly once").
+       */
+      epoch: number;
+    }
   /** `expected` lists every split id assigned to this reader in this run, so a late assign is still awaited. */
   | { kind: 'noMoreSplits'; expected: string[] }
-  | { kind: 'event'; event: Json }
+  /** An enumerator event, held back like an assignment until the reader passed checkpoint `epoch`. */
+  | { kind: 'event'; event: Json; epoch: number }
   /** A checkpoint barrier. `stop`: the job is stopping; the reader reads nothing after this snapshot. */
   | { kind: 'trigger'; checkpointId: number; endOfInput: boolean; stop: boolean }
   | { kind: 'complete'; checkpointId: number }
   | { kind: 'close' };
 
+export type ToPipeline = ToPipelineBody & Sequenced;
+
+/**
+ * `seq` numbers the messages of one sender to one receiver in one run. A transport may deliver a message
+ * twice; the receiver drops a `seq` it has seen, so every handler runs once per message.
+ */
+export interface Sequenced {
+  seq: number;
+}
+
+/** The `seq` values one receiver has seen; memory stays bounded by how far messages are reordered. */
+export class SeenSequences {
+  private floor = 0;
+  private readonly above = new Set<number>();
+
+  /** Records `seq`; false when it was seen before. Sequences start at 1. */
+  firstTime(seq: number): boolean {
+    if (seq <= this.floor || this.above.has(seq)) return false;
+    this.above.add(seq);
+    while (this.above.delete(this.floor + 1)) this.floor++;
+    return true;
+  }
+}
+
 export type FromPipeline =
   | { kind: 'register' }
   | { kind: 'splitRequest' }
-  | { kind: 'readerEvent'; event: Json }
+  | { kind: 'readerEvent'; event: Json; seq: number }
   | { kind: 'ack'; checkpointId: number; reader: ReaderSnapshot; sinks: SinkAck[]; metrics: PipelineMetrics }
   | { kind: 'finished'; metrics: PipelineMetrics }
   | { kind: 'metrics'; metrics: PipelineMetrics }

@@ -9,7 +9,7 @@ import type { PollStatus, ReaderOutput, ReaderSnapshot, Source, SourceReader, So
 import type { Transform } from '../api/transform.js';
 import { BoundedQueue, Wakeup, yieldToEventLoop } from './async-tools.js';
 import { toWireError } from './wire-error.js';
-import { emptyMetrics, type PipelineMetrics, type SinkAck, type ToPipeline } from './messages.js';
+import { emptyMetrics, type PipelineMetrics, SeenSequences, type SinkAck, type ToPipeline } from './messages.js';
 import type { JobPlan } from './plan.js';
 import { schemaFromIpc } from './schema-ipc.js';
 import type { PipelineEndpoint, PipelineSpec } from './transport.js';
@@ -52,17 +52,25 @@ export class Pipeline {
   private readonly sinkNodes: SinkNode[] = [];
   /** Split ids delivered by assign messages in this run; a repeated id is dropped. */
   private readonly delivered = new Set<string>();
+  private readonly seen = new SeenSequences();
+  private eventSeq = 0;
+  /** Assignments and events stamped with a checkpoint this pipeline has not snapshotted yet. */
+  private held: Extract<ToPipeline, { kind: 'assign' | 'event' }>[] = [];
+  /** The newest checkpoint whose reader snapshot this pipeline has taken. */
+  private barrierTaken: number;
   private expected: string[] | undefined;
   private noMoreForwarded = false;
   private requestOutstanding = false;
   private lastTrigger = 0;
   private stopped = false;
   private inputEnded = false;
+  /** The writers handed their last output to a final or stopping checkpoint: nothing staged is left. */
+  private drained = false;
   private closing: Promise<void> | undefined;
   private isClosing = false;
+  private halted = false;
   private metricsTimer: NodeJS.Timeout | undefined;
-  private readonly initialConsumed: number;
-  private done!: Promise<void>;
+  private done: Promise<void> | undefined;
 
   constructor(
     private readonly spec: PipelineSpec,
@@ -71,7 +79,7 @@ export class Pipeline {
     private readonly logger: Logger,
   ) {
     this.queue = new BoundedQueue(spec.queueCapacity);
-    this.initialConsumed = spec.consumedSplitIds.length;
+    this.barrierTaken = spec.restoredCheckpoint;
   }
 
   /** Builds the reader, transforms and writers, registers with the enumerator and starts reading. */
@@ -86,14 +94,13 @@ export class Pipeline {
     this.endpoint.send({ kind: 'register' });
     this.metricsTimer = setInterval(() => this.sendMetrics(), METRICS_INTERVAL_MS);
     this.metricsTimer.unref();
-    const reading = this.readLoop();
-    const writing = this.writeLoop();
-    this.done = Promise.all([reading, writing]).then(
-      () => undefined,
-      (error: unknown) => {
+    // Each loop reports its own failure at once; `done` settles only when both loops have stopped, so that
+    // close() never runs while a writer is still writing.
+    const settle = (loop: Promise<void>) =>
+      loop.catch((error: unknown) => {
         if (!this.isClosing) this.fail(error);
-      },
-    );
+      });
+    this.done = Promise.all([settle(this.readLoop()), settle(this.writeLoop())]).then(() => undefined);
   }
 
   private async build(): Promise<void> {
@@ -114,10 +121,10 @@ export class Pipeline {
       jobName: plan.env.name,
       logger: this.logger,
       signal: this.abort.signal,
-      consumedSplitIds: new Set(spec.consumedSplitIds),
+      consumedSplitIds: new Set<string>(),
       prepared: spec.sourcePrepared,
       sendSplitRequest: () => this.requestSplit(),
-      sendEventToEnumerator: (event: Json) => this.endpoint.send({ kind: 'readerEvent', event }),
+      sendEventToEnumerator: (event: Json) => this.endpoint.send({ kind: 'readerEvent', event, seq: ++this.eventSeq }),
       wakeup: () => this.wake.notify(),
     });
     const schema = schemaFromIpc(spec.schemaIpc);
@@ -159,16 +166,16 @@ export class Pipeline {
   }
 
   private onMessage(message: ToPipeline): void {
+    if (this.halted || !this.seen.firstTime(message.seq)) return;
     switch (message.kind) {
       case 'assign':
-        void this.guard(() => this.onAssign(message.splits));
+      case 'event':
+        if (message.epoch > this.barrierTaken) this.held.push(message);
+        else this.deliver(message);
         return;
       case 'noMoreSplits':
         if (!this.expected) this.expected = message.expected;
         void this.guard(() => this.maybeForwardNoMoreSplits());
-        return;
-      case 'event':
-        this.reader?.handleSourceEvent?.(message.event);
         return;
       case 'trigger':
         void this.guard(() => this.onTrigger(message.checkpointId, message.endOfInput, message.stop));
@@ -180,6 +187,11 @@ export class Pipeline {
         void this.close();
         return;
     }
+  }
+
+  private deliver(message: Extract<ToPipeline, { kind: 'assign' | 'event' }>): void {
+    if (message.kind === 'assign') void this.guard(() => this.onAssign(message.splits));
+    else void this.guard(() => this.lock.runExclusive(() => this.reader.handleSourceEvent?.(message.event)));
   }
 
   private async guard(action: () => Promise<void>): Promise<void> {
@@ -258,6 +270,11 @@ export class Pipeline {
       if (stop) this.stopped = true;
       await this.queue.push({ kind: 'barrier', checkpointId, endOfInput: endOfInput && this.inputEnded, reader });
     });
+    // Only now may what the enumerator sent after its own snapshot for this checkpoint reach the reader.
+    this.barrierTaken = checkpointId;
+    const ready = this.held.filter((m) => m.epoch <= checkpointId);
+    this.held = this.held.filter((m) => m.epoch > checkpointId);
+    for (const message of ready) this.deliver(message);
     this.wake.notify();
   }
 
@@ -276,6 +293,7 @@ export class Pipeline {
           const state = await node.writer.snapshotState(item.checkpointId);
           sinks.push({ sinkIndex: node.sinkIndex, infos, state });
         }
+        if (item.endOfInput || this.stopped) this.drained = true;
         this.endpoint.send({ kind: 'ack', checkpointId: item.checkpointId, reader: item.reader, sinks, metrics: this.snapshotMetrics() });
         if (this.stopped && !this.inputEnded) return;
       }
@@ -312,11 +330,7 @@ export class Pipeline {
 
   private snapshotMetrics(): PipelineMetrics {
     this.metrics.seq++;
-    try {
-      this.metrics.splitsDone = Math.max(0, this.reader.snapshotState(0).consumed.length - this.initialConsumed);
-    } catch {
-      // A reader that cannot snapshot outside the lock just shows no split progress.
-    }
+    this.metrics.splitsDone = this.reader?.finishedSplits?.() ?? this.metrics.splitsDone;
     for (const node of this.sinkNodes) {
       const stats = node.writer.stats;
       const m = this.metrics.sinks[node.sinkIndex]!;
@@ -330,12 +344,12 @@ export class Pipeline {
   }
 
   private sendMetrics(): void {
-    if (this.reader) this.endpoint.send({ kind: 'metrics', metrics: this.snapshotMetrics() });
+    if (this.reader && !this.halted) this.endpoint.send({ kind: 'metrics', metrics: this.snapshotMetrics() });
   }
 
   private failed = false;
   private fail(error: unknown): void {
-    if (this.failed) return;
+    if (this.failed || this.halted) return;
     this.failed = true;
     this.logger.debug('pipeline failed', { pipeline: this.spec.pipelineId, error: String(error) });
     this.endpoint.send({ kind: 'failed', error: toWireError(error) });
@@ -356,6 +370,9 @@ export class Pipeline {
       await this.done?.catch(() => undefined);
       const steps: (() => Promise<void> | undefined)[] = [
         () => this.reader?.close(),
+        // A pipeline that did not end in a final or stopping checkpoint leaves staged output no checkpoint
+        // owns: discard it now rather than leave it to the next run's orphan sweep.
+        ...this.sinkNodes.map((n) => () => (this.drained || this.halted ? undefined : n.writer.abortPrepare())),
         ...this.sinkNodes.map((n) => () => n.writer.close()),
         ...this.sinkNodes.map((n) => () => n.sink.close?.()),
         ...allTransforms(this.roots).map((t) => () => t.close?.()),
@@ -368,9 +385,18 @@ export class Pipeline {
           this.logger.warn('a pipeline part failed to close', { pipeline: this.spec.pipelineId, error: String(error) });
         }
       }
-      this.endpoint.send({ kind: 'closed', metrics: this.snapshotMetricsSafe() });
+      if (!this.halted) this.endpoint.send({ kind: 'closed', metrics: this.snapshotMetricsSafe() });
     })();
     return this.closing;
+  }
+
+  /**
+   * Stops the pipeline as a dying worker thread would: it sends nothing more, handles no message, and leaves
+   * its staged output behind (the next run's orphan sweep owns it). Used by tests that kill a pipeline.
+   */
+  halt(): Promise<void> {
+    this.halted = true;
+    return this.close();
   }
 
   private snapshotMetricsSafe(): PipelineMetrics {

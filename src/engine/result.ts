@@ -1,5 +1,6 @@
 import type { Logger } from '../api/logger.js';
 import type { ConnectorRegistry } from './registry.js';
+import type { CheckpointStore } from './checkpoint-store.js';
 import type { TransportFactory } from './transport.js';
 
 export type JobStatus = 'finished' | 'failed' | 'cancelled';
@@ -26,6 +27,8 @@ export interface RunOptions {
   progressIntervalMs?: number;
   /** How control messages travel between the coordinator and the readers (tests inject faults here). */
   transport?: TransportFactory;
+  /** Where checkpoints are kept; defaults to a local directory (env.checkpoint.dir). Tests inject faults here. */
+  checkpointStore?: CheckpointStore;
 }
 
 export interface SourceProgress {

@@ -4,13 +4,14 @@ import type { FactoryContext } from '../api/connector.js';
 import { CancelledError, TidewayError, describeError, errorCode } from '../api/errors.js';
 import type { Json } from '../api/json.js';
 import type { Logger } from '../api/logger.js';
-import type { Sink, SinkCommitter, SinkContext } from '../api/sink.js';
+import { silentLogger } from '../api/logger.js';
+import type { SinkContext } from '../api/sink.js';
 import type { Source } from '../api/source.js';
-import { type CheckpointData, type CheckpointStore, LocalCheckpointStore, type SourceCheckpoint } from './checkpoint-store.js';
+import { CheckpointCoordinator, type SinkRuntime } from './checkpoint-coordinator.js';
+import { type CheckpointData, type CheckpointStore, LocalCheckpointStore } from './checkpoint-store.js';
 import { inProcessTransport } from './in-process-transport.js';
 import type { JobConfig } from './job-config.js';
-import { stderrLogger } from './logger.js';
-import type { FromPipeline, PipelineMetrics } from './messages.js';
+import { type FromPipeline, type PipelineMetrics, SeenSequences, type ToPipelineBody } from './messages.js';
 import { type JobPlan, planJobOrThrow } from './plan.js';
 import type { JobProgress, JobResult, JobStatus, RunOptions } from './result.js';
 import { schemaToIpc } from './schema-ipc.js';
@@ -19,28 +20,11 @@ import type { PipelineHost, PipelineSpec, TransportFactory } from './transport.j
 import { fromWireError } from './wire-error.js';
 import { workerThreadsTransport } from './worker-transport.js';
 
-interface SinkRuntime {
-  sinkIndex: number;
-  name: string;
-  type: string;
-  sink: Sink;
-  committer: SinkCommitter;
-  prepared: Json | undefined;
-  /** Rows made visible by commits in this run. */
-  rowsCommitted: number;
-}
-
-interface PendingCheckpoint {
-  id: number;
-  endOfInput: boolean;
-  acks: Map<number, Extract<FromPipeline, { kind: 'ack' }>>;
-  resolve: () => void;
-}
-
 /**
  * Runs a job to the end (bounded input), until `signal` aborts (graceful stop), or until it fails.
  * Never throws for a job-level failure: the result says `failed` with the error. It throws only for a job
- * that cannot start (invalid configuration).
+ * that cannot start (invalid configuration: ConfigError). It returns only when nothing of the run is still
+ * working: no checkpoint save or commit, no pipeline, no enumerator call.
  */
 export async function runJob(config: JobConfig, options: RunOptions = {}): Promise<JobResult> {
   if (!options.registry) throw new TidewayError('NO_REGISTRY', 'runJob needs a connector registry; use the runJob exported by the tideway package');
@@ -69,11 +53,9 @@ class JobRun {
   private specs: PipelineSpec[] = [];
   private readonly metrics = new Map<number, PipelineMetrics>();
   private readonly finished = new Set<number>();
-  private checkpointId = 0;
-  private checkpointsCompleted = 0;
-  private pending: PendingCheckpoint | undefined;
-  private checkpointing = false;
-  private inFlight: Promise<void> = Promise.resolve();
+  private readonly sentSeq = new Map<number, number>();
+  private readonly seenEvents = new Map<number, SeenSequences>();
+  private checkpoints: CheckpointCoordinator | undefined;
   private failure: unknown;
   private failed!: Promise<never>;
   private failJob!: (error: unknown) => void;
@@ -88,9 +70,10 @@ class JobRun {
     private readonly plan: JobPlan,
     private readonly options: RunOptions,
   ) {
-    this.logger = options.logger ?? stderrLogger('info');
+    // A library is quiet unless asked: the CLI passes its own logger.
+    this.logger = options.logger ?? silentLogger;
     this.parallelism = plan.env.parallelism;
-    this.store = new LocalCheckpointStore(resolve(plan.env.checkpoint.dir), plan.env.name);
+    this.store = options.checkpointStore ?? new LocalCheckpointStore(resolve(plan.env.checkpoint.dir), plan.env.name);
     this.failed = new Promise<never>((_, reject) => {
       this.failJob = (error) => {
         if (this.failure === undefined) this.failure = error ?? new Error('unknown failure');
@@ -102,6 +85,10 @@ class JobRun {
   }
 
   async execute(): Promise<JobResult> {
+    if (this.options.signal?.aborted) {
+      this.logger.info('not starting: the stop signal was already given', { job: this.plan.env.name });
+      return this.result('cancelled');
+    }
     let status: JobStatus = 'finished';
     let release: (() => Promise<void>) | undefined;
     const onAbort = () => this.stop.abort(new CancelledError());
@@ -118,12 +105,11 @@ class JobRun {
     } catch (error) {
       status = this.stop.signal.aborted && error instanceof CancelledError ? 'cancelled' : 'failed';
       if (status === 'failed') this.failure ??= error;
-      await this.shutdownAfterFailure();
     } finally {
       this.options.signal?.removeEventListener('abort', onAbort);
       if (this.timer) clearInterval(this.timer);
       if (this.progressTimer) clearInterval(this.progressTimer);
-      await this.closeAll();
+      await this.shutDown(status);
       // Last of all: until the finished run's checkpoint is gone, a run killed now is resumed as already
       // finished (recommit, nothing read again) rather than started over.
       if (status === 'finished') {
@@ -162,7 +148,7 @@ class JobRun {
   /** Builds the coordinator side, settles the previous run (recommit, or abort with --fresh) and removes orphans. */
   private async prepare(): Promise<CheckpointData | undefined> {
     const context = this.factoryContext();
-    const previous = await this.store.latest();
+    const previous = await this.latestCheckpoint();
     for (const [sinkIndex, stage] of this.plan.sinks.entries()) {
       const sink = await stage.factory.create(stage.options as never, context);
       const prepared = await sink.prepare?.(this.sinkContext(sinkIndex, undefined));
@@ -177,7 +163,6 @@ class JobRun {
     } else if (previous) {
       restored = previous;
       this.resumedFrom = previous.checkpointId;
-      this.checkpointId = previous.checkpointId;
       this.logger.info(`resuming from checkpoint ${previous.checkpointId} of an unfinished earlier run (use --fresh to start over)`, { job: this.plan.env.name });
       for (const sink of this.sinks) {
         await sink.committer.commit(this.pendingOf(previous, sink.sinkIndex), {
@@ -196,12 +181,25 @@ class JobRun {
     return restored;
   }
 
+  /** With --fresh a damaged checkpoint is set aside like any other: the user chose to start over. */
+  private async latestCheckpoint(): Promise<CheckpointData | undefined> {
+    try {
+      return await this.store.latest();
+    } catch (error) {
+      if (!this.options.fresh || errorCode(error) !== 'CHECKPOINT_DAMAGED') throw error;
+      this.logger.warn('starting fresh past a damaged checkpoint; staged output it owned is removed as orphaned', { job: this.plan.env.name });
+      await this.store.clear();
+      return undefined;
+    }
+  }
+
   private pendingOf(checkpoint: CheckpointData, sinkIndex: number): Json[] {
     const entry = checkpoint.sinks[sinkIndex];
     if (entry && entry.name !== this.plan.sinks[sinkIndex]?.name) {
       throw new TidewayError(
         'CHECKPOINT_MISMATCH',
-        `the checkpoint in ${this.store.location} was taken for a job whose sink ${sinkIndex} is "${entry.name}", but this job's is "${this.plan.sinks[sinkIndex]?.name}"; run with --fresh to discard it`,
+        `the checkpoint in ${this.store.location} was taken for a job whose sink ${sinkIndex} is "${entry.name}", but this job's is "${this.plan.sinks[sinkIndex]?.name}"; ` +
+          `the job's sinks were renamed or reordered while a run was unfinished. Put them back as they were to resume it (its output is then written exactly once)`,
       );
     }
     return entry?.pending ?? [];
@@ -211,8 +209,7 @@ class JobRun {
     const context = this.factoryContext();
     const prepared: (Json | undefined)[] = [];
     const schemas: Uint8Array[] = [];
-    const send = (sourceIndex: number) => (readerId: number, message: Parameters<PipelineHost['send']>[1]) =>
-      this.host?.send(sourceIndex * this.parallelism + readerId, message);
+    const send = (sourceIndex: number) => (readerId: number, message: ToPipelineBody) => this.sendTo(sourceIndex * this.parallelism + readerId, message);
     for (const [sourceIndex, stage] of this.plan.sources.entries()) {
       const source: Source = await stage.factory.create(stage.options as never, context);
       if (this.plan.env.mode === 'batch' && source.boundedness === 'unbounded') {
@@ -224,7 +221,7 @@ class JobRun {
       }
       const restoredSource = restored?.sources[sourceIndex];
       if (restoredSource && restoredSource.name !== stage.name) {
-        throw new TidewayError('CHECKPOINT_MISMATCH', `the checkpoint's source ${sourceIndex} is "${restoredSource.name}" but this job's is "${stage.name}"; run with --fresh to discard it`);
+        throw new TidewayError('CHECKPOINT_MISMATCH', `the checkpoint in ${this.store.location} was taken for a job whose source ${sourceIndex} is "${restoredSource.name}", but this job's is "${stage.name}"; the job's sources were renamed or reordered while a run was unfinished. Put them back as they were to resume it`);
       }
       const coordinator = new SourceCoordinator(
         sourceIndex,
@@ -236,19 +233,18 @@ class JobRun {
         this.logger,
         this.abort.signal,
         (error) => this.failJob(error),
-        restoredSource,
       );
       this.sources.push(coordinator);
       prepared.push(await source.prepare?.({ signal: this.abort.signal }));
       schemas.push(schemaToIpc(await source.schema({ signal: this.abort.signal })));
-      await coordinator.open(restoredSource);
+      await coordinator.open(restoredSource, restored?.checkpointId ?? 0);
     }
     for (const sink of restored?.sinks ?? []) {
       const stranded = sink.writerStates.findIndex((state, index) => index >= this.parallelism && state !== null && state !== undefined);
       if (stranded >= 0) {
         throw new TidewayError(
           'CHECKPOINT_MISMATCH',
-          `sink "${sink.name}" holds state for writer ${stranded}, but this run has parallelism ${this.parallelism}; resume with parallelism ${sink.writerStates.length} or more, or start over with --fresh`,
+          `sink "${sink.name}" holds state for writer ${stranded}, but this run has parallelism ${this.parallelism}; resume with parallelism ${sink.writerStates.length} or more (-p ${sink.writerStates.length}), which finishes the unfinished run exactly once`,
         );
       }
     }
@@ -272,13 +268,29 @@ class JobRun {
           sourcePrepared: prepared[source.sourceIndex],
           sinkPrepared,
           schemaIpc: schemas[source.sourceIndex]!,
-          consumedSplitIds: [...source.consumedBefore],
+          restoredCheckpoint: restored?.checkpointId ?? 0,
           writerStates,
           queueCapacity: this.plan.env.queue_capacity,
           logLevel: 'info',
         });
       }
     }
+    this.checkpoints = new CheckpointCoordinator(
+      {
+        jobName: this.plan.env.name,
+        attemptId: this.attemptId,
+        store: this.store,
+        logger: this.logger,
+        timeoutMs: this.plan.env.checkpoint.timeout,
+        retain: this.plan.env.checkpoint.retain,
+        sources: this.sources,
+        sinks: this.sinks,
+        pipelines: this.specs,
+        send: (pipelineId, message) => this.sendTo(pipelineId, message),
+        failed: this.failed,
+      },
+      restored?.checkpointId ?? 0,
+    );
     const transport = this.transport();
     this.logger.debug('starting pipelines', { transport: transport.name, pipelines: this.specs.length });
     // Pipelines may speak before start() returns; hold their messages until the enumerators can answer.
@@ -291,6 +303,13 @@ class JobRun {
     for (const source of this.sources) source.run();
     ready = true;
     for (const [pipelineId, message] of early) this.onMessage(pipelineId, message);
+  }
+
+  /** Numbers each message to a pipeline, so that the pipeline can drop a copy the transport delivers twice. */
+  private sendTo(pipelineId: number, body: ToPipelineBody): void {
+    const seq = (this.sentSeq.get(pipelineId) ?? 0) + 1;
+    this.sentSeq.set(pipelineId, seq);
+    this.host?.send(pipelineId, { ...body, seq });
   }
 
   private transport(): TransportFactory {
@@ -315,9 +334,12 @@ class JobRun {
       case 'splitRequest':
         source.splitRequest(spec.subtask);
         return;
-      case 'readerEvent':
-        source.readerEvent(spec.subtask, message.event);
+      case 'readerEvent': {
+        let seen = this.seenEvents.get(pipelineId);
+        if (!seen) this.seenEvents.set(pipelineId, (seen = new SeenSequences()));
+        if (seen.firstTime(message.seq)) source.readerEvent(spec.subtask, message.event);
         return;
+      }
       case 'metrics':
       case 'closed':
         this.updateMetrics(pipelineId, message.metrics);
@@ -327,14 +349,10 @@ class JobRun {
         this.finished.add(pipelineId);
         if (this.finished.size === this.specs.length) this.markAllFinished();
         return;
-      case 'ack': {
+      case 'ack':
         this.updateMetrics(pipelineId, message.metrics);
-        const pending = this.pending;
-        if (!pending || pending.id !== message.checkpointId || pending.acks.has(pipelineId)) return;
-        pending.acks.set(pipelineId, message);
-        if (pending.acks.size === this.specs.length) pending.resolve();
+        this.checkpoints?.onAck(pipelineId, message);
         return;
-      }
       case 'failed':
         this.failJob(fromWireError(message.error));
         return;
@@ -348,12 +366,14 @@ class JobRun {
 
   /** Periodic checkpoints until bounded input ends (final checkpoint) or the signal stops the job. */
   private async drive(): Promise<JobStatus> {
+    const checkpoints = this.checkpoints!;
     const interval = this.plan.env.checkpoint.interval;
     this.timer = setInterval(() => {
-      if (this.checkpointing || this.stop.signal.aborted) return;
-      this.inFlight = this.checkpoint(false, false).catch((error: unknown) => this.failJob(error));
+      if (checkpoints.busy || this.stop.signal.aborted) return;
+      checkpoints.run(false, false).catch((error: unknown) => this.failJob(error));
     }, interval);
     if (this.options.onProgress) {
+      this.options.onProgress(this.progress());
       this.progressTimer = setInterval(() => this.options.onProgress?.(this.progress()), this.options.progressIntervalMs ?? 1000);
     }
     const stopped = new Promise<'stopped'>((resolve) => {
@@ -362,112 +382,28 @@ class JobRun {
     });
     const outcome = await Promise.race([this.allFinished.then(() => 'finished' as const), stopped, this.failed]);
     clearInterval(this.timer);
-    await Promise.race([this.inFlight, this.failed]);
-    if (outcome === 'finished') {
-      await Promise.race([this.checkpoint(true, false), this.failed]);
-      this.logger.debug('final checkpoint committed', { checkpoint: this.checkpointId });
-      return 'finished';
-    }
-    if (this.finished.size === this.specs.length) {
-      await Promise.race([this.checkpoint(true, false), this.failed]);
+    await Promise.race([checkpoints.idle(), this.failed]);
+    if (outcome === 'finished' || this.finished.size === this.specs.length) {
+      await Promise.race([checkpoints.run(true, false), this.failed]);
+      this.logger.debug('final checkpoint committed', { checkpoint: checkpoints.latest?.id });
       return 'finished';
     }
     this.logger.info('stopping: taking a last checkpoint so the next run resumes here', { job: this.plan.env.name });
-    await Promise.race([this.checkpoint(false, true), this.failed]);
+    await Promise.race([checkpoints.run(false, true), this.failed]);
     return 'cancelled';
   }
 
-  /** One checkpoint at a time, from trigger to commit and clean-up: the next starts after this one ends. */
-  private async checkpoint(endOfInput: boolean, stop: boolean): Promise<void> {
-    this.checkpointing = true;
-    try {
-      await this.takeCheckpoint(endOfInput, stop);
-    } finally {
-      this.checkpointing = false;
-    }
-  }
-
-  private async takeCheckpoint(endOfInput: boolean, stop: boolean): Promise<void> {
-    const id = ++this.checkpointId;
-    const sources = await Promise.all(this.sources.map((s) => s.snapshot(id)));
-    let resolveAcks!: () => void;
-    const acked = new Promise<void>((resolve) => (resolveAcks = resolve));
-    const pending: PendingCheckpoint = { id, endOfInput, acks: new Map(), resolve: resolveAcks };
-    this.pending = pending;
-    for (const spec of this.specs) this.host?.send(spec.pipelineId, { kind: 'trigger', checkpointId: id, endOfInput, stop });
-    const timeoutMs = this.plan.env.checkpoint.timeout;
-    let timeout: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<never>((_, reject) => {
-      timeout = setTimeout(
-        () => reject(new TidewayError('CHECKPOINT_TIMEOUT', `checkpoint ${id} did not complete within ${timeoutMs} ms (${pending.acks.size}/${this.specs.length} pipelines acknowledged); raise env.checkpoint.timeout or look for a stuck sink`)),
-        timeoutMs,
-      );
-    });
-    try {
-      await Promise.race([acked, timedOut, this.failed]);
-    } finally {
-      clearTimeout(timeout);
-    }
-    const data = this.compose(id, endOfInput, sources, pending);
-    await this.store.save(data);
-    this.pending = undefined;
-    for (const sink of this.sinks) {
-      const pendingInfos = data.sinks[sink.sinkIndex]!.pending;
-      await sink.committer.commit(pendingInfos, { checkpointId: id, endOfInput, writerStates: data.sinks[sink.sinkIndex]!.writerStates });
-      let rows = 0;
-      for (const ack of pending.acks.values()) rows += ack.metrics.sinks[sink.sinkIndex]?.rowsWritten ?? 0;
-      sink.rowsCommitted = rows;
-    }
-    this.checkpointsCompleted++;
-    for (const spec of this.specs) this.host?.send(spec.pipelineId, { kind: 'complete', checkpointId: id });
-    for (const source of this.sources) source.notifyComplete(id);
-    await this.store.retain(this.plan.env.checkpoint.retain);
-    this.logger.debug('checkpoint complete', { checkpoint: id, endOfInput });
-  }
-
-  private compose(id: number, endOfInput: boolean, sources: Omit<SourceCheckpoint, 'readers'>[], pending: PendingCheckpoint): CheckpointData {
-    const acks = (sourceIndex: number) =>
-      this.specs.filter((s) => s.sourceIndex === sourceIndex).map((s) => pending.acks.get(s.pipelineId)!);
-    return {
-      format: 'tideway-checkpoint',
-      version: 1,
-      job: this.plan.env.name,
-      checkpointId: id,
-      attemptId: this.attemptId,
-      createdAt: new Date().toISOString(),
-      endOfInput,
-      sources: sources.map((s, sourceIndex) => ({ ...s, readers: acks(sourceIndex).map((a) => a.reader) })),
-      sinks: this.sinks.map((sink) => {
-        const writerStates: (Json | null)[] = [];
-        const infos: Json[] = [];
-        for (const spec of this.specs) {
-          const entry = pending.acks.get(spec.pipelineId)!.sinks.find((x) => x.sinkIndex === sink.sinkIndex);
-          if (!entry) continue;
-          writerStates[spec.subtask] = entry.state ?? null;
-          infos.push(...entry.infos);
-        }
-        return { name: sink.name, writerStates, pending: infos };
-      }),
-    };
-  }
-
-  /** After a failure: abort what writers handed over for the checkpoint that will never complete. */
-  private async shutdownAfterFailure(): Promise<void> {
-    const pending = this.pending;
-    this.pending = undefined;
-    if (!pending) return;
-    for (const sink of this.sinks) {
-      const infos: Json[] = [];
-      for (const ack of pending.acks.values()) infos.push(...(ack.sinks.find((s) => s.sinkIndex === sink.sinkIndex)?.infos ?? []));
-      if (infos.length === 0) continue;
-      await sink.committer.abort(infos).catch((error: unknown) => this.logger.warn('could not abort staged output; the next run removes it', { sink: sink.name, error: describeError(error) }));
-    }
-  }
-
-  /** Every close runs, in order, even when one fails. */
-  private async closeAll(): Promise<void> {
+  /**
+   * Ends the run in an order where nothing races: pipelines stop first (writers discard what they staged
+   * after their last acknowledgement), then the checkpoint in progress settles (a save or a commit runs to
+   * its end), and only then is anything aborted: the staged output of a checkpoint that was abandoned before
+   * its save began. A checkpoint in doubt (its save or commit failed) is left to the next run.
+   */
+  private async shutDown(status: JobStatus): Promise<void> {
     const steps: [string, () => Promise<unknown> | undefined][] = [
       ['pipelines', () => this.host?.close()],
+      ['the checkpoint in progress', () => this.checkpoints?.idle()],
+      ['staged output of an abandoned checkpoint', () => (status === 'finished' ? undefined : this.abortAbandoned())],
       // Every commit is done by now: enumerators and connectors may stop what they still wait on.
       ['the run signal', async () => this.abort.abort(new CancelledError('the job run is over'))],
       ...this.sources.map((s) => [`source ${s.name}`, () => s.close()] as [string, () => Promise<void>]),
@@ -481,6 +417,21 @@ class JobRun {
       } catch (error) {
         this.logger.warn(`closing ${what} failed`, { error: describeError(error) });
       }
+    }
+  }
+
+  private async abortAbandoned(): Promise<void> {
+    const attempt = this.checkpoints?.latest;
+    if (!attempt) return;
+    if (attempt.state === 'in-doubt') {
+      this.logger.warn(`checkpoint ${attempt.id} failed while it was saved or committed; the next run completes it or removes its staged output`, { job: this.plan.env.name });
+      return;
+    }
+    if (attempt.state !== 'abandoned') return;
+    for (const sink of this.sinks) {
+      const infos = attempt.infosOf(sink.sinkIndex);
+      if (infos.length === 0) continue;
+      await sink.committer.abort(infos).catch((error: unknown) => this.logger.warn('could not abort staged output; the next run removes it', { sink: sink.name, error: describeError(error) }));
     }
   }
 
@@ -519,7 +470,7 @@ class JobRun {
       rowsRead: sum(sources.map((s) => s.rowsRead)),
       rowsWritten: sum(sinks.map((s) => s.rowsWritten)),
       bytesWritten: sum(sinks.map((s) => s.bytesWritten)),
-      checkpoints: this.checkpointsCompleted,
+      checkpoints: this.checkpoints?.completed ?? 0,
       sources,
       transforms,
       sinks,

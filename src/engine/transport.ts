@@ -17,7 +17,8 @@ export interface PipelineSpec {
   sinkPrepared: Record<number, Json | undefined>;
   /** The source's Arrow schema as an IPC stream with no batches. */
   schemaIpc: Uint8Array;
-  consumedSplitIds: string[];
+  /** The checkpoint this run resumed from (0 for a fresh start): assignments stamped up to it are due at once. */
+  restoredCheckpoint: number;
   writerStates: Record<number, Json | undefined>;
   queueCapacity: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
@@ -32,6 +33,11 @@ export interface TransportHandlers {
 /** The coordinator's handle on running pipelines. */
 export interface PipelineHost {
   send(pipelineId: number, message: ToPipeline): void;
+  /**
+   * Ends one pipeline abruptly, as the death of its worker would: no clean-up, no further message, and
+   * `onCrash` reports it. For fault-injection tests.
+   */
+  kill?(pipelineId: number): void;
   /** Stops every pipeline and waits for it; safe to call twice. */
   close(): Promise<void>;
 }

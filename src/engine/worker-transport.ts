@@ -60,6 +60,10 @@ export function workerThreadsTransport(logger: Logger, registryModule: string): 
         send(pipelineId, message) {
           workers.get(pipelineId)?.postMessage({ kind: 'control', message } satisfies WorkerInbound);
         },
+        kill(pipelineId) {
+          // terminate() ends the thread where it stands; its exit reports the crash.
+          void workers.get(pipelineId)?.terminate();
+        },
         close() {
           closed ??= (async () => {
             closing = true;

@@ -50,12 +50,25 @@ export function faultyTransport(inner: TransportFactory, options: FaultOptions):
   return {
     name: `faulty(${inner.name}, seed ${options.seed})`,
     async start(specs, plan, handlers) {
+      // A killed pipeline's messages still in the air are lost with it, as a dead worker's would be.
+      const dead = new Set<number>();
       const host = await inner.start(specs, plan, {
-        onMessage: (pipelineId, message) => schedule('fromPipeline', pipelineId, message, () => handlers.onMessage(pipelineId, message)),
+        onMessage: (pipelineId, message) =>
+          schedule('fromPipeline', pipelineId, message, () => {
+            if (!dead.has(pipelineId)) handlers.onMessage(pipelineId, message);
+          }),
         onCrash: handlers.onCrash,
       });
       const wrapped: PipelineHost = {
-        send: (pipelineId, message) => schedule('toPipeline', pipelineId, message, () => host.send(pipelineId, message)),
+        send: (pipelineId, message) =>
+          schedule('toPipeline', pipelineId, message, () => {
+            if (!dead.has(pipelineId)) host.send(pipelineId, message);
+          }),
+        kill: (pipelineId) => {
+          dead.add(pipelineId);
+          options.trace?.(`kill p${pipelineId}`);
+          host.kill?.(pipelineId);
+        },
         close: async () => {
           await host.close();
           for (const timer of timers) clearTimeout(timer);

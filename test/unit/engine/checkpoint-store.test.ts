@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { TidewayError } from '../../../src/api/errors.js';
 import { type CheckpointData, LocalCheckpointStore } from '../../../src/engine/checkpoint-store.js';
 import { tempDir } from '../../helpers/jobs.js';
 
@@ -36,21 +37,43 @@ describe('LocalCheckpointStore', () => {
     expect((await s.latest())?.checkpointId).toBe(2);
   });
 
-  it('never takes a torn write as the latest: a truncated newest file falls back to the one before', async () => {
-    const { store: s, location } = store();
-    await s.save(checkpoint(1));
-    await s.save(checkpoint(2));
-    truncateSync(join(location, 'chk-0000000002.json'), 40);
-    expect((await s.latest())?.checkpointId).toBe(1);
-  });
-
-  it('rejects a file whose content does not match its checksum', async () => {
+  // The newest checkpoint may have been committed: falling back to the one before would write its rows again.
+  it.each([
+    ['truncated', (path: string) => truncateSync(path, 40), 'not complete JSON'],
+    ['emptied', (path: string) => truncateSync(path, 0), 'empty'],
+    ['edited', (path: string) => writeFileSync(path, readFileSync(path, 'utf8').replace('split-2', 'split-9')), 'SHA-256 does not match'],
+    ['garbled', (path: string) => writeFileSync(path, 'x'.repeat(300)), 'not complete JSON'],
+  ])('a %s newest checkpoint stops the resume with a message naming the file and the safe choices', async (_, damage, problem) => {
     const { store: s, location } = store();
     await s.save(checkpoint(1));
     await s.save(checkpoint(2));
     const path = join(location, 'chk-0000000002.json');
-    writeFileSync(path, readFileSync(path, 'utf8').replace('split-2', 'split-9'));
-    expect((await s.latest())?.checkpointId).toBe(1);
+    damage(path);
+    const error = await s.latest().then(() => undefined, (e: unknown) => e as TidewayError);
+    expect(error?.code).toBe('CHECKPOINT_DAMAGED');
+    expect(error?.message).toContain(path);
+    expect(error?.message).toContain(problem);
+    expect(error?.message).toContain('chk-0000000001.json');
+    expect(error?.message).not.toMatch(/--fresh/);
+  });
+
+  it('a damaged older checkpoint does not matter while the newest verifies', async () => {
+    const { store: s, location } = store();
+    await s.save(checkpoint(1));
+    await s.save(checkpoint(2));
+    truncateSync(join(location, 'chk-0000000001.json'), 10);
+    expect((await s.latest())?.checkpointId).toBe(2);
+  });
+
+  it('refuses a second lock on the same job in the same process until the first is released', async () => {
+    const { store: s } = store();
+    const release = await s.lock();
+    const second = await s.lock().then(() => undefined, (e: unknown) => e as TidewayError);
+    expect(second?.code).toBe('JOB_ALREADY_RUNNING');
+    expect(second?.message).toContain('in this process');
+    await release();
+    const again = await s.lock();
+    await again();
   });
 
   it('ignores temporary files of an interrupted save and removes them on retain', async () => {

@@ -69,7 +69,8 @@ describe('runJob', () => {
     const second = await runJob(job(2), { logger: silentLogger });
     expect(second.status).toBe('failed');
     expect(second.error?.code).toBe('CHECKPOINT_MISMATCH');
-    expect(second.error?.message).toContain('resume with parallelism 3 or more, or start over with --fresh');
+    expect(second.error?.message).toContain('resume with parallelism 3 or more (-p 3)');
+    expect(second.error?.message).not.toContain('--fresh');
     expect((await runJob(job(3), { logger: silentLogger })).status).toBe('finished');
   });
 
