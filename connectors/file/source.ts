@@ -453,7 +453,13 @@ export class FileSplitReader implements SplitReader<FileSplit> {
       live = await this.open(split, signal);
       this.live.set(split.splitId, live);
     }
-    const chunk = await live.next(maxRows);
+    let chunk: Awaited<ReturnType<ResumableRead['next']>>;
+    try {
+      chunk = await live.next(maxRows);
+    } catch (error) {
+      await this.drop(split.splitId);
+      throw splitAdvice(error, split);
+    }
     if ('done' in chunk) {
       await this.drop(split.splitId);
       return { batches: [], next: split, finished: true };
@@ -523,6 +529,15 @@ export class FileSplitReader implements SplitReader<FileSplit> {
   async close(): Promise<void> {
     for (const id of [...this.live.keys()]) await this.drop(id);
   }
+}
+
+/** A CSV byte range that meets a quoted line break cannot be read that way: say which option reads it whole. */
+function splitAdvice(error: unknown, split: FileSplit): unknown {
+  if (!(error instanceof TidewayError) || error.code !== 'FORMAT_CSV_PARSE' || split.unit !== 'bytes' || !error.message.includes('byte ranges')) return error;
+  return new TidewayError('FORMAT_CSV_PARSE', `${error.message}: set split_size above the file's size (${split.size} bytes) so that the file source reads it as one split`, {
+    cause: error,
+    context: error.context,
+  });
 }
 
 export const fileSource = defineSource({

@@ -162,6 +162,34 @@ describe('file source: errors', () => {
     expect(error.message).toContain(join(dir, 'b.csv'));
   });
 
+  it('a CSV byte range that meets a quoted line break says to raise split_size, and reads whole once raised', async () => {
+    const dir = tempDir();
+    const path = join(dir, 'notes.csv');
+    const lines = ['id,note'];
+    for (let i = 0; i < 400; i++) lines.push(i % 50 === 7 ? `${i},"two\nlines"` : `${i},plain note number ${i}`);
+    writeText(path, `${lines.join('\n')}\n`);
+    const small = { path, split_size: '2KiB' };
+    const source = fileSource(small, dir);
+    const splits = await planSplits(source);
+    const reader = await splitReader(source, small);
+    let failed: TidewayError | undefined;
+    for (const split of splits) {
+      try {
+        await readToEnd(reader, split, 100);
+      } catch (error) {
+        failed = error as TidewayError;
+        break;
+      }
+    }
+    expect(failed?.code).toBe('FORMAT_CSV_PARSE');
+    expect(failed?.message).toContain('set split_size above');
+    const whole = { path, split_size: '1MiB' };
+    const wholeSource = fileSource(whole, dir);
+    const [only] = await planSplits(wholeSource);
+    const read = await readToEnd(await splitReader(wholeSource, whole), only!, 100);
+    expect(ids(read.batches)).toEqual(range(0, 400));
+  });
+
   it('rejects unknown declared column types when the job is validated', () => {
     expect(() => fileSource({ path: 'x.csv', columns: [{ name: 'id', type: 'bigserial' }] }, '/')).toThrow(/unknown column type/);
   });
