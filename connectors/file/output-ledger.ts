@@ -84,10 +84,10 @@ export function ledgerRows(ledger: OutputLedger): number {
 
 /** The error of data_save_mode: error, naming what is there and the choices. */
 export function targetHasOutput(root: string, ledger: OutputLedger): TidewayError {
-  const state = ledger.complete ? 'a finished earlier run' : 'an earlier run that did not finish (or was discarded with --fresh)';
+  const state = ledger.complete ? 'it finished' : 'it did not finish, or --fresh discarded it';
   return new TidewayError(
     'FILE_TARGET_HAS_OUTPUT',
-    `${root} already holds ${ledger.files.length} file(s) with ${ledgerRows(ledger)} rows that ${state} of job "${ledger.job}" committed (listed in ${ledgerPath(root, ledger.job)}), and data_save_mode is error, so this run writes nothing. Set data_save_mode: overwrite to replace them with this run's output, or point path at another directory (data_save_mode: append would keep both, so rows the runs share would be there twice)`,
+    `${root} already holds ${ledger.files.length} file(s) with ${ledgerRows(ledger)} rows that an earlier run of job "${ledger.job}" committed (${state}; listed in ${ledgerPath(root, ledger.job)}), and data_save_mode is error, so this run writes nothing. Set data_save_mode: overwrite to replace them with this run's output, or point path at another directory (data_save_mode: append would keep both, so rows the runs share would be there twice)`,
     { context: { connector: 'file', path: root } },
   );
 }

@@ -148,7 +148,7 @@ describe('file sink data_save_mode: what a new run does with an earlier run\'s c
     writeFileSync(join(root, 'someone-else.txt'), 'not ours');
     await expect(runOnce(sink, 'second', 0, 10)).rejects.toMatchObject({
       code: 'FILE_TARGET_HAS_OUTPUT',
-      message: expect.stringMatching(/already holds 1 file\(s\) with 10 rows that a finished earlier run of job "job" committed.*data_save_mode: overwrite/),
+      message: expect.stringMatching(/already holds 1 file\(s\) with 10 rows that an earlier run of job "job" committed \(it finished.*data_save_mode: overwrite/),
     });
     expect(ids(root)).toEqual([...Array(10).keys()]);
   });
