@@ -1,14 +1,5 @@
 import type { RecordBatch } from 'apache-arrow';
-import type {
-  PollStatus,
-  ReaderOutput,
-  ReaderSnapshot,
-  SourceReader,
-  SourceReaderContext,
-  SplitChunk,
-  SplitReader,
-} from '../../src/api/source.js';
-import { SplitQueueReader } from '../../src/api/split-queue-reader.js';
+import type { SplitChunk, SplitReader } from '../../src/api/source.js';
 import type { TunnelRowReader } from './client/row-reader.js';
 import type { DownloadSession } from './client/session.js';
 import type { TunnelClient } from './client/tunnel-client.js';
@@ -104,48 +95,3 @@ export class MaxComputeSplitReader implements SplitReader<MaxComputeSplit> {
   }
 }
 
-/**
- * The queue reader's rules (dedup, lock-safe progress, end only after no-more-splits and an empty queue)
- * plus the pull protocol: an idle reader asks the enumerator for work.
- */
-export class MaxComputeReader implements SourceReader<MaxComputeSplit> {
-  private readonly inner: SplitQueueReader<MaxComputeSplit>;
-
-  constructor(
-    private readonly context: SourceReaderContext,
-    splitReader: MaxComputeSplitReader,
-    chunkRows: number,
-  ) {
-    this.inner = new SplitQueueReader(context, splitReader, { chunkRows });
-  }
-
-  addSplits(splits: readonly MaxComputeSplit[]): void {
-    this.inner.addSplits(splits);
-  }
-
-  handleNoMoreSplits(): void {
-    this.inner.handleNoMoreSplits();
-  }
-
-  async pollNext(output: ReaderOutput): Promise<PollStatus> {
-    const status = await this.inner.pollNext(output);
-    if (status === 'waiting') this.context.sendSplitRequest();
-    return status;
-  }
-
-  snapshotState(checkpointId: number): ReaderSnapshot<MaxComputeSplit> {
-    return this.inner.snapshotState(checkpointId);
-  }
-
-  notifyCheckpointComplete(checkpointId: number): void {
-    this.inner.notifyCheckpointComplete(checkpointId);
-  }
-
-  finishedSplits(): number {
-    return this.inner.finishedSplits();
-  }
-
-  async close(): Promise<void> {
-    await this.inner.close();
-  }
-}

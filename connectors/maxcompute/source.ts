@@ -19,7 +19,8 @@ import { DEMO_ACCESS_ID, DEMO_ACCESS_KEY, DEMO_PROJECT, startEmbeddedMaxCompute 
 import type { MaxComputeEmulator } from './emulator/server.js';
 import { maxComputeError } from './errors.js';
 import type { MaxComputeSourceOptions } from './options.js';
-import { MaxComputeReader, MaxComputeSplitReader } from './reader.js';
+import { SplitQueueReader } from '../../src/api/split-queue-reader.js';
+import { MaxComputeSplitReader } from './reader.js';
 
 /**
  * A row range of one download session. Readers attach to the session by id (they never open their own),
@@ -126,7 +127,7 @@ export class MaxComputeSource implements Source<MaxComputeSplit, MaxComputeEnume
   async createReader(context: SourceReaderContext): Promise<SourceReader<MaxComputeSplit>> {
     const client = await this.clientFor(context.prepared as PreparedConnection | undefined);
     const splitReader = new MaxComputeSplitReader(client, this.options);
-    return new MaxComputeReader(context, splitReader, this.options.chunk_rows);
+    return new SplitQueueReader(context, splitReader, { chunkRows: this.options.chunk_rows });
   }
 
   async close(): Promise<void> {

@@ -1,7 +1,6 @@
 import type { RecordBatch, Schema } from 'apache-arrow';
 import type { Connection } from 'mysql2/promise';
-import type { PollStatus, ReaderOutput, ReaderSnapshot, SourceReader, SourceReaderContext, SplitChunk, SplitReader } from '../../src/api/source.js';
-import { SplitQueueReader } from '../../src/api/split-queue-reader.js';
+import type { SplitChunk, SplitReader } from '../../src/api/source.js';
 import { textTypeCast } from './connection.js';
 import { mysqlError, serverMessage } from './errors.js';
 import type { ReadPlan } from './plan.js';
@@ -155,37 +154,3 @@ export class MysqlSplitReader implements SplitReader<MysqlSplit> {
   }
 }
 
-/** The queue reader's rules plus the pull protocol: an idle reader asks the enumerator for work. */
-export class MysqlReader implements SourceReader<MysqlSplit> {
-  private readonly inner: SplitQueueReader<MysqlSplit>;
-
-  constructor(
-    private readonly context: SourceReaderContext,
-    splitReader: MysqlSplitReader,
-    fetchSize: number,
-  ) {
-    this.inner = new SplitQueueReader(context, splitReader, { chunkRows: fetchSize });
-  }
-
-  addSplits(splits: readonly MysqlSplit[]): void {
-    this.inner.addSplits(splits);
-  }
-
-  handleNoMoreSplits(): void {
-    this.inner.handleNoMoreSplits();
-  }
-
-  async pollNext(output: ReaderOutput): Promise<PollStatus> {
-    const status = await this.inner.pollNext(output);
-    if (status === 'waiting') this.context.sendSplitRequest();
-    return status;
-  }
-
-  snapshotState(): ReaderSnapshot<MysqlSplit> {
-    return this.inner.snapshotState();
-  }
-
-  async close(): Promise<void> {
-    await this.inner.close();
-  }
-}

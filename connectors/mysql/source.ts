@@ -7,7 +7,8 @@ import { connect, queryRows, quoteId } from './connection.js';
 import { mysqlError, serverMessage } from './errors.js';
 import type { MysqlSourceOptions } from './options.js';
 import { planRead, type ReadPlan } from './plan.js';
-import { MysqlReader, MysqlSplitReader } from './reader.js';
+import { SplitQueueReader } from '../../src/api/split-queue-reader.js';
+import { MysqlSplitReader } from './reader.js';
 import { literal, splitConditions, whereClause } from './sql.js';
 import { arrowSchema, formatDate, formatDateTime, parseDate, parseDateTime } from './types.js';
 
@@ -90,7 +91,7 @@ export class MysqlSource implements Source<MysqlSplit, MysqlEnumeratorState> {
   async createReader(context: SourceReaderContext): Promise<SourceReader<MysqlSplit>> {
     const plan = (context.prepared as ReadPlan | undefined) ?? (await this.readPlan());
     const splitReader = new MysqlSplitReader(plan, { consistentSnapshot: this.options.consistent_snapshot, connect: () => this.connect(context.signal) });
-    return new MysqlReader(context, splitReader, this.options.fetch_size);
+    return new SplitQueueReader(context, splitReader, { chunkRows: this.options.fetch_size });
   }
 
   async close(): Promise<void> {

@@ -4,9 +4,6 @@ import { TidewayError } from '../../src/api/errors.js';
 import type { Json } from '../../src/api/json.js';
 import type { Logger } from '../../src/api/logger.js';
 import type {
-  PollStatus,
-  ReaderOutput,
-  ReaderSnapshot,
   Source,
   SourceReader,
   SourceReaderContext,
@@ -146,7 +143,7 @@ export class PostgresSource implements Source<PostgresSplit, PostgresEnumeratorS
     const prepared = context.prepared as unknown as PreparedRead | undefined;
     const plan = prepared?.plan ?? (await this.readPlan());
     const splitReader = new PostgresSplitReader(() => this.connect(), plan, this.endpoint, context.logger, prepared?.snapshot);
-    return new PostgresReader(context, splitReader, this.options.chunk_rows);
+    return new SplitQueueReader(context, splitReader, { chunkRows: this.options.chunk_rows });
   }
 
   async close(): Promise<void> {
@@ -289,52 +286,6 @@ export function cutPoints(domain: Domain, lo: string, hi: string, n: number): st
   return cuts;
 }
 
-/** Asks for the next split whenever it has none, one at a time (a reader holds one COPY stream at once). */
-class PostgresReader implements SourceReader<PostgresSplit> {
-  private readonly inner: SplitQueueReader<PostgresSplit>;
-
-  constructor(
-    private readonly context: SourceReaderContext,
-    splitReader: PostgresSplitReader,
-    chunkRows: number,
-  ) {
-    this.inner = new SplitQueueReader(context, splitReader, { chunkRows });
-  }
-
-  addSplits(splits: readonly PostgresSplit[]): void {
-    this.inner.addSplits(splits);
-  }
-
-  handleNoMoreSplits(): void {
-    this.inner.handleNoMoreSplits();
-  }
-
-  async pollNext(output: ReaderOutput): Promise<PollStatus> {
-    const status = await this.inner.pollNext(output);
-    if (status === 'waiting') this.context.sendSplitRequest();
-    return status;
-  }
-
-  snapshotState(checkpointId: number): ReaderSnapshot<PostgresSplit> {
-    // Passes the id on to SplitQueueReader versions that take it (it keys its consumed ids by checkpoint).
-    const snapshot = this.inner.snapshotState as unknown as (id: number) => ReaderSnapshot<PostgresSplit>;
-    return snapshot.call(this.inner, checkpointId);
-  }
-
-  notifyCheckpointComplete(checkpointId: number): Promise<void> | void {
-    const inner = this.inner as unknown as { notifyCheckpointComplete?: (id: number) => Promise<void> | void };
-    return inner.notifyCheckpointComplete?.(checkpointId);
-  }
-
-  finishedSplits(): number {
-    const inner = this.inner as unknown as { finishedSplits?: () => number };
-    return inner.finishedSplits?.() ?? 0;
-  }
-
-  async close(): Promise<void> {
-    await this.inner.close();
-  }
-}
 
 export function describeSplit(split: PostgresSplit): string {
   return `${split.splitId}${split.after ? ` after (${split.after.join(', ')})` : ''}`;
