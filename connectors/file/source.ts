@@ -1,4 +1,4 @@
-import { type Dirent, type Stats } from 'node:fs';
+import type { Dirent, Stats } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { basename, join, relative, resolve, sep } from 'node:path';
 import type { Schema } from 'apache-arrow';
@@ -182,7 +182,8 @@ interface Listed {
   info: Stats;
 }
 
-async function walk(dir: string, visit: (path: string, entry: Dirent) => boolean, out: string[], signal: AbortSignal): Promise<void> {
+/** Collects the files below `dir` in name order; `visit` decides which files to keep and folders to enter. */
+async function walk(dir: string, visit: (path: string, directory: boolean) => boolean, out: string[], signal: AbortSignal): Promise<void> {
   signal.throwIfAborted();
   let entries: Dirent[];
   try {
@@ -194,9 +195,17 @@ async function walk(dir: string, visit: (path: string, entry: Dirent) => boolean
   for (const entry of entries) {
     if (hidden(entry.name)) continue;
     const path = join(dir, entry.name);
-    if (!visit(path, entry)) continue;
-    if (entry.isDirectory()) await walk(path, visit, out, signal);
-    else if (entry.isFile()) out.push(path);
+    let directory = entry.isDirectory();
+    let file = entry.isFile();
+    if (entry.isSymbolicLink()) {
+      // A link counts as what it points to; a dangling one is skipped like any other non-file.
+      const target = await stat(path).catch(() => undefined);
+      directory = target?.isDirectory() ?? false;
+      file = target?.isFile() ?? false;
+    }
+    if ((!directory && !file) || !visit(path, directory)) continue;
+    if (directory) await walk(path, visit, out, signal);
+    else out.push(path);
   }
 }
 
@@ -294,7 +303,7 @@ export class FileSource implements Source<FileSplit, EnumeratorState> {
       } catch (error) {
         throw fileError('FILE_SOURCE_NOT_FOUND', `the glob ${this.options.path} matches no file: its directory ${base} does not exist; check path`, base, error);
       }
-      await walk(base, (path, entry) => entry.isDirectory() || pattern.test(path.split(sep).join('/')), paths, signal);
+      await walk(base, (path, directory) => directory || pattern.test(path.split(sep).join('/')), paths, signal);
       for (const path of paths) listed.push({ path, info: await stat(path) });
     }
     const files: { path: string; info: Stats; format: FileFormat; gzip: boolean }[] = [];
@@ -325,7 +334,8 @@ export class FileSource implements Source<FileSplit, EnumeratorState> {
 
   private async list(signal: AbortSignal): Promise<FileSplit[]> {
     const splits: FileSplit[] = [];
-    const root = this.target;
+    // Split ids are paths relative to the directory or the glob's fixed part: short, and unique in the job.
+    const root = GLOB_CHARS.test(this.options.path) ? resolve(globBase(this.target.split(sep).join('/'))) : this.target;
     for (const file of await this.listFiles(signal)) {
       const id = relative(root, file.path) || basename(file.path);
       const base = { path: file.path, size: file.info.size, mtimeMs: file.info.mtimeMs, format: file.format, gzip: file.gzip, resume: null, skip: 0, rows: 0 };

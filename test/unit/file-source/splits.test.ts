@@ -1,3 +1,4 @@
+import { symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { TidewayError } from '../../../src/api/errors.js';
@@ -91,13 +92,15 @@ describe('file source: listing and splitting', () => {
     expect(globPattern('/d/a+b.csv').test('/d/a+b.csv')).toBe(true);
   });
 
-  it('reads the files a glob matches, across folders', async () => {
+  it('reads the files a glob matches, across folders and symbolic links', async () => {
     const dir = tempDir();
     writeRows(join(dir, 'x', 'p-1.csv'), 'csv', 5, { first: 0 });
     writeRows(join(dir, 'y', 'z', 'p-2.csv'), 'csv', 5, { first: 5 });
     writeRows(join(dir, 'y', 'q-3.csv'), 'csv', 5, { first: 10 });
+    symlinkSync(join(dir, 'y'), join(dir, 'linked'));
     const splits = await planSplits(fileSource({ path: 'data/**/p-*.csv'.replace('data', dir) }, dir));
-    expect(splits.map((s) => s.path)).toEqual([join(dir, 'x', 'p-1.csv'), join(dir, 'y', 'z', 'p-2.csv')]);
+    expect(splits.map((s) => s.path)).toEqual([join(dir, 'linked', 'z', 'p-2.csv'), join(dir, 'x', 'p-1.csv'), join(dir, 'y', 'z', 'p-2.csv')]);
+    expect(splits.map((s) => s.splitId)).toEqual(['linked/z/p-2.csv', 'x/p-1.csv', 'y/z/p-2.csv']);
   });
 });
 
