@@ -1,3 +1,5 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureBuilt } from './support/build.js';
 import { runCli, useWorkspaces } from './support/cli.js';
@@ -196,5 +198,21 @@ sink:
       expect.stringMatching(/^job\.yaml:9:11: sink\[1\]\.name: sink name "out" is already used by sink\[0\]/),
       '2 problems in job.yaml; nothing ran',
     ]);
+  });
+
+  it.each([
+    ['a file', (dir: string) => (writeFileSync(join(dir, 'ckpt-file'), 'x'), 'ckpt-file/sub'), 'PATH_NOT_DIRECTORY', /ckpt-file is a file/],
+    ['under /sys', () => '/sys/kernel/tideway-e2e', 'PATH_SYSTEM_DIRECTORY', /kernel filesystem/],
+    ['under /proc', () => '/proc/tideway-e2e/ckpt', 'PATH_SYSTEM_DIRECTORY', /kernel filesystem/],
+  ] as const)('run: checkpoint.dir %s is a located config error naming the option and the path, not INTERNAL (and never a hang)', async (_what, make, code, detail) => {
+    const dir = workspace();
+    const ckpt = make(dir);
+    writeFileSync(join(dir, 'job.yaml'), `env:\n  name: bad\n  checkpoint:\n    dir: ${ckpt}\nsource:\n  - type: fake\n    rows: 5\nsink:\n  - type: blackhole\n`);
+    const run = await runCli(['run', 'job.yaml', '--json'], { cwd: dir, env: {}, timeoutMs: 20_000 });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(new RegExp(`^job\\.yaml:4:10: env\\.checkpoint\\.dir: \\[${code}\\] checkpoint\\.dir `, 'm'));
+    expect(run.stderr).toMatch(detail);
+    expect(run.stderr).not.toMatch(/INTERNAL/);
+    expect(JSON.parse(run.stdout)).toMatchObject({ status: 'failed', error: { code } });
   });
 });

@@ -1,8 +1,16 @@
 import { once } from 'node:events';
-import { ConfigError } from '../../api/errors.js';
+import { ConfigError, TidewayError } from '../../api/errors.js';
+import { resolve } from 'node:path';
+import { ensureDirectory } from '../../api/durable-fs.js';
 import { errorText, issuesText } from '../errors.js';
+import { argValue, userSystemError } from '../system-errors.js';
 import { ExitCode } from '../exit-codes.js';
 import type { CommandContext } from './context.js';
+
+/** Path errors from ensureDirectory are the user's to fix (exit 2), like a port in use. */
+function isUsageError(error: unknown): boolean {
+  return error instanceof TidewayError && error.code.startsWith('PATH_');
+}
 
 /** Stops on the first SIGINT/SIGTERM: an emulator has no work to save, so stopping is always clean (exit 0). */
 function untilSignal(): { signal: AbortSignal; dispose: () => void } {
@@ -23,7 +31,11 @@ function untilSignal(): { signal: AbortSignal; dispose: () => void } {
 export async function ossEmulatorCommand(args: readonly string[], context: CommandContext): Promise<ExitCode> {
   const { io } = context;
   const stop = untilSignal();
+  const port = { option: '--port', value: argValue(args, '--port'), host: argValue(args, '--host') };
   try {
+    const dataDir = argValue(args, '--data-dir');
+    // Checked here so a file or a kernel path gets a coded error naming --data-dir (and /proc cannot hang mkdir).
+    if (dataDir !== undefined) await ensureDirectory(resolve(context.cwd, dataDir), { option: '--data-dir' });
     // Loaded on demand: the other commands never pay for (or depend on) the emulators' code.
     const { runOssEmulatorCli } = await import('../../../connectors/oss/emulator/index.js');
     const code = await runOssEmulatorCli(args, { stdout: io.stdout as NodeJS.WritableStream, stderr: io.stderr as NodeJS.WritableStream, signal: stop.signal });
@@ -33,8 +45,9 @@ export async function ossEmulatorCommand(args: readonly string[], context: Comma
       io.stderr.write(issuesText('tideway emulator oss', error.issues).replace(/; nothing ran\n$/, '\n'));
       return ExitCode.invalid;
     }
-    io.stderr.write(errorText(error, false));
-    return ExitCode.failed;
+    const mapped = userSystemError(error, { port });
+    io.stderr.write(errorText(mapped ?? error, false));
+    return mapped || isUsageError(error) ? ExitCode.invalid : ExitCode.failed;
   } finally {
     stop.dispose();
   }
@@ -74,8 +87,9 @@ export async function maxComputeEmulatorCommand(flags: MaxComputeEmulatorFlags, 
     }
     return ExitCode.ok;
   } catch (error) {
-    io.stderr.write(errorText(error, false));
-    return ExitCode.failed;
+    const mapped = userSystemError(error, { port: { option: '--port', value: flags.port, host: flags.host } });
+    io.stderr.write(errorText(mapped ?? error, false));
+    return mapped ? ExitCode.invalid : ExitCode.failed;
   } finally {
     stop.dispose();
   }
