@@ -1,5 +1,5 @@
 import type { Dirent, Stats } from 'node:fs';
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, realpath, stat } from 'node:fs/promises';
 import { basename, join, relative, resolve, sep } from 'node:path';
 import type { Schema } from 'apache-arrow';
 import { type FactoryContext, defineSource } from '../../src/api/connector.js';
@@ -183,8 +183,12 @@ interface Listed {
 }
 
 /** Collects the files below `dir` in name order; `visit` decides which files to keep and folders to enter. */
-async function walk(dir: string, visit: (path: string, directory: boolean) => boolean, out: string[], signal: AbortSignal): Promise<void> {
+async function walk(dir: string, visit: (path: string, directory: boolean) => boolean, out: string[], signal: AbortSignal, seen = new Set<string>()): Promise<void> {
   signal.throwIfAborted();
+  // A link back to a folder above would make the walk endless: each real folder is entered once.
+  const real = await realpath(dir).catch(() => dir);
+  if (seen.has(real)) return;
+  seen.add(real);
   let entries: Dirent[];
   try {
     entries = await readdir(dir, { withFileTypes: true });
@@ -204,7 +208,7 @@ async function walk(dir: string, visit: (path: string, directory: boolean) => bo
       file = target?.isFile() ?? false;
     }
     if ((!directory && !file) || !visit(path, directory)) continue;
-    if (directory) await walk(path, visit, out, signal);
+    if (directory) await walk(path, visit, out, signal, seen);
     else out.push(path);
   }
 }

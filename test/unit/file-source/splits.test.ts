@@ -98,9 +98,11 @@ describe('file source: listing and splitting', () => {
     writeRows(join(dir, 'y', 'z', 'p-2.csv'), 'csv', 5, { first: 5 });
     writeRows(join(dir, 'y', 'q-3.csv'), 'csv', 5, { first: 10 });
     symlinkSync(join(dir, 'y'), join(dir, 'linked'));
+    symlinkSync(dir, join(dir, 'y', 'loop'));
     const splits = await planSplits(fileSource({ path: 'data/**/p-*.csv'.replace('data', dir) }, dir));
-    expect(splits.map((s) => s.path)).toEqual([join(dir, 'linked', 'z', 'p-2.csv'), join(dir, 'x', 'p-1.csv'), join(dir, 'y', 'z', 'p-2.csv')]);
-    expect(splits.map((s) => s.splitId)).toEqual(['linked/z/p-2.csv', 'x/p-1.csv', 'y/z/p-2.csv']);
+    // y is reached twice (as linked/ and y/) and once more through the loop: its files are read once.
+    expect(splits.map((s) => s.path)).toEqual([join(dir, 'linked', 'z', 'p-2.csv'), join(dir, 'x', 'p-1.csv')]);
+    expect(splits.map((s) => s.splitId)).toEqual(['linked/z/p-2.csv', 'x/p-1.csv']);
   });
 });
 
