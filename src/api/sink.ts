@@ -15,9 +15,10 @@ export interface Sink<C extends Json = Json, W extends Json = Json> {
   prepare?(context: SinkContext): Promise<Json | undefined>;
   /**
    * A cheap pre-flight for `tideway check --connect`: the target is reachable, writable and not owned by
-   * someone else. It must change nothing (no marker, no directory).
+   * someone else, and (when `context.schema` is known) its columns fit the stream. It must change nothing
+   * (no marker, no directory).
    */
-  check?(context: SinkContext): Promise<void>;
+  check?(context: SinkCheckContext): Promise<void>;
   /** `restored` is this writer's state from the checkpoint the job resumes from, if any. */
   createWriter(context: SinkWriterContext, restored: W | undefined): Promise<SinkWriter<C, W>>;
   createCommitter(context: SinkContext): Promise<SinkCommitter<C, W>>;
@@ -38,6 +39,16 @@ export interface SinkContext {
   readonly signal: AbortSignal;
   /** What `Sink.prepare` returned on the coordinator (undefined before and during prepare). */
   readonly prepared: Json | undefined;
+  /**
+   * The checkpoint this run resumes from, or null when it starts from the beginning (a first run, or
+   * `--fresh`). A sink applies its `data_save_mode` only when this is null.
+   */
+  readonly restoredCheckpointId: number | null;
+}
+
+export interface SinkCheckContext extends SinkContext {
+  /** The Arrow schema of the stream the sink reads, when the check could learn it without moving data. */
+  readonly schema?: Schema;
 }
 
 export interface SinkWriterContext extends SinkContext {

@@ -1,3 +1,4 @@
+import type { Schema } from 'apache-arrow';
 import { describeError, errorCode } from '../api/errors.js';
 import type { Logger } from '../api/logger.js';
 import type { JobConfig } from './job-config.js';
@@ -29,28 +30,41 @@ export async function checkConnections(
   const signal = options.signal ?? new AbortController().signal;
   const context = { jobName: plan.env.name, mode: plan.env.mode, parallelism: plan.env.parallelism, logger, baseDir: options.baseDir ?? process.cwd() };
   const results: ConnectionCheck[] = [];
-  const attempt = async (stage: { path: string; name: string; type: string }, action: () => Promise<string>) => {
+  // Only these three fields of a stage reach the result: its options may hold secrets.
+  const attempt = async ({ path, name, type }: { path: string; name: string; type: string }, action: () => Promise<string>) => {
     try {
-      results.push({ ...stage, status: 'ok', detail: await action() });
+      results.push({ path, name, type, status: 'ok', detail: await action() });
     } catch (error) {
-      results.push({ ...stage, status: 'failed', detail: describeError(error), code: errorCode(error) });
+      results.push({ path, name, type, status: 'failed', detail: describeError(error), code: errorCode(error) });
     }
   };
+  /** The schema of each stream, where the check learned it: sinks compare their target against it. */
+  const streams = new Map<string, Schema>();
   for (const stage of plan.sources) {
     await attempt(stage, async () => {
       const source = await stage.factory.create(stage.options as never, context);
       try {
-        if (source.check) {
-          await source.check({ signal });
-          return 'reachable';
-        }
-        await source.prepare?.({ signal });
-        const schema = await source.schema({ signal });
+        if (source.check) await source.check({ signal });
+        else await source.prepare?.({ signal });
+        const schema = await source.schema({ signal }).catch(() => undefined);
+        if (schema && stage.output) streams.set(stage.output, schema);
+        if (source.check || !schema) return 'reachable';
         return `reachable; ${schema.fields.length} columns: ${schema.fields.map((f) => f.name).join(', ')}`;
       } finally {
         await source.close?.();
       }
     });
+  }
+  for (const stage of plan.transforms) {
+    const input = stage.input === undefined ? undefined : streams.get(stage.input);
+    if (!input || !stage.output) continue;
+    try {
+      const transform = await stage.factory.create(stage.options as never, context);
+      streams.set(stage.output, transform.outputSchema(input));
+      await transform.close?.();
+    } catch {
+      // A transform that cannot be built here is reported by validation; its sinks are checked without a schema.
+    }
   }
   for (const stage of plan.sinks) {
     const sink = await stage.factory.create(stage.options as never, context);
@@ -61,7 +75,18 @@ export async function checkConnections(
     }
     await attempt(stage, async () => {
       try {
-        await sink.check!({ jobName: plan.env.name, attemptId: 'check', sinkName: stage.name, parallelism: plan.env.parallelism, logger, signal, prepared: undefined });
+        const schema = stage.input === undefined ? undefined : streams.get(stage.input);
+        await sink.check!({
+          jobName: plan.env.name,
+          attemptId: 'check',
+          sinkName: stage.name,
+          parallelism: plan.env.parallelism,
+          logger,
+          signal,
+          prepared: undefined,
+          restoredCheckpointId: null,
+          ...(schema ? { schema } : {}),
+        });
         return 'reachable and writable';
       } finally {
         await sink.close?.();

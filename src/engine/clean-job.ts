@@ -44,7 +44,7 @@ export async function cleanJob(config: JobConfig, options: CleanOptions): Promis
     const context = { jobName: plan.env.name, mode: plan.env.mode, parallelism: plan.env.parallelism, logger, baseDir: options.baseDir ?? process.cwd() };
     for (const [sinkIndex, stage] of plan.sinks.entries()) {
       const sink = await stage.factory.create(stage.options as never, context);
-      const sinkContext = { jobName: plan.env.name, attemptId: 'clean', sinkName: stage.name, parallelism: plan.env.parallelism, logger, signal, prepared: undefined };
+      const sinkContext = { jobName: plan.env.name, attemptId: 'clean', sinkName: stage.name, parallelism: plan.env.parallelism, logger, signal, prepared: undefined, restoredCheckpointId: null };
       try {
         const committer = await sink.createCommitter(sinkContext);
         try {

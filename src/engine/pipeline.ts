@@ -152,6 +152,7 @@ export class Pipeline {
           logger: this.logger,
           signal: this.abort.signal,
           prepared: this.spec.sinkPrepared[sinkIndex],
+          restoredCheckpointId: this.spec.restoredCheckpoint === 0 ? null : this.spec.restoredCheckpoint,
           writerIndex: this.spec.subtask,
           schema,
         },

@@ -4,6 +4,7 @@ import type { FactoryContext } from '../api/connector.js';
 import { CancelledError, TidewayError, describeError, errorCode } from '../api/errors.js';
 import type { Json } from '../api/json.js';
 import type { Logger } from '../api/logger.js';
+import { ensureDirectory } from '../api/durable-fs.js';
 import { silentLogger } from '../api/logger.js';
 import type { SinkContext } from '../api/sink.js';
 import type { Source } from '../api/source.js';
@@ -13,7 +14,7 @@ import { inProcessTransport } from './in-process-transport.js';
 import type { JobConfig } from './job-config.js';
 import { type FromPipeline, type PipelineMetrics, SeenSequences, type ToPipelineBody } from './messages.js';
 import { type JobPlan, planJobOrThrow } from './plan.js';
-import type { JobProgress, JobResult, JobStatus, RunOptions } from './result.js';
+import { jobRowsWritten, type JobProgress, type JobResult, type JobStatus, type RunOptions } from './result.js';
 import { schemaToIpc } from './schema-ipc.js';
 import { SourceCoordinator } from './source-coordinator.js';
 import type { PipelineHost, PipelineSpec, TransportFactory } from './transport.js';
@@ -94,6 +95,7 @@ class JobRun {
     const onAbort = () => this.stop.abort(new CancelledError());
     this.options.signal?.addEventListener('abort', onAbort, { once: true });
     try {
+      if (!this.options.checkpointStore) await ensureDirectory(resolve(this.plan.env.checkpoint.dir), { option: 'env.checkpoint.dir' });
       release = await this.store.lock();
       const restored = await this.prepare();
       if (restored?.endOfInput) {
@@ -142,6 +144,7 @@ class JobRun {
       logger: this.logger,
       signal: this.abort.signal,
       prepared,
+      restoredCheckpointId: this.resumedFrom,
     };
   }
 
@@ -149,6 +152,8 @@ class JobRun {
   private async prepare(): Promise<CheckpointData | undefined> {
     const context = this.factoryContext();
     const previous = await this.latestCheckpoint();
+    // Sinks learn in prepare whether this run resumes: a fresh start is when their data_save_mode applies.
+    this.resumedFrom = previous && !this.options.fresh ? previous.checkpointId : null;
     for (const [sinkIndex, stage] of this.plan.sinks.entries()) {
       const sink = await stage.factory.create(stage.options as never, context);
       const prepared = await sink.prepare?.(this.sinkContext(sinkIndex, undefined));
@@ -157,12 +162,14 @@ class JobRun {
     }
     let restored: CheckpointData | undefined;
     if (previous && this.options.fresh) {
-      this.logger.info('starting fresh: discarding the unfinished earlier run', { job: this.plan.env.name, checkpoint: previous.checkpointId });
+      this.logger.info(
+        "starting fresh: discarding the unfinished earlier run's staged output; what it already committed stays in the targets unless a sink's data_save_mode removes it (overwrite) or refuses to start (error)",
+        { job: this.plan.env.name, checkpoint: previous.checkpointId },
+      );
       for (const sink of this.sinks) await sink.committer.abort(this.pendingOf(previous, sink.sinkIndex));
       await this.store.clear();
     } else if (previous) {
       restored = previous;
-      this.resumedFrom = previous.checkpointId;
       this.logger.info(`resuming from checkpoint ${previous.checkpointId} of an unfinished earlier run (use --fresh to start over)`, { job: this.plan.env.name });
       for (const sink of this.sinks) {
         await sink.committer.commit(this.pendingOf(previous, sink.sinkIndex), {
@@ -468,7 +475,7 @@ class JobRun {
       job: this.plan.env.name,
       elapsedMs: Date.now() - this.startedAt.getTime(),
       rowsRead: sum(sources.map((s) => s.rowsRead)),
-      rowsWritten: sum(sinks.map((s) => s.rowsWritten)),
+      rowsWritten: jobRowsWritten(sinks),
       bytesWritten: sum(sinks.map((s) => s.bytesWritten)),
       checkpoints: this.checkpoints?.completed ?? 0,
       sources,

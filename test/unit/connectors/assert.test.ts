@@ -7,7 +7,7 @@ import { assertConnector } from '../../../connectors/assert/index.js';
 import { Field, Int64, Schema, Utf8 } from 'apache-arrow';
 
 const schema = new Schema([new Field('id', new Int64(), true), new Field('name', new Utf8(), true)]);
-const context = { jobName: 'j', attemptId: 'a', sinkName: 'assert', parallelism: 2, logger: silentLogger, signal: new AbortController().signal, prepared: undefined, schema, writerIndex: 0 };
+const context = { jobName: 'j', attemptId: 'a', sinkName: 'assert', parallelism: 2, logger: silentLogger, signal: new AbortController().signal, prepared: undefined, restoredCheckpointId: null, schema, writerIndex: 0 };
 
 async function sink(options: Record<string, unknown>): Promise<Sink> {
   const parsed = parseOptions(assertConnector.sink!.options, options, 'sink[0]');

@@ -8,7 +8,7 @@ import { fakeSchema, generateBatch } from '../../../connectors/fake/generator.js
 import type { ConnectorDefinition } from '../../../src/api/connector.js';
 import { createEncoder } from '../../../src/formats/encoder.js';
 
-const context = { jobName: 'j', attemptId: 'a', sinkName: 's', parallelism: 1, logger: silentLogger, signal: new AbortController().signal, prepared: undefined, writerIndex: 0, schema: fakeSchema };
+const context = { jobName: 'j', attemptId: 'a', sinkName: 's', parallelism: 1, logger: silentLogger, signal: new AbortController().signal, prepared: undefined, restoredCheckpointId: null, writerIndex: 0, schema: fakeSchema };
 
 async function writerOf(connector: ConnectorDefinition, options: Record<string, unknown>) {
   const parsed = parseOptions(connector.sink!.options, options, 'sink[0]');

@@ -22,7 +22,7 @@ async function fileSink(options: Record<string, unknown>): Promise<{ sink: Sink;
   return { sink, root: join(d.path, 'out') };
 }
 
-const base = { jobName: 'job', attemptId: 'att1', sinkName: 'file', parallelism: 1, logger: silentLogger, signal: new AbortController().signal, prepared: undefined };
+const base = { jobName: 'job', attemptId: 'att1', sinkName: 'file', parallelism: 1, logger: silentLogger, signal: new AbortController().signal, prepared: undefined, restoredCheckpointId: null };
 const writerContext = { ...base, writerIndex: 0, schema: fakeSchema };
 const commitContext = (checkpointId: number) => ({ checkpointId, endOfInput: false, writerStates: [] });
 

@@ -239,11 +239,12 @@ describe('a damaged checkpoint', () => {
   });
 
   it('--fresh still starts over past a damaged checkpoint, as asked', async () => {
-    const { job, checkpoints } = await stoppedRun('damaged-fresh');
+    const { job, out, checkpoints } = await stoppedRun('damaged-fresh');
     for (const name of checkpointFiles(checkpoints, job.env.name)) writeFileSync(join(checkpoints, job.env.name, name), 'garbage');
-    const fresh = await runJob(job, { logger: silentLogger, fresh: true });
+    const fresh = await runJob({ ...job, sink: [{ ...job.sink[0]!, data_save_mode: 'overwrite' }] }, { logger: silentLogger, fresh: true });
     expect(fresh.status).toBe('finished');
     expect(fresh.rowsRead).toBe(6000);
+    expect(expectExactlyOnce(committedIds(out), 6000)).toBeUndefined();
   });
 });
 

@@ -92,6 +92,7 @@ export function directSink(emulator: OssEmulator, bucket: string, path: string, 
     logger: silentLogger,
     signal: new AbortController().signal,
     prepared: undefined,
+    restoredCheckpointId: null,
   });
   const writerContext = (writerIndex = 0, schema = eventSchema, job = 'job', attemptId = 'att1'): SinkWriterContext => ({ ...context(job, attemptId), writerIndex, schema });
   return { sink, context, writerContext };
