@@ -62,7 +62,9 @@ const result = await runJob(
   {
     env: { name: args.name, parallelism: args.parallelism, transport: args.transport, checkpoint: { interval: '60ms', dir: args.checkpoints } },
     source: [(args.source as { type: string } | undefined) ?? { type: 'fake', rows: args.rows, splits: 6, chunk_rows: 500, rows_per_second: args.rows / 3 }],
-    sink: [{ type: 'file', path: args.out, format: args.format, max_file_size: '64KiB' }],
+    // A kill may land after a run finished and cleared its checkpoint: the next run then starts from the
+    // beginning, and overwrite replaces what the finished run committed instead of adding a second copy.
+    sink: [{ type: 'file', path: args.out, format: args.format, max_file_size: '64KiB', data_save_mode: 'overwrite' }],
   },
   { registry, logger: silentLogger, ...(args.transport === 'worker-threads' ? { registryModule: new URL('./crash-registry.ts', import.meta.url).href } : {}) },
 );

@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureBuilt } from './support/build.js';
@@ -78,16 +79,23 @@ describe('SIGINT and resume', () => {
     expect(staged(dir)).toEqual([]);
   });
 
-  it('--fresh discards the unfinished run: nothing resumed, staged output aborted, the new run complete', async () => {
+  it('--fresh discards the unfinished run: refused while its output is in the target, complete once with data_save_mode: overwrite', async () => {
     const dir = workspace({ 'job.yaml': slowJob });
     const first = await interrupted(dir, ['SIGTERM']);
     expect(first.code, first.stderr).toBe(130);
     const partial = committed(dir);
+    expect(partial.length).toBeGreaterThan(0);
+    // The default data_save_mode (error) will not add a second copy next to what the first run committed.
+    const refused = await runCli(['run', 'job.yaml', '--json', '--fresh'], { cwd: dir, env: {}, timeoutMs: 30_000 });
+    expect(refused.code, refused.stderr).toBe(1);
+    expect(JSON.parse(refused.stdout)).toMatchObject({ status: 'failed', error: { code: 'FILE_TARGET_HAS_OUTPUT' } });
+    expect(committed(dir)).toEqual(partial);
+    writeFileSync(join(dir, 'job.yaml'), slowJob.replace('format: jsonl', 'format: jsonl\n    data_save_mode: overwrite'));
     const fresh = await runCli(['run', 'job.yaml', '--json', '--fresh'], { cwd: dir, env: {}, timeoutMs: 30_000 });
     expect(fresh.code, fresh.stderr).toBe(0);
     expect(JSON.parse(fresh.stdout)).toMatchObject({ status: 'finished', resumedFromCheckpoint: null, rowsWritten: ROWS });
-    // What the first run committed stays; the fresh run adds one complete copy, nothing more.
-    expect(committed(dir)).toEqual([...partial, ...range(ROWS)].sort((a, b) => a - b));
+    // The first run's committed files were replaced: one complete copy, nothing more.
+    expect(committed(dir)).toEqual(range(ROWS));
     expect(staged(dir)).toEqual([]);
   });
 });
