@@ -217,7 +217,9 @@ class FileCommitter implements SinkCommitter<FileCommitInfo> {
         if (!(await exists(final))) {
           throw new TidewayError(
             'FILE_COMMIT_LOST',
-            `checkpoint ${context.checkpointId} owns ${info.final}, but neither the staged file ${staged} nor the final file exists; the output directory was changed outside Tideway. Run the job again with --fresh to rewrite it`,
+            `checkpoint ${context.checkpointId} owns ${info.final} (${info.rows} rows), but neither the staged file ${staged} nor the final file exists: ` +
+              `something outside Tideway moved or deleted it after it was staged. Look for it (a clean-up script, a sync tool, a restored backup) and put it back at either path, ` +
+              `then run the job again to resume. If it is gone for good, those rows are missing from the output; rewriting the whole output once takes --fresh with data_save_mode: overwrite`,
             { context: { connector: 'file', path: final } },
           );
         }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
+import { once, setMaxListeners } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -58,7 +58,7 @@ class EmulatorServer {
   readonly journal: RequestJournal;
   readonly faults = new FaultRules();
   private readonly sockets = new Set<Socket>();
-  private readonly lifetime = new AbortController();
+  private readonly lifetime = lifetimeController();
   private seq = 0;
   private closing: Promise<void> | undefined;
 
@@ -415,4 +415,11 @@ export async function startOssEmulator(options: OssEmulatorOptions = {}): Promis
     reset: () => emulator.reset(),
     close: () => emulator.close(),
   };
+}
+
+/** One signal shared by every in-flight request's timers: as many listeners as requests, by design. */
+function lifetimeController(): AbortController {
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
+  return controller;
 }
