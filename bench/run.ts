@@ -19,6 +19,7 @@ const scripts: Record<string, string> = {
   databases: 'bench/databases.ts',
   formats: 'bench/formats.ts',
   csv: 'bench/csv.ts',
+  checkpoints: 'bench/checkpoints.ts',
   maxcompute: 'bench/maxcompute.ts',
   oss: 'bench/oss.ts',
 };

@@ -34,8 +34,13 @@ export interface FakeSplit extends SourceSplit {
   offset: number;
 }
 
+/**
+ * Splits are numbered 0..count-1 and made from their index on demand, so the state is a cursor plus the
+ * splits given back, whatever the number of splits. `pending` is the older form: every split left, listed.
+ */
 interface FakeEnumeratorState {
-  pending: FakeSplit[];
+  next: number;
+  returned: FakeSplit[];
   [key: string]: Json;
 }
 
@@ -50,24 +55,32 @@ export class FakeSource implements Source<FakeSplit, FakeEnumeratorState> {
     return fakeSchema;
   }
 
-  private plan(): FakeSplit[] {
+  private splitCount(): number {
     const { rows, splits, unbounded } = this.options;
-    const count = unbounded ? splits : Math.max(1, Math.min(splits, rows || 1));
-    return Array.from({ length: count }, (_, index) => ({
+    return unbounded ? splits : Math.max(1, Math.min(splits, rows || 1));
+  }
+
+  private splitAt(index: number): FakeSplit {
+    const { rows, unbounded } = this.options;
+    const count = this.splitCount();
+    return {
       splitId: `fake-${index}`,
       index,
       start: unbounded ? index : Math.floor((rows * index) / count),
       end: unbounded ? -1 : Math.floor((rows * (index + 1)) / count),
       offset: 0,
-    }));
+    };
   }
 
   async createEnumerator(context: SplitEnumeratorContext<FakeSplit>): Promise<SplitEnumerator<FakeSplit, FakeEnumeratorState>> {
-    return new FakeEnumerator(context, this.plan(), this.options.rows, this.options.unbounded);
+    return new FakeEnumerator(context, { next: 0, returned: [] }, this.splitCount(), (i) => this.splitAt(i), this.options.rows, this.options.unbounded);
   }
 
   async restoreEnumerator(context: SplitEnumeratorContext<FakeSplit>, state: FakeEnumeratorState) {
-    return new FakeEnumerator(context, state.pending, this.options.rows, this.options.unbounded);
+    // The older form lists every split left: hand those out first, and nothing after them.
+    const legacy = (state as { pending?: FakeSplit[] }).pending;
+    const cursor = legacy ? { next: this.splitCount(), returned: legacy } : { next: state.next, returned: state.returned };
+    return new FakeEnumerator(context, cursor, this.splitCount(), (i) => this.splitAt(i), this.options.rows, this.options.unbounded);
   }
 
   async createReader(context: SourceReaderContext): Promise<SourceReader<FakeSplit>> {
@@ -75,34 +88,38 @@ export class FakeSource implements Source<FakeSplit, FakeEnumeratorState> {
   }
 }
 
-/** Hands out one split per request; answers no-more-splits once none is left. */
+/** Hands out one split per request, given-back splits first; answers no-more-splits once none is left. */
 class FakeEnumerator implements SplitEnumerator<FakeSplit, FakeEnumeratorState> {
-  private readonly total: number;
+  private next: number;
+  private readonly returned: FakeSplit[];
 
   constructor(
     private readonly context: SplitEnumeratorContext<FakeSplit>,
-    private readonly pending: FakeSplit[],
+    cursor: { next: number; returned: FakeSplit[] },
+    private readonly count: number,
+    private readonly splitAt: (index: number) => FakeSplit,
     private readonly rows: number,
     private readonly unbounded: boolean,
   ) {
-    this.total = pending.length;
+    this.next = cursor.next;
+    this.returned = [...cursor.returned];
   }
 
   async run(): Promise<void> {}
   registerReader(): void {}
 
   handleSplitRequest(readerId: number): void {
-    const split = this.pending.shift();
+    const split = this.returned.shift() ?? (this.next < this.count ? this.splitAt(this.next++) : undefined);
     if (split) this.context.assignSplit(readerId, [split]);
     else this.context.signalNoMoreSplits(readerId);
   }
 
   addSplitsBack(splits: FakeSplit[]): void {
-    this.pending.unshift(...splits);
+    this.returned.unshift(...splits);
   }
 
   snapshotState(): FakeEnumeratorState {
-    return { pending: this.pending.map((s) => ({ ...s })) };
+    return { next: this.next, returned: this.returned.map((s) => ({ ...s })) };
   }
 
   progress() {
