@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { cpSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -28,6 +28,8 @@ describe('configs/', () => {
 
   it.each(files.filter((f) => f !== 'quickstart.yaml'))('%s runs as it is', async (file) => {
     const dir = workspace();
+    // Examples that read files name them relative to the repository, as a user running them from it would.
+    cpSync(join(CONFIGS, 'data'), join(dir, 'configs', 'data'), { recursive: true });
     const run = await runCli(['run', join(CONFIGS, file)], { cwd: dir, env: {}, timeoutMs: 90_000 });
     expect(run.code, run.stderr).toBe(0);
     expect(run.stderr).toMatch(/^job \S+ finished in /m);
