@@ -59,34 +59,70 @@ export async function* decodeParquet(input: DecodeInput, settings: ParquetReadSe
   const { name } = settings;
   const file = await open(input, name);
   try {
-    let stream: ReadableStream<WasmBatch>;
-    try {
-      stream = (await file.stream({
-        batchSize: settings.batchRows,
-        ...(settings.rowGroups ? { rowGroups: [...settings.rowGroups] } : {}),
-        ...(settings.offset ? { offset: settings.offset } : {}),
-      })) as ReadableStream<WasmBatch>;
-    } catch (error) {
-      throw readError(name, error, 'cannot read the row groups');
-    }
-    const reader = stream.getReader();
-    try {
-      for (;;) {
-        settings.signal?.throwIfAborted();
-        let next: Awaited<ReturnType<typeof reader.read>>;
-        try {
-          next = await reader.read();
-        } catch (error) {
-          throw readError(name, error, 'a row group cannot be decoded');
-        }
-        if (next.done) return;
-        for (const batch of tableFromIPC(next.value.intoIPCStream()).batches) yield batch;
-      }
-    } finally {
-      await reader.cancel().catch(() => {});
+    for (const segment of settings.offset ? skipPlan(file, settings) : [{ rowGroups: settings.rowGroups, offset: 0 }]) {
+      yield* streamRowGroups(file, settings, segment);
     }
   } finally {
     file.free();
+  }
+}
+
+interface Segment {
+  rowGroups: readonly number[] | undefined;
+  offset: number;
+}
+
+/**
+ * The reads that leave out the first `settings.offset` rows of the selection. parquet-wasm applies a
+ * stream's `offset` to every row group it reads, not once to the selection, so a selection of several
+ * row groups read with one offset loses rows: the row groups skipped whole are left out of the selection,
+ * the one the offset falls in is read alone with the rest of the offset, and the groups after it without.
+ */
+function skipPlan(file: wasm.ParquetFile, settings: ParquetReadSettings): Segment[] {
+  let groups: number[];
+  let rows: number[];
+  try {
+    const metadata = file.metadata();
+    groups = settings.rowGroups ? [...settings.rowGroups] : Array.from({ length: metadata.numRowGroups() }, (_, i) => i);
+    rows = groups.map((g) => Number(metadata.rowGroup(g).numRows()));
+  } catch (error) {
+    throw readError(settings.name, error, 'the footer cannot be read');
+  }
+  let left = settings.offset ?? 0;
+  let first = 0;
+  while (first < groups.length && left >= rows[first]!) left -= rows[first++]!;
+  if (first === groups.length) return [];
+  const rest = groups.slice(first + 1);
+  return [{ rowGroups: [groups[first]!], offset: left }, ...(rest.length > 0 ? [{ rowGroups: rest, offset: 0 }] : [])];
+}
+
+async function* streamRowGroups(file: wasm.ParquetFile, settings: ParquetReadSettings, segment: Segment): AsyncGenerator<RecordBatch> {
+  const { name } = settings;
+  let stream: ReadableStream<WasmBatch>;
+  try {
+    stream = (await file.stream({
+      batchSize: settings.batchRows,
+      ...(segment.rowGroups ? { rowGroups: [...segment.rowGroups] } : {}),
+      ...(segment.offset ? { offset: segment.offset } : {}),
+    })) as ReadableStream<WasmBatch>;
+  } catch (error) {
+    throw readError(name, error, 'cannot read the row groups');
+  }
+  const reader = stream.getReader();
+  try {
+    for (;;) {
+      settings.signal?.throwIfAborted();
+      let next: Awaited<ReturnType<typeof reader.read>>;
+      try {
+        next = await reader.read();
+      } catch (error) {
+        throw readError(name, error, 'a row group cannot be decoded');
+      }
+      if (next.done) return;
+      for (const batch of tableFromIPC(next.value.intoIPCStream()).batches) yield batch;
+    }
+  } finally {
+    await reader.cancel().catch(() => {});
   }
 }
 
