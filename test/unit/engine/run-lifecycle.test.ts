@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { defineSink, type ConnectorDefinition } from '../../../src/api/connector.js';
@@ -197,6 +198,19 @@ describe('a run owns its work from start to return', () => {
     expect(expectExactlyOnce(committedIds(out), 40_000)).toBeUndefined();
     expect(stagedFiles(out)).toEqual([]);
   }, 180_000);
+});
+
+describe('worker threads', () => {
+  it('parallelism beyond the cores shares threads: 16 pipelines on at most one thread per core, every id once', async () => {
+    const out = join(dir(), 'out');
+    const started: Record<string, unknown>[] = [];
+    const logger = { ...silentLogger, debug: (message: string, fields?: Record<string, unknown>) => message === 'pipeline workers started' && started.push(fields ?? {}) };
+    const job = { ...fakeToFile('many-pipelines', dir(), out, 4000), env: { name: 'many-pipelines', parallelism: 16, transport: 'worker-threads' as const, checkpoint: { interval: '100ms', dir: dir() } } };
+    const result = await runJob(job, { logger });
+    expect(result.error).toBeNull();
+    expect(started).toEqual([{ threads: Math.min(16, availableParallelism()), pipelines: 16 }]);
+    expect(expectExactlyOnce(committedIds(out), 4000)).toBeUndefined();
+  }, 120_000);
 });
 
 describe('a damaged checkpoint', () => {
