@@ -22,7 +22,7 @@ export interface RunOptions {
   registryModule?: string;
   /** Overrides env.parallelism. */
   parallelism?: number;
-  /** Called every `progressIntervalMs` (default 1000) and once at the end. */
+  /** Called once when the pipelines start, every `progressIntervalMs` (default 1000), and once at the end. */
   onProgress?: (progress: JobProgress) => void;
   progressIntervalMs?: number;
   /** How control messages travel between the coordinator and the readers (tests inject faults here). */
