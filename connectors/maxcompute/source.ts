@@ -275,7 +275,7 @@ export class MaxComputeEnumerator implements SplitEnumerator<MaxComputeSplit, Ma
         throw maxComputeError(
           'MAXCOMPUTE_SESSION_EXPIRED',
           `download session ${plan.sessionId} of ${where} expired after ${rowsRead} of its ${plan.recordCount} rows were read. ` +
-            'A new session would be a different snapshot, so the rest cannot be read exactly once; run the job again from the start (discarding the checkpoint, e.g. with --fresh).',
+            "A new session would be a different snapshot, so the rest cannot be read exactly once; start over with --fresh, with data_save_mode set on the sink to replace this job's earlier output (overwrite, or truncate for a table) so that no row is written twice.",
           { context: { table: this.options.table_name, partition: plan.partition || undefined, sessionId: plan.sessionId } },
         );
       }

@@ -105,7 +105,7 @@ export class MysqlSplitReader implements SplitReader<MysqlSplit> {
       if (r.done) {
         throw mysqlError(
           'MYSQL_SPLIT_CHANGED',
-          `split ${split.splitId} of ${this.plan.label} had emitted ${split.skip} rows before the restore, but the same ordered query now returns only ${stream.position}; the table changed while the job was down, so the rest cannot be read exactly once. Run the job again from the start (--fresh)`,
+          `split ${split.splitId} of ${this.plan.label} had emitted ${split.skip} rows before the restore, but the same ordered query now returns only ${stream.position}; the table changed while the job was down, so the rest cannot be read exactly once: start over with --fresh, with data_save_mode set on the sink to replace this job's earlier output (overwrite, or truncate for a table) so that no row is written twice`,
           { context: { splitId: split.splitId } },
         );
       }

@@ -381,7 +381,7 @@ export class MysqlCommitter implements SinkCommitter<MysqlCommitInfo, MysqlWrite
         if (exists.length === 0) {
           throw mysqlError(
             'MYSQL_COMMIT_LOST',
-            `checkpoint ${checkpointId} owns staging table ${ref.database}.${info.staging} (${info.rows} rows for ${display(ref)}), but it is gone and the commit log has no row for it: something outside this job dropped it before it was committed. Its rows are not in the target; run the job with --fresh to write everything again`,
+            `checkpoint ${checkpointId} owns staging table ${ref.database}.${info.staging} (${info.rows} rows for ${display(ref)}), but it is gone and the commit log has no row for it: something outside this job dropped it before it was committed. Its rows are not in the target. Find out what dropped it; to rewrite the target once, start over with --fresh, with data_save_mode set on the sink to replace this job's earlier output (overwrite, or truncate for a table) so that no row is written twice`,
             { context: { table: display(ref), staging: info.staging, checkpoint: checkpointId } },
           );
         }
@@ -394,7 +394,7 @@ export class MysqlCommitter implements SinkCommitter<MysqlCommitInfo, MysqlWrite
         } catch (error) {
           throw mysqlError(
             'MYSQL_ROW_REJECTED',
-            `moving checkpoint ${checkpointId}'s rows from ${ref.database}.${info.staging} into ${display(ref)} failed: ${serverMessage(error)}. Nothing of this checkpoint is in the target; the staged rows stay until the job is resumed (fix the conflict, then resume) or run with --fresh`,
+            `moving checkpoint ${checkpointId}'s rows from ${ref.database}.${info.staging} into ${display(ref)} failed: ${serverMessage(error)}. Nothing of this checkpoint is in the target; the staged rows stay until the job is resumed: fix the conflict, then run the job again`,
             { cause: error, context: { table: display(ref), staging: info.staging, checkpoint: checkpointId } },
           );
         }

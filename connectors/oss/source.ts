@@ -341,7 +341,7 @@ class OssSplitReader implements SplitReader<OssSplit> {
     const { stream, etag } = await this.client.openStream(split.key, from, signal);
     if (split.etag && etag && !sameEtag(etag, split.etag)) {
       stream.destroy();
-      throw new TidewayError('OSS_OBJECT_CHANGED', `${name} changed since the job listed it (ETag ${split.etag}, now ${etag}); a job must read objects that stay put. Run it with --fresh to read the new version`, {
+      throw new TidewayError('OSS_OBJECT_CHANGED', `${name} changed since the job listed it (ETag ${split.etag}, now ${etag}); a job must read objects that stay put. To read the new version, start over with --fresh, with data_save_mode set on the sink to replace this job's earlier output (overwrite, or truncate for a table) so that no row is written twice`, {
         context: { connector: 'oss', object: name },
       });
     }

@@ -94,7 +94,7 @@ export class PostgresCommitter implements SinkCommitter<PostgresCommitInfo, Post
       throw new TidewayError(
         'POSTGRES_STAGING_LOST',
         `staging table ${info.schema}.${info.staging} (${info.rows} rows of writer ${info.writer}) is neither committed (no row in ${COMMIT_LOG}) nor present, so its rows cannot be proven written. ` +
-          `Something outside this job removed it (a manual DROP, or tideway clean on another checkpoint directory). Check ${displayName(this.sink.target)} for those rows before resuming with --fresh`,
+          `Something outside this job removed it (a manual DROP, or tideway clean on another checkpoint directory). Check ${displayName(this.sink.target)} for those rows; to rewrite the target once, start over with --fresh, with data_save_mode set on the sink to replace this job's earlier output (overwrite, or truncate for a table) so that no row is written twice`,
         { context: { connector: 'postgres', object: `${info.schema}.${info.staging}` } },
       );
     }

@@ -76,7 +76,7 @@ export class PostgresSplitReader implements SplitReader<PostgresSplit> {
     const keys = this.keys(split);
     if (split.after) {
       if (split.after.length !== keys.length) {
-        throw new TidewayError('POSTGRES_BAD_SPLIT', `split ${split.splitId} has a keyset position of ${split.after.length} values where the table's key has ${keys.length}; the table changed since the checkpoint: run with --fresh`);
+        throw new TidewayError('POSTGRES_BAD_SPLIT', `split ${split.splitId} has a keyset position of ${split.after.length} values where the table's key has ${keys.length}; the table changed since the checkpoint, so the rest cannot be read exactly once: start over with --fresh, with data_save_mode set on the sink to replace this job's earlier output (overwrite, or truncate for a table) so that no row is written twice`);
       }
       const left = keys.map((k) => columnRef(plan, k)).join(', ');
       const right = keys.map((k, i) => keyLiteral(split.after![i]!, plan.columns[k]!.typeText)).join(', ');
