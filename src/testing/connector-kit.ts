@@ -1,4 +1,5 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { ConnectorDefinition } from '../api/connector.js';
 import { silentLogger } from '../api/logger.js';
@@ -24,11 +25,26 @@ import { seededRandom } from './random.js';
  * finally checks that the committed output holds every id exactly once and that nothing staged remains.
  *
  * ```ts
- * it.each(kitSeeds(40))('seed %i', async (seed) => {
- *   const report = await runFailureAndResume(mySubject, seed);
+ * const subject: KitSubject = {
+ *   name: 'fake -> my sink',
+ *   connectors: [...builtinConnectors, mySinkConnector],
+ *   async setup(context) {
+ *     const target = await createTarget(context.unique); // a table, bucket or directory of this seed's own
+ *     return { ...fakeSource(context), sink: [{ type: 'my-sink', target }], committedIds: () => readIds(target), leftovers: () => listStaged(target) };
+ *   },
+ *   teardown: (context) => dropTarget(context.unique),
+ * };
+ * it.each(kitSeeds(20))('seed %i', async (seed) => {
+ *   const report = await runFailureAndResume(subject, seed);
  *   expect(report.problem, report.describe()).toBeUndefined();
  * });
  * ```
+ *
+ * A source under test returns its own stages and `expectedIds` (the ids its input holds, any integers) with
+ * `...fileSinkOutput(dir)`. Each seed picks the parallelism (1 to `maxParallelism`), the input size (600 to
+ * 3,000 rows), `splits` and `chunkRows`; a subject maps them onto its options. `describe()` names the seed
+ * and the chain; `TIDEWAY_SEED=a,b` replays seeds and `TIDEWAY_KIT_SEEDS=n` runs more (see `kitSeeds`).
+ * test/failure/ holds the suites of the connectors that ship with Tideway.
  */
 export interface KitSubject {
   /** For messages. */
@@ -164,8 +180,21 @@ export function faultChain(random: () => number, runs: number, rows: number): Fa
 /**
  * Runs one seed: the faulty runs, each resuming the one before, then runs without injected failures until
  * the job finishes. Never throws for a wrong result: the report's `problem` says what went wrong.
+ *
+ * `workDir` is the seed's directory (checkpoints, output files); without one, the kit makes a temporary
+ * directory and removes it once the seed is done.
  */
-export async function runFailureAndResume(subject: KitSubject, seed: number, workDir: string, options: KitOptions = {}): Promise<KitReport> {
+export async function runFailureAndResume(subject: KitSubject, seed: number, workDir?: string, options: KitOptions = {}): Promise<KitReport> {
+  if (workDir !== undefined) return runSeed(subject, seed, workDir, options);
+  const temporary = await mkdtemp(join(tmpdir(), 'tideway-kit-'));
+  try {
+    return await runSeed(subject, seed, temporary, options);
+  } finally {
+    await rm(temporary, { recursive: true, force: true });
+  }
+}
+
+async function runSeed(subject: KitSubject, seed: number, workDir: string, options: KitOptions): Promise<KitReport> {
   const context = kitContext(subject, seed, workDir);
   const job = await subject.setup(context);
   const runs: KitRun[] = [];

@@ -3,7 +3,6 @@ import mysql, { type Connection } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { builtinConnectors } from '../../src/index.js';
 import { fakeSource, fileSinkOutput, type KitContext, kitSeeds, type KitSubject, runFailureAndResume } from '../../src/testing/connector-kit.js';
-import { useTempDirs } from '../helpers/jobs.js';
 import { requireService } from '../helpers/services.js';
 
 const HOST = process.env.MYSQL_HOST ?? '127.0.0.1';
@@ -26,7 +25,6 @@ function sourceIds(rows: number): number[] {
  * Replay a seed: TIDEWAY_SEED=<seed> npx vitest run test/failure/mysql.test.ts
  */
 describe.skipIf(!mysqlUp)('connector kit: mysql', () => {
-  const dir = useTempDirs('tideway-mysql-kit-');
   let connection: Connection;
   beforeAll(async () => {
     connection = await mysql.createConnection({ host: HOST, port: PORT, user: USER, password: PASSWORD, supportBigNumbers: true, bigNumberStrings: true });
@@ -88,7 +86,7 @@ describe.skipIf(!mysqlUp)('connector kit: mysql', () => {
 
   describe('source', () => {
     it.each(kitSeeds(12))('seed %i', async (seed) => {
-      const report = await runFailureAndResume(source, seed, dir());
+      const report = await runFailureAndResume(source, seed);
       if (report.problem) console.error(`failing seed ${seed}:\n${report.describe()}`);
       expect(report.problem, report.describe()).toBeUndefined();
       expect(report.runs.length).toBeGreaterThanOrEqual(4);
@@ -97,7 +95,7 @@ describe.skipIf(!mysqlUp)('connector kit: mysql', () => {
 
   describe('sink', () => {
     it.each(kitSeeds(12))('seed %i', async (seed) => {
-      const report = await runFailureAndResume(sink, seed, dir());
+      const report = await runFailureAndResume(sink, seed);
       if (report.problem) console.error(`failing seed ${seed}:\n${report.describe()}`);
       expect(report.problem, report.describe()).toBeUndefined();
       expect(report.runs.length).toBeGreaterThanOrEqual(4);

@@ -5,12 +5,15 @@ import { fakeSource, kitSeeds, type KitSubject, runFailureAndResume } from '../.
 import { useTempDirs } from '../helpers/jobs.js';
 import { committedIds, ossBlock, randomBucket } from '../unit/oss/helpers.js';
 
+const FORMATS = ['jsonl', 'csv', 'parquet', 'arrow'] as const;
+
 /**
  * The connector kit's failure-and-resume suite over the OSS sink: fake rows into the OSS emulator, one bucket
  * per seed, under the kit's chain of faulty runs, each resumed. The committed ids are read back from the
- * objects the sink completed (JSON Lines or CSV, from the seed); leftovers are the multipart uploads still
- * open under the prefix. The sink keeps its defaults (`data_save_mode: error`, a two-minute lease): a resume
- * never applies the save mode, and a failed run's lease is released, so every run of the chain must go on.
+ * objects the sink completed (JSON Lines, CSV, Parquet or Arrow, from the seed); leftovers are the multipart
+ * uploads still open under the prefix (the sink writes no staging objects). The sink keeps its defaults
+ * (`data_save_mode: error`, a two-minute lease): a resume never applies the save mode, and a failed run
+ * releases its lease, so every run of the chain must go on.
  * Replay a seed: TIDEWAY_SEED=<seed> npx vitest run test/failure/oss-sink.test.ts
  */
 describe('connector kit: oss sink', () => {
@@ -31,7 +34,7 @@ describe('connector kit: oss sink', () => {
       const bucket = randomBucket();
       await emulator.storage.createBucket(bucket);
       const prefix = `kit/${context.unique}/`;
-      const format = context.seed % 2 === 0 ? 'jsonl' : 'csv';
+      const format = FORMATS[context.seed % FORMATS.length]!;
       return {
         ...fakeSource(context),
         sink: [ossBlock(emulator, bucket, prefix, { format })],

@@ -4,7 +4,6 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { builtinConnectors } from '../../src/index.js';
 import { fakeSource, fileSinkOutput, type KitContext, kitSeeds, type KitSubject, runFailureAndResume } from '../../src/testing/connector-kit.js';
-import { useTempDirs } from '../helpers/jobs.js';
 import { requireService } from '../helpers/services.js';
 
 const PG_HOST = process.env.PGHOST ?? '127.0.0.1';
@@ -34,7 +33,6 @@ function sourceIds(rows: number): number[] {
  * Replay a seed: TIDEWAY_SEED=<seed> npx vitest run test/failure/postgres.test.ts
  */
 describe.skipIf(!pgUp)('connector kit: postgres', () => {
-  const dir = useTempDirs('tideway-pg-kit-');
   let client: pg.Client;
   const schemas = new Map<number, string>();
   beforeAll(async () => {
@@ -102,7 +100,7 @@ describe.skipIf(!pgUp)('connector kit: postgres', () => {
 
   describe('source', () => {
     it.each(kitSeeds(12))('seed %i', async (seed) => {
-      const report = await runFailureAndResume(source, seed, dir());
+      const report = await runFailureAndResume(source, seed);
       if (report.problem) console.error(`failing seed ${seed}:\n${report.describe()}`);
       expect(report.problem, report.describe()).toBeUndefined();
       expect(report.runs.length).toBeGreaterThanOrEqual(4);
@@ -111,7 +109,7 @@ describe.skipIf(!pgUp)('connector kit: postgres', () => {
 
   describe('sink', () => {
     it.each(kitSeeds(12))('seed %i', async (seed) => {
-      const report = await runFailureAndResume(sink, seed, dir());
+      const report = await runFailureAndResume(sink, seed);
       if (report.problem) console.error(`failing seed ${seed}:\n${report.describe()}`);
       expect(report.problem, report.describe()).toBeUndefined();
       expect(report.runs.length).toBeGreaterThanOrEqual(4);
