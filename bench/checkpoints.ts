@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { silentLogger } from '../src/api/logger.js';
 import { type CheckpointData, type CheckpointStore, LocalCheckpointStore } from '../src/engine/checkpoint-store.js';
 import { runJob } from '../src/index.js';
+import { withSave } from '../src/testing/fault-injection.js';
 
 const SPLITS = Number(process.env.TIDEWAY_BENCH_SPLITS ?? 100_000);
 const dir = mkdtempSync(join(tmpdir(), 'tideway-bench-checkpoints-'));
@@ -23,18 +24,11 @@ interface Size {
 
 function measuringStore(sizes: Size[]): CheckpointStore {
   const inner = new LocalCheckpointStore(join(dir, 'checkpoints'), 'checkpoint-size');
-  return {
-    location: inner.location,
-    latest: () => inner.latest(),
-    retain: (keep) => inner.retain(keep),
-    clear: () => inner.clear(),
-    lock: () => inner.lock(),
-    async save(data: CheckpointData) {
-      const engine = data.sources.map((s) => JSON.stringify({ assigned: s.assigned, readers: s.readers }).length).reduce((a, b) => a + b, 0);
-      sizes.push({ total: Buffer.byteLength(JSON.stringify(data)), engine });
-      await inner.save(data);
-    },
-  };
+  return withSave(inner, async (data: CheckpointData) => {
+    const engine = data.sources.map((s) => JSON.stringify({ assigned: s.assigned, readers: s.readers }).length).reduce((a, b) => a + b, 0);
+    sizes.push({ total: Buffer.byteLength(JSON.stringify(data)), engine });
+    await inner.save(data);
+  });
 }
 
 const job = {

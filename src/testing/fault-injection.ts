@@ -78,23 +78,16 @@ export class FaultSession {
   }
 
   store(inner: CheckpointStore): CheckpointStore {
-    return {
-      location: inner.location,
-      latest: () => inner.latest(),
-      retain: (keep) => inner.retain(keep),
-      clear: () => inner.clear(),
-      lock: () => inner.lock(),
-      save: async (data: CheckpointData) => {
-        const call = ++this.saves;
-        const fault = this.faults.find((f): f is Extract<Fault, { kind: 'save-fails' }> => f.kind === 'save-fails' && f.call === call);
-        if (!fault) return inner.save(data);
-        this.fired.push(describeFault(fault));
-        if (fault.readerFailsDuring) this.readerMustFail = true;
-        await new Promise((resolve) => setTimeout(resolve, fault.slowMs));
-        if (fault.afterLanding) await inner.save(data);
-        throw new InjectedFault(`checkpoint ${data.checkpointId} save ${fault.afterLanding ? 'landed, then the directory fsync' : ''} failed`);
-      },
-    };
+    return withSave(inner, async (data: CheckpointData) => {
+      const call = ++this.saves;
+      const fault = this.faults.find((f): f is Extract<Fault, { kind: 'save-fails' }> => f.kind === 'save-fails' && f.call === call);
+      if (!fault) return inner.save(data);
+      this.fired.push(describeFault(fault));
+      if (fault.readerFailsDuring) this.readerMustFail = true;
+      await new Promise((resolve) => setTimeout(resolve, fault.slowMs));
+      if (fault.afterLanding) await inner.save(data);
+      throw new InjectedFault(`checkpoint ${data.checkpointId} save ${fault.afterLanding ? 'landed, then the directory fsync' : ''} failed`);
+    });
   }
 
   transport(inner: TransportFactory): TransportFactory {
@@ -211,4 +204,16 @@ function delegate<T extends object>(inner: T, overrides: Partial<T>): T {
       return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
     },
   });
+}
+
+/** `inner` with its `save` replaced (to slow it, fail it, measure it or act after it). */
+export function withSave(inner: CheckpointStore, save: (data: CheckpointData) => Promise<void>): CheckpointStore {
+  return {
+    location: inner.location,
+    latest: () => inner.latest(),
+    retain: (keep) => inner.retain(keep),
+    clear: () => inner.clear(),
+    lock: () => inner.lock(),
+    save,
+  };
 }

@@ -7,10 +7,10 @@ import type { RecordBatch } from 'apache-arrow';
 import { silentLogger } from '../../../src/api/logger.js';
 import { z } from '../../../src/api/options.js';
 import type { Sink, SinkWriter } from '../../../src/api/sink.js';
-import { type CheckpointData, type CheckpointStore, LocalCheckpointStore } from '../../../src/engine/checkpoint-store.js';
+import { type CheckpointData, LocalCheckpointStore } from '../../../src/engine/checkpoint-store.js';
 import { workerThreadsTransport } from '../../../src/engine/worker-transport.js';
 import { builtinConnectors, ConnectorRegistry, runJob } from '../../../src/index.js';
-import { FaultSession } from '../../../src/testing/fault-injection.js';
+import { FaultSession, withSave } from '../../../src/testing/fault-injection.js';
 
 import { useTempDirs } from '../../helpers/jobs.js';
 import { committedIds, expectExactlyOnce, stagedFiles } from '../../helpers/output.js';
@@ -55,23 +55,16 @@ describe('a run owns its work from start to return', () => {
     let saveFinishedAt = 0;
     let failReader = false;
     const inner = new LocalCheckpointStore(checkpoints, 'slow-save');
-    const store: CheckpointStore = {
-      location: inner.location,
-      latest: () => inner.latest(),
-      retain: (keep) => inner.retain(keep),
-      clear: () => inner.clear(),
-      lock: () => inner.lock(),
-      async save(data: CheckpointData) {
-        saving++;
-        if (saving === 2) {
-          // A reader fails while this save is still writing.
-          failReader = true;
-          await new Promise((resolve) => setTimeout(resolve, 300));
-        }
-        await inner.save(data);
-        saveFinishedAt = Date.now();
-      },
-    };
+    const store = withSave(inner, async (data: CheckpointData) => {
+      saving++;
+      if (saving === 2) {
+        // A reader fails while this save is still writing.
+        failReader = true;
+        await new Promise((resolve) => setTimeout(resolve, 300));
+      }
+      await inner.save(data);
+      saveFinishedAt = Date.now();
+    });
     const fake = builtinConnectors.find((c) => c.name === 'fake')!;
     const failingFake: ConnectorDefinition = {
       ...fake,
@@ -220,17 +213,10 @@ describe('a damaged checkpoint', () => {
     const job = fakeToFile(name, checkpoints, out, 6000, { rows_per_second: 1500 });
     const controller = new AbortController();
     const inner = new LocalCheckpointStore(checkpoints, name);
-    const checkpointStore: CheckpointStore = {
-      location: inner.location,
-      latest: () => inner.latest(),
-      retain: (keep) => inner.retain(keep),
-      clear: () => inner.clear(),
-      lock: () => inner.lock(),
-      async save(data) {
-        await inner.save(data);
-        if (data.checkpointId === 3) controller.abort();
-      },
-    };
+    const checkpointStore = withSave(inner, async (data) => {
+      await inner.save(data);
+      if (data.checkpointId === 3) controller.abort();
+    });
     const first = await runJob(job, { signal: controller.signal, logger: silentLogger, checkpointStore });
     expect(first.status).toBe('cancelled');
     return { job, out, checkpoints, committed: committedIds(out).length };
