@@ -8,14 +8,17 @@ const CHILD = new URL('./crash-child.ts', import.meta.url).pathname;
  * Runs the child once. With `killAfterCommits`, it is killed with SIGKILL once that many commits have
  * ended: either `gapMs` after the last one (while rows are being written), or, with `atCommit`, 15 ms into
  * the next commit (between two renames). Killing on the job's own progress rather than on wall time makes
- * the schedule independent of how fast the machine starts a process.
+ * the schedule independent of how fast the machine starts a process. `script` is the child to run (default
+ * crash-child.ts, the file sink's job); any child printing COMMIT-START / COMMIT-END lines and a final
+ * RESULT line works.
  */
 export function runChild(
   env: Record<string, string>,
   plan: { killAfterCommits: number; atCommit: boolean; gapMs: number } | undefined,
+  script: string = CHILD,
 ): Promise<{ code: number | null; killed: boolean; duringCommit: boolean; output: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CHILD], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', script], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     let killed = false;
     let duringCommit = false;
