@@ -30,7 +30,9 @@ describe.skipIf(!pgAvailable)('postgres crash and resume (SIGKILL)', () => {
       const sourceConfig = scenario.source(source);
       const env = {
         CRASH_JOB: JSON.stringify({
-          name: `pg-crash-${scenario.seed}`,
+          // Unique per run: the sink's commit lock is keyed by job name, so two runs of this file (or a stuck child
+          // of an earlier one) must not share it.
+          name: `pg-crash-${scenario.seed}-${db.schema}`,
           checkpoints: checkpoints.path,
           parallelism: 2,
           commitPauseMs: 25,
