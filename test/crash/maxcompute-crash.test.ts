@@ -68,7 +68,9 @@ describe('maxcompute crash and resume (SIGKILL mid-split)', () => {
         break;
       }
       console.log(`maxcompute crash test seed ${seed}: ${kills} kills, ${commitKills} during a commit`);
-      expect(kills).toBe(wanted);
+      // A run that finishes before its planned kill ends the chain: how many kills land depends on the machine's
+      // speed, so at least two (and a resume between them) must have.
+      expect(kills).toBeGreaterThanOrEqual(2);
       const ids = readIds(out.path, 'jsonl').sort((a, b) => a - b);
       expect(ids.length).toBe(ROWS);
       expect(new Set(ids).size).toBe(ROWS);
