@@ -80,12 +80,14 @@ describe.skipIf(!pgUp || !mysqlServiceUp)('postgres <-> mysql: SIGKILL during re
     expect(idle).toEqual([]);
   }
 
-  async function crashAndResume(label: string, job: { source: Record<string, unknown>; sink: Record<string, unknown> }, kills: Kill[]) {
+  async function crashAndResume(label: string, job: { source: Record<string, unknown>; sink: Record<string, unknown> }, kills: Kill[], committed: () => Promise<number>) {
     const started = Date.now();
     const checkpoints = tempDir('tideway-xdb-crash-');
     const base = { name: `xdb-crash-${label}-${my.name}`, checkpoints: checkpoints.path, parallelism: 2, commitPauseMs: 25, writeDelayMs: 4, ...job };
     const phases = { read: 0, prepare: 0, 'prepare (returned)': 0, commit: 0, 'between commits': 0 } as Record<string, number>;
     let runs = 0;
+    // Rows in the target after each kill: the kills land while the job is under way, not after it.
+    const progress: number[] = [];
     try {
       let finished = false;
       for (let run = 0; run < kills.length + 4 && !finished; run++) {
@@ -98,13 +100,14 @@ describe.skipIf(!pgUp || !mysqlServiceUp)('postgres <-> mysql: SIGKILL during re
         if (outcome.killed || self) {
           const phase = self ? (self[1] === 'running' ? 'prepare' : 'prepare (returned)') : outcome.duringCommit ? 'commit' : kill?.at === 'commit' ? 'between commits' : 'read';
           phases[phase]!++;
+          progress.push(await committed());
           continue;
         }
         expect(outcome.code, `${label}: the job failed after kills ${JSON.stringify(phases)}:\n${outcome.output}`).toBe(0);
         finished = true;
       }
       const total = Object.values(phases).reduce((a, b) => a + b, 0);
-      console.log(`cross-database crash test ${label}: ${total} kills ${JSON.stringify(phases)}, ${runs} runs, ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      console.log(`cross-database crash test ${label}: ${total} kills ${JSON.stringify(phases)}, ${runs} runs, target rows after each kill ${progress.join(', ')}, ${((Date.now() - started) / 1000).toFixed(1)} s`);
       expect(finished).toBe(true);
       return { phases, total };
     } finally {
@@ -133,6 +136,7 @@ describe.skipIf(!pgUp || !mysqlServiceUp)('postgres <-> mysql: SIGKILL during re
         { at: 'commit', afterCommits: 1 },
         { at: 'prepare', afterCommits: 2, delayMs: 0 },
       ],
+      async () => Number((await my.sql('SELECT COUNT(*) FROM pg_dst'))[0]![0]),
     );
     expect(total).toBeGreaterThanOrEqual(4);
     expect(phases.prepare! + phases['prepare (returned)']!).toBeGreaterThanOrEqual(1);
@@ -171,6 +175,7 @@ describe.skipIf(!pgUp || !mysqlServiceUp)('postgres <-> mysql: SIGKILL during re
         { at: 'prepare', afterCommits: 1, delayMs: 2 },
         { at: 'commit', afterCommits: 2 },
       ],
+      async () => Number((await pg.query<{ n: string }>(`SELECT count(*) AS n FROM ${target}`))[0]!.n),
     );
     expect(total).toBeGreaterThanOrEqual(4);
     expect(phases.prepare! + phases['prepare (returned)']!).toBeGreaterThanOrEqual(1);
