@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/api/logger.js';
 import { builtinConnectors, ConnectorRegistry, runJob } from '../../src/index.js';
 import type { JobResult } from '../../src/engine/result.js';
+import { LocalCheckpointStore } from '../../src/engine/checkpoint-store.js';
 import { FaultSession } from '../../src/testing/fault-injection.js';
 import { faulty, useTempDirs } from '../helpers/jobs.js';
 import { committedIds, expectExactlyOnce, stagedFiles } from '../helpers/output.js';
@@ -17,7 +18,11 @@ import { committedIds, expectExactlyOnce, stagedFiles } from '../helpers/output.
 describe('consistent cut between the enumerator and the readers', () => {
   const dir = useTempDirs('tideway-cut-');
 
-  async function chain(options: { rows: number; splits: number; chunkRows: number; failAt: number[]; triggerDelayMs: number; parallelism: number }) {
+  /**
+   * Runs the job until it finishes; run `i` fails right after its checkpoint number `failAfterSave[i]` landed
+   * (the save reports an error after the file is in place), so the next run resumes from that checkpoint.
+   */
+  async function chain(options: { rows: number; splits: number; chunkRows: number; failAfterSave: number[]; triggerDelayMs: number; parallelism: number }) {
     const checkpoints = dir();
     const out = dir();
     const results: JobResult[] = [];
@@ -26,15 +31,16 @@ describe('consistent cut between the enumerator and the readers', () => {
       source: [{ type: 'fake', rows: options.rows, splits: options.splits, chunk_rows: options.chunkRows, rows_per_second: 4000 }],
       sink: [{ type: 'file', path: out, format: 'jsonl' }],
     };
-    for (let run = 0; run <= options.failAt.length; run++) {
-      const atRow = options.failAt[run];
-      const session = new FaultSession(atRow === undefined ? [] : [{ kind: 'reader-throws', atRow, afterEmit: true }]);
+    for (let run = 0; run <= options.failAfterSave.length; run++) {
+      const call = options.failAfterSave[run];
+      const session = new FaultSession(call === undefined ? [] : [{ kind: 'save-fails', call, afterLanding: true, slowMs: 0, readerFailsDuring: true }]);
       // A resume that hangs would run forever: give every run a deadline.
       const deadline = AbortSignal.timeout(8000);
       const result = await runJob(job, {
         registry: new ConnectorRegistry(session.connectors(builtinConnectors)),
         logger: silentLogger,
         signal: deadline,
+        checkpointStore: session.store(new LocalCheckpointStore(checkpoints, 'cut')),
         transport: session.transport(
           faulty({
             seed: 11 + run,
@@ -44,14 +50,14 @@ describe('consistent cut between the enumerator and the readers', () => {
         ),
       });
       results.push(result);
-      if (atRow === undefined || result.status === 'finished') break;
+      if (call === undefined || result.status === 'finished') break;
       expect(result.error?.code, `run ${run + 1}: ${result.error?.message}`).toBe('INJECTED_FAULT');
     }
     return { results, ids: committedIds(out), staged: stagedFiles(out) };
   }
 
   it('splits read whole in the window: every resume ends, every id once', async () => {
-    const { results, ids, staged } = await chain({ rows: 1200, splits: 120, chunkRows: 100, failAt: [300, 250, 250], triggerDelayMs: 60, parallelism: 1 });
+    const { results, ids, staged } = await chain({ rows: 1200, splits: 120, chunkRows: 100, failAfterSave: [1, 1, 1], triggerDelayMs: 60, parallelism: 1 });
     expect(results.map((r) => r.status).at(-1)).toBe('finished');
     expect(results.filter((r) => r.resumedFromCheckpoint !== null).length).toBeGreaterThanOrEqual(2);
     expect(expectExactlyOnce(ids, 1200)).toBeUndefined();
@@ -59,7 +65,7 @@ describe('consistent cut between the enumerator and the readers', () => {
   });
 
   it('splits read part-way in the window, resumed three times in a row: every id once', async () => {
-    const { results, ids, staged } = await chain({ rows: 1200, splits: 40, chunkRows: 7, failAt: [200, 120, 120, 120], triggerDelayMs: 45, parallelism: 2 });
+    const { results, ids, staged } = await chain({ rows: 1200, splits: 40, chunkRows: 7, failAfterSave: [1, 1, 1, 1], triggerDelayMs: 45, parallelism: 2 });
     expect(results.map((r) => r.status).at(-1)).toBe('finished');
     expect(results.filter((r) => r.resumedFromCheckpoint !== null).length).toBeGreaterThanOrEqual(3);
     expect(expectExactlyOnce(ids, 1200)).toBeUndefined();
