@@ -6,7 +6,7 @@ import type { Json } from '../api/json.js';
 import type { Logger } from '../api/logger.js';
 import type { Sink, SinkWriter } from '../api/sink.js';
 import type { PollStatus, ReaderOutput, ReaderSnapshot, Source, SourceReader, SourceSplit } from '../api/source.js';
-import type { Transform } from '../api/transform.js';
+import type { Transform, TransformContext } from '../api/transform.js';
 import { BoundedQueue, Wakeup, yieldToEventLoop } from './async-tools.js';
 import { toWireError } from './wire-error.js';
 import { emptyMetrics, type PipelineMetrics, SeenSequences, type SinkAck, type ToPipeline } from './messages.js';
@@ -316,13 +316,28 @@ export class Pipeline {
       } else {
         const m = this.metrics.transforms[node.transformIndex]!;
         m.rowsIn += batch.numRows;
-        const out = await node.transform.apply(batch);
+        const out = await node.transform.apply(batch, this.rowErrorsFor(node.transformIndex));
         if (out && out.numRows > 0) {
           m.rowsOut += out.numRows;
           await this.push(node.children, out);
         }
       }
     }
+  }
+
+  /**
+   * The context a transform gets with each batch. Without a dirty-data policy a rejected row fails the job,
+   * naming the stage, the row's position in the batch and the transform's message.
+   */
+  private rowErrorsFor(transformIndex: number): TransformContext {
+    const stage = this.plan.transforms[transformIndex]!;
+    return {
+      reject: (row, error) => {
+        throw new TidewayError(error.code, `${stage.path} (${stage.name}) rejected row ${row} of a batch: ${error.message}`, {
+          context: { connector: stage.type, ...(error.column ? { column: error.column } : {}) },
+        });
+      },
+    };
   }
 
   private async onComplete(checkpointId: number): Promise<void> {
