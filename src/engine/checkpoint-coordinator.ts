@@ -4,6 +4,7 @@ import type { Logger } from '../api/logger.js';
 import type { Sink, SinkCommitter } from '../api/sink.js';
 import type { CheckpointData, CheckpointStore, SourceCheckpoint } from './checkpoint-store.js';
 import type { FromPipeline, ToPipelineBody } from './messages.js';
+import { type CheckpointEvent, jobRowsWritten } from './result.js';
 import type { SourceCoordinator } from './source-coordinator.js';
 
 export interface SinkRuntime {
@@ -49,6 +50,7 @@ const NEXT: Record<CheckpointState, readonly CheckpointState[]> = {
 /** One checkpoint: its id, its state, and the acknowledgements collected for it. */
 export class CheckpointAttempt {
   private current: CheckpointState = 'triggered';
+  readonly triggeredAt = new Date();
   readonly acks = new Map<number, Ack>();
   private resolveAcks!: () => void;
   readonly acknowledged = new Promise<void>((resolve) => (this.resolveAcks = resolve));
@@ -98,6 +100,8 @@ export interface CheckpointHost {
   send(pipelineId: number, message: ToPipelineBody): void;
   /** Rejects when the job fails; waiting for acknowledgements gives up then. */
   readonly failed: Promise<never>;
+  /** Told once per checkpoint when it settles (committed, abandoned or in doubt). */
+  readonly onCheckpoint?: ((event: CheckpointEvent) => void) | undefined;
 }
 
 /**
@@ -157,9 +161,12 @@ export class CheckpointCoordinator {
       attempt.moveTo('acknowledged');
     } catch (error) {
       attempt.moveTo('abandoned');
+      this.settled(attempt, 0);
       throw error;
     }
     const data = this.compose(attempt, sources);
+    // Measured only for a listener: the serialisation costs as much as the save's own.
+    const bytes = host.onCheckpoint ? Buffer.byteLength(JSON.stringify(data)) : 0;
     attempt.moveTo('saving');
     try {
       await host.store.save(data);
@@ -176,14 +183,36 @@ export class CheckpointCoordinator {
       attempt.moveTo('committed');
     } catch (error) {
       attempt.moveTo('in-doubt');
+      this.settled(attempt, bytes);
       throw error;
     }
+    this.settled(attempt, bytes);
     this.completed++;
     for (const p of host.pipelines) host.send(p.pipelineId, { kind: 'complete', checkpointId: attempt.id });
     for (const source of host.sources) source.notifyComplete(attempt.id);
     await host.store.retain(host.retain).catch((error: unknown) => host.logger.warn('could not remove old checkpoints', { error: describeError(error) }));
     attempt.moveTo('cleaned');
     host.logger.debug('checkpoint complete', { checkpoint: attempt.id, endOfInput: attempt.endOfInput });
+  }
+
+  private settled(attempt: CheckpointAttempt, bytes: number): void {
+    const listener = this.host.onCheckpoint;
+    if (!listener) return;
+    const state = attempt.state;
+    const status = state === 'committed' || state === 'abandoned' || state === 'in-doubt' ? state : 'failed';
+    try {
+      listener({
+        id: attempt.id,
+        status,
+        triggeredAt: attempt.triggeredAt.toISOString(),
+        durationMs: Date.now() - attempt.triggeredAt.getTime(),
+        bytes: state === 'abandoned' ? 0 : bytes,
+        rowsCommitted: jobRowsWritten(this.host.sinks.map((s) => ({ rowsWritten: s.rowsCommitted }))),
+        endOfInput: attempt.endOfInput,
+      });
+    } catch (error) {
+      this.host.logger.warn('a checkpoint listener failed', { error: describeError(error) });
+    }
   }
 
   private async acknowledgements(attempt: CheckpointAttempt): Promise<void> {

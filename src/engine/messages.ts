@@ -82,10 +82,12 @@ export interface PipelineMetrics {
   rowsRead: number;
   bytesRead: number;
   splitsDone: number;
+  /** Items waiting in the queue between the reader and the writers when the snapshot was taken. */
+  queueDepth: number;
   transforms: Record<number, { rowsIn: number; rowsOut: number }>;
   sinks: Record<number, { rowsWritten: number; bytesWritten: number; rowsRejected: number; rowsLate: number }>;
 }
 
 export function emptyMetrics(): PipelineMetrics {
-  return { seq: 0, rowsRead: 0, bytesRead: 0, splitsDone: 0, transforms: {}, sinks: {} };
+  return { seq: 0, rowsRead: 0, bytesRead: 0, splitsDone: 0, queueDepth: 0, transforms: {}, sinks: {} };
 }

@@ -347,6 +347,7 @@ export class Pipeline {
   private snapshotMetrics(): PipelineMetrics {
     this.metrics.seq++;
     this.metrics.splitsDone = this.reader?.finishedSplits?.() ?? this.metrics.splitsDone;
+    this.metrics.queueDepth = this.queue.size;
     for (const node of this.sinkNodes) {
       const stats = node.writer.stats;
       const m = this.metrics.sinks[node.sinkIndex]!;

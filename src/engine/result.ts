@@ -29,6 +29,35 @@ export interface RunOptions {
   transport?: TransportFactory;
   /** Where checkpoints are kept; defaults to a local directory (env.checkpoint.dir). Tests inject faults here. */
   checkpointStore?: CheckpointStore;
+  /**
+   * Called once for each checkpoint of this run when it settles: committed, or given up (`abandoned` before its
+   * save began, `in-doubt` when its save or commit failed). A listener that throws does not affect the run.
+   */
+  onCheckpoint?: (event: CheckpointEvent) => void;
+}
+
+/** One checkpoint of a run, as it settled (see RunOptions.onCheckpoint). */
+export interface CheckpointEvent {
+  id: number;
+  /** `failed` is reserved for a store that reports a definite failure; the engine reports the other three. */
+  status: 'committed' | 'failed' | 'abandoned' | 'in-doubt';
+  triggeredAt: string;
+  /** From the trigger until it settled. */
+  durationMs: number;
+  /** Size of the saved checkpoint (0 when it was not saved). */
+  bytes: number;
+  /** Rows every sink has made visible when it settled: the job's rowsWritten after this commit. */
+  rowsCommitted: number;
+  endOfInput: boolean;
+}
+
+/** One pipeline's queue between its reader and its writers: a full queue means the sinks hold the reader back. */
+export interface PipelineProgress {
+  id: number;
+  /** Name of the source stage the pipeline reads. */
+  source: string;
+  queueDepth: number;
+  queueCapacity: number;
 }
 
 export interface SourceProgress {
@@ -83,6 +112,10 @@ export interface JobProgress {
   sources: SourceProgress[];
   transforms: TransformProgress[];
   sinks: SinkProgress[];
+  /** Queue depth of each pipeline, for backpressure. */
+  pipelines: PipelineProgress[];
+  /** When the latest checkpoint of this run committed, or null before the first. */
+  lastCheckpointAt: string | null;
 }
 
 export interface JobResult extends JobProgress {

@@ -61,6 +61,7 @@ class JobRun {
   private failed!: Promise<never>;
   private failJob!: (error: unknown) => void;
   private resumedFrom: number | null = null;
+  private lastCheckpointAt: string | null = null;
   private timer: NodeJS.Timeout | undefined;
   private progressTimer: NodeJS.Timeout | undefined;
   private allFinished!: Promise<void>;
@@ -295,6 +296,10 @@ class JobRun {
         pipelines: this.specs,
         send: (pipelineId, message) => this.sendTo(pipelineId, message),
         failed: this.failed,
+        onCheckpoint: (event) => {
+          if (event.status === 'committed') this.lastCheckpointAt = new Date().toISOString();
+          this.options.onCheckpoint?.(event);
+        },
       },
       restored?.checkpointId ?? 0,
     );
@@ -481,6 +486,13 @@ class JobRun {
       sources,
       transforms,
       sinks,
+      pipelines: this.specs.map((spec) => ({
+        id: spec.pipelineId,
+        source: this.plan.sources[spec.sourceIndex]!.name,
+        queueDepth: this.metrics.get(spec.pipelineId)?.queueDepth ?? 0,
+        queueCapacity: spec.queueCapacity,
+      })),
+      lastCheckpointAt: this.lastCheckpointAt,
     };
   }
 

@@ -18,6 +18,8 @@ function progress(over: Partial<JobProgress> = {}): JobProgress {
       { name: 'a', type: 'file', rowsWritten: 50_000, bytesWritten: 3_000_000, rowsRejected: 0, rowsLate: 0 },
       { name: 'b', type: 'blackhole', rowsWritten: 50_000, bytesWritten: 1_000_000, rowsRejected: 0, rowsLate: 0 },
     ],
+    pipelines: [],
+    lastCheckpointAt: null,
     ...over,
   };
 }
