@@ -36,6 +36,7 @@ export async function runCli(argv: readonly string[], context: CommandContext): 
     .option('--fresh', 'discard an unfinished earlier run (aborting its staged output) and start over')
     .option('--json', 'print the job report as one JSON object on stdout (nothing else goes to stdout)')
     .option('-q, --quiet', 'no progress and no report; only warnings and errors on stderr')
+    .option('--metrics-port <n>', 'serve Prometheus metrics of the run at http://<host>:<n>/metrics (every interface) while it runs', port)
     .addOption(verboseOption())
     .action(async (file: string, flags: RunFlags) => {
       exitCode = await runCommand(file, flags, context);

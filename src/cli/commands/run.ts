@@ -8,6 +8,8 @@ import { ExitCode } from '../exit-codes.js';
 import { createProgress, progressMode } from '../progress.js';
 import { humanReport, jsonReport, jsonReportForError } from '../report.js';
 import { cliLogger } from '../terminal.js';
+import { userSystemError } from '../system-errors.js';
+import { RunMetricsFeed, startMetricsServer } from '../../server/metrics-run.js';
 import type { CommandContext } from './context.js';
 import { isLoadFailure, loadForCommand } from './load.js';
 
@@ -18,6 +20,8 @@ export interface RunFlags {
   json?: boolean;
   quiet?: boolean;
   verbose?: boolean;
+  /** Serve this run's Prometheus metrics at :<port>/metrics (every interface) while it runs. */
+  metricsPort?: number;
 }
 
 const EXIT_BY_STATUS = { finished: ExitCode.ok, failed: ExitCode.failed, cancelled: ExitCode.cancelled } as const;
@@ -47,8 +51,20 @@ export async function runCommand(file: string, flags: RunFlags, context: Command
     return ExitCode.invalid;
   }
 
+  const feed = new RunMetricsFeed(jobName);
+  let metrics: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
+  try {
+    if (flags.metricsPort !== undefined) metrics = await startMetricsServer(flags.metricsPort, feed);
+  } catch (listenError) {
+    const error = userSystemError(listenError, { port: { option: '--metrics-port', value: flags.metricsPort, host: '0.0.0.0' } }) ?? listenError;
+    io.stderr.write(errorText(error, flags.verbose === true));
+    if (flags.json) printJson(jsonReportForError(jobName, { code: errorCode(error), message: describeError(error) }));
+    return ExitCode.invalid;
+  }
+
   const progress = createProgress(progressMode({ quiet: flags.quiet === true, stderr: io.stderr, env: io.env }), io.stderr as NodeJS.WriteStream);
   const logger = cliLogger(flags.verbose ? 'debug' : flags.quiet ? 'warn' : 'info', (line) => progress.log(line));
+  if (metrics) logger.info(`metrics of this run at http://localhost:${metrics.port}/metrics`);
   const controller = new AbortController();
   let interrupts = 0;
   const onSignal = (signal: NodeJS.Signals) => {
@@ -74,8 +90,12 @@ export async function runCommand(file: string, flags: RunFlags, context: Command
       ...(flags.parallelism === undefined ? {} : { parallelism: flags.parallelism }),
       logger,
       baseDir: context.cwd,
-      onProgress: (p) => progress.update(p),
-    });
+      onProgress: (p) => {
+        feed.onProgress(p);
+        progress.update(p);
+      },
+      onCheckpoint: feed.onCheckpoint,
+    }).finally(() => metrics?.close());
   } catch (error) {
     progress.stop();
     if (error instanceof ConfigError) {

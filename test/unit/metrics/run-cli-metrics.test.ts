@@ -1,0 +1,65 @@
+import { createServer } from 'node:net';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ensureBuilt } from '../../e2e/support/build.js';
+import { runCli, startCli, useWorkspaces, waitFor } from '../../e2e/support/cli.js';
+import { scrape, valueOf } from './prometheus.js';
+
+const STREAMING_JOB = `
+env:
+  name: metrics-cli
+  mode: streaming
+  checkpoint: { interval: 200ms, dir: checkpoints }
+source:
+  - type: fake
+    name: clicks
+    unbounded: true
+    rows_per_second: 2000
+sink:
+  - type: blackhole
+    name: nowhere
+`;
+
+describe('tideway run --metrics-port', () => {
+  beforeAll(ensureBuilt, 240_000);
+  const workspace = useWorkspaces();
+
+  it('serves the running job\'s metrics until the run ends', async () => {
+    const cwd = workspace({ 'job.yaml': STREAMING_JOB });
+    const run = startCli(['run', 'job.yaml', '--metrics-port', '0'], { cwd, timeoutMs: 60_000 });
+    let url = '';
+    await waitFor(() => {
+      const match = /metrics of this run at http:\/\/localhost:(\d+)\/metrics/.exec(run.output().stderr);
+      if (match) url = `http://127.0.0.1:${match[1]}/metrics`;
+      return url !== '';
+    }, 'the metrics address on stderr');
+    // Rows appear with the first progress report.
+    for (let rows = 0; rows === 0; ) {
+      const { families } = await scrape(url);
+      rows = valueOf(families, 'tideway_stage_rows_total', { job: 'metrics-cli', stage: 'clicks', direction: 'out' }) ?? 0;
+      if (rows === 0) await new Promise((r) => setTimeout(r, 100));
+    }
+    const { families } = await scrape(url);
+    expect(valueOf(families, 'tideway_job_status', { job: 'metrics-cli', status: 'running' })).toBe(1);
+    expect(valueOf(families, 'tideway_stage_rows_total', { job: 'metrics-cli', stage: 'nowhere', stage_type: 'blackhole', direction: 'in' })).toBeGreaterThanOrEqual(0);
+    run.child.kill('SIGINT');
+    const ended = await run.done;
+    expect(ended.code, ended.stderr).toBe(130);
+    // The server stopped with the run.
+    await expect(fetch(url)).rejects.toThrow();
+  });
+
+  it('refuses a port in use before running, naming the option', async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, resolve));
+    const port = (blocker.address() as { port: number }).port;
+    try {
+      const cwd = workspace({ 'job.yaml': STREAMING_JOB });
+      const run = await runCli(['run', 'job.yaml', '--metrics-port', String(port)], { cwd, timeoutMs: 60_000 });
+      expect(run.code).toBe(2);
+      expect(run.stderr).toContain('PORT_IN_USE');
+      expect(run.stderr).toContain(`--metrics-port ${port}`);
+    } finally {
+      blocker.close();
+    }
+  });
+});
