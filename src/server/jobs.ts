@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { stringify } from 'yaml';
 import { resolve } from 'node:path';
 import { describeError, errorCode, TidewayError } from '../api/errors.js';
 import type { Logger } from '../api/logger.js';
@@ -283,7 +284,6 @@ export class JobManager extends EventEmitter<JobManagerEvents> {
     }
     const other = this.activeWithName(job.view.name);
     if (other) throw new JobRequestError('JOB_ACTIVE', `a job named "${job.view.name}" is already ${other.view.status} (${other.view.id}); stop it first or wait for it to end`, 409);
-    this.update(job, { status: 'queued', stopRequested: null });
     this.start(job);
     return this.view(id)!;
   }
@@ -315,6 +315,7 @@ export class JobManager extends EventEmitter<JobManagerEvents> {
   }
 
   private start(job: ManagedJob): void {
+    if (job.view.status !== 'queued') this.update(job, { status: 'queued', stopRequested: null });
     const controller = new AbortController();
     job.controller = controller;
     job.run = this.execute(job, controller).catch((error: unknown) => {
@@ -487,9 +488,12 @@ function specOf(submission: JobSubmission): JobSpec {
   throw new JobRequestError('REQUEST_INVALID', 'job must be the job\'s YAML text or the job as an object', 400);
 }
 
+/**
+ * The object as YAML, so that config errors point into this text and `${NAME}` in a string is substituted and
+ * typed as it would be in a file (a plain scalar; YAML quotes only strings that would otherwise change type).
+ */
 function yamlText(job: Record<string, unknown>): string {
-  // JSON is YAML: the positions of config errors then point into this text, one key per line.
-  return `${JSON.stringify(job, null, 2)}\n`;
+  return stringify(job);
 }
 
 /** Rows each stage handed to its dirty-data policy, for the stages whose progress counts them. */
