@@ -43,6 +43,8 @@ export class TidewayMetrics {
   private readonly lastCheckpoint = new Map<string, LastCheckpoint>();
   private readonly checkpointDuration: Histogram<'job' | 'status'>;
   private readonly unsubscribe: () => void;
+  /** The source's jobs, read once per scrape for every metric. */
+  private jobs: readonly MetricsJob[] = [];
 
   constructor(private readonly source: MetricsSource, private readonly now: () => number = Date.now) {
     const registers = [this.registry];
@@ -56,7 +58,7 @@ export class TidewayMetrics {
       registers,
       collect() {
         this.reset();
-        for (const { name: job, progress } of self.source.jobs()) {
+        for (const { name: job, progress } of self.jobs) {
           if (!progress) continue;
           for (const s of progress.sources) this.inc({ job, stage: s.name, stage_type: s.type, direction: 'out' }, s.rowsRead);
           for (const t of progress.transforms) {
@@ -74,7 +76,7 @@ export class TidewayMetrics {
       registers,
       collect() {
         this.reset();
-        for (const { name: job, progress } of self.source.jobs()) {
+        for (const { name: job, progress } of self.jobs) {
           if (!progress) continue;
           for (const s of progress.sources) this.inc({ job, stage: s.name, stage_type: s.type, direction: 'out' }, s.bytesRead);
           for (const s of progress.sinks) this.inc({ job, stage: s.name, stage_type: s.type, direction: 'in' }, s.bytesWritten);
@@ -88,7 +90,7 @@ export class TidewayMetrics {
       registers,
       collect() {
         this.reset();
-        for (const { name: job, progress } of self.source.jobs()) {
+        for (const { name: job, progress } of self.jobs) {
           if (!progress) continue;
           for (const stage of [...progress.transforms, ...progress.sinks]) {
             const errored = rowsErrored(stage);
@@ -104,7 +106,7 @@ export class TidewayMetrics {
       registers,
       collect() {
         this.reset();
-        for (const { name: job, progress } of self.source.jobs()) {
+        for (const { name: job, progress } of self.jobs) {
           for (const s of progress?.sources ?? []) {
             if (s.rowsTotal === null) continue;
             this.set({ job, stage: s.name, stage_type: s.type }, Math.max(0, s.rowsTotal - (s.rowsReadEarlier ?? 0) - s.rowsRead));
@@ -119,7 +121,7 @@ export class TidewayMetrics {
       registers,
       collect() {
         this.reset();
-        for (const { name: job, progress } of self.source.jobs()) {
+        for (const { name: job, progress } of self.jobs) {
           for (const p of progress?.pipelines ?? []) this.set({ job, pipeline: String(p.id), source: p.source }, p.queueDepth);
         }
       },
@@ -131,7 +133,7 @@ export class TidewayMetrics {
       registers,
       collect() {
         this.reset();
-        for (const { name: job, progress } of self.source.jobs()) {
+        for (const { name: job, progress } of self.jobs) {
           for (const p of progress?.pipelines ?? []) this.set({ job, pipeline: String(p.id), source: p.source }, p.queueCapacity);
         }
       },
@@ -143,7 +145,7 @@ export class TidewayMetrics {
       registers,
       collect() {
         this.reset();
-        for (const { name: job, progress } of self.source.jobs()) if (progress) this.inc({ job }, progress.checkpoints);
+        for (const { name: job, progress } of self.jobs) if (progress) this.inc({ job }, progress.checkpoints);
       },
     });
     this.checkpointDuration = new Histogram({
@@ -180,7 +182,7 @@ export class TidewayMetrics {
       registers,
       collect() {
         this.reset();
-        for (const job of self.source.jobs()) {
+        for (const job of self.jobs) {
           if (!job.active) continue;
           const at = self.lastCommitAt(job);
           if (at !== undefined) this.set({ job: job.name }, Math.max(0, (self.now() - at) / 1000));
@@ -194,7 +196,7 @@ export class TidewayMetrics {
       registers,
       collect() {
         this.reset();
-        for (const job of self.source.jobs()) {
+        for (const job of self.jobs) {
           for (const status of self.source.statuses) this.set({ job: job.name, status }, status === job.status ? 1 : 0);
         }
       },
@@ -210,6 +212,7 @@ export class TidewayMetrics {
 
   /** Every metric in the Prometheus text format. */
   metrics(): Promise<string> {
+    this.jobs = this.source.jobs();
     return this.registry.metrics();
   }
 

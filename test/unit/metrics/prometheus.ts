@@ -32,8 +32,11 @@ export async function scrape(url: string): Promise<Scrape> {
   // The parser folds a histogram's series into one sample and drops their labels (it handles unlabelled
   // histograms only), so histograms are parsed a second time as untyped series, labels intact.
   const families = new Map<string, Family>();
+  // Series of one untyped name that come back in several runs (a histogram's per label set) are merged.
   for (const family of parsePrometheusTextFormat(text.replace(/^# TYPE (\S+) histogram$/gm, '# TYPE $1 untyped')) as Family[]) {
-    families.set(family.name, family);
+    const seen = families.get(family.name);
+    if (seen) seen.metrics.push(...family.metrics);
+    else families.set(family.name, family);
   }
   return { families, types, contentType: response.headers.get('content-type') ?? '', text };
 }

@@ -1,0 +1,105 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../../src/api/logger.js';
+import { createServer, type TidewayServer } from '../../../src/server/app.js';
+import type { JobView } from '../../../src/server/jobs.js';
+import { metricsPlugin } from '../../../src/server/metrics.js';
+import { useTempDirs } from '../../helpers/jobs.js';
+import { samplesOf, scrape, valueOf } from './prometheus.js';
+
+const dir = useTempDirs();
+const servers: TidewayServer[] = [];
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => s.close()));
+});
+
+async function start(token?: string): Promise<string> {
+  const server = createServer({ stateDir: dir(), baseDir: dir(), logger: silentLogger, progressIntervalMs: 50, plugins: [metricsPlugin], token });
+  servers.push(server);
+  return server.listen({ port: 0 });
+}
+
+async function submit(base: string, job: object): Promise<string> {
+  const response = await fetch(`${base}/api/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ job }) });
+  expect(response.status, await response.clone().text()).toBe(201);
+  return ((await response.json()) as { id: string }).id;
+}
+
+async function waitForStatus(base: string, id: string, statuses: string[]): Promise<JobView> {
+  for (;;) {
+    const view = (await (await fetch(`${base}/api/jobs/${id}`)).json()) as JobView;
+    if (statuses.includes(view.status)) return view;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function fakeJob(name: string, extra: { rows?: number; unbounded?: boolean } = {}) {
+  return {
+    env: { name, ...(extra.unbounded ? { mode: 'streaming' } : {}), checkpoint: { interval: '100ms' } },
+    source: [{ type: 'fake', name: 'gen', rows: extra.rows ?? 3000, chunk_rows: 250, rows_per_second: 6000, ...(extra.unbounded ? { unbounded: true } : {}) }],
+    transform: [{ type: 'filter', name: 'keep', where: [{ column: 'active', op: '==', value: true }] }],
+    sink: [{ type: 'blackhole', name: 'void' }],
+  };
+}
+
+describe('GET /metrics on the job server', () => {
+  it('reports each job by name with the values of its API view, and the status of every job', async () => {
+    const base = await start();
+    const done = await submit(base, fakeJob('batch-one'));
+    const finished = await waitForStatus(base, done, ['finished', 'failed']);
+    expect(finished.status, JSON.stringify(finished.lastError)).toBe('finished');
+    const streaming = await submit(base, fakeJob('stream-one', { unbounded: true }));
+    // Wait until the streaming job has committed a checkpoint, so it has a checkpoint age.
+    for (let view = await waitForStatus(base, streaming, ['running']); view.checkpoints.length === 0; ) {
+      await new Promise((r) => setTimeout(r, 50));
+      view = await waitForStatus(base, streaming, ['running']);
+    }
+
+    const { families, contentType } = await scrape(`${base}/metrics`);
+    expect(contentType).toMatch(/^text\/plain/);
+    const progress = finished.progress!;
+    const rows = (stage: string, direction: string) => valueOf(families, 'tideway_stage_rows_total', { job: 'batch-one', stage, direction });
+    expect(rows('gen', 'out')).toBe(3000);
+    expect(rows('keep', 'in')).toBe(progress.transforms[0]!.rowsIn);
+    expect(rows('keep', 'out')).toBe(progress.transforms[0]!.rowsOut);
+    expect(rows('void', 'in')).toBe(progress.sinks[0]!.rowsWritten);
+    expect(progress.sinks[0]!.rowsWritten).toBe(progress.transforms[0]!.rowsOut);
+    expect(valueOf(families, 'tideway_stage_dead_letter_rows_total', { job: 'batch-one', stage: 'keep' })).toBe(finished.rowsErrored.keep);
+
+    const committed = finished.checkpoints.filter((c) => c.status === 'committed');
+    expect(valueOf(families, 'tideway_checkpoint_duration_seconds_count', { job: 'batch-one', status: 'committed' })).toBe(committed.length);
+    expect(valueOf(families, 'tideway_checkpoint_last_size_bytes', { job: 'batch-one' })).toBe(committed.at(-1)!.bytes);
+    expect(valueOf(families, 'tideway_checkpoint_last_committed_rows', { job: 'batch-one' })).toBe(progress.rowsWritten);
+
+    const statusOf = (job: string) =>
+      samplesOf(families, 'tideway_job_status', { job })
+        .filter((s) => s.value === '1')
+        .map((s) => s.labels?.status);
+    expect(statusOf('batch-one')).toEqual(['finished']);
+    expect(statusOf('stream-one')).toEqual(['running']);
+    expect(samplesOf(families, 'tideway_job_status', { job: 'stream-one' })).toHaveLength(7);
+    expect(valueOf(families, 'tideway_seconds_since_last_checkpoint', { job: 'stream-one' })).toBeGreaterThanOrEqual(0);
+    expect(valueOf(families, 'tideway_seconds_since_last_checkpoint', { job: 'batch-one' })).toBeUndefined();
+    expect(valueOf(families, 'tideway_pipeline_queue_capacity', { job: 'stream-one', pipeline: '0', source: 'gen' })).toBe(4);
+
+    // A second run of the same name replaces the first in the metrics (names are the label, not ids).
+    const again = await submit(base, { ...fakeJob('batch-one', { rows: 500 }), env: { name: 'batch-one', checkpoint: { interval: '100ms', dir: 'other' } } });
+    expect((await waitForStatus(base, again, ['finished', 'failed'])).status).toBe('finished');
+    const after = (await scrape(`${base}/metrics`)).families;
+    expect(valueOf(after, 'tideway_stage_rows_total', { job: 'batch-one', stage: 'gen', direction: 'out' })).toBe(500);
+
+    await fetch(`${base}/api/jobs/${streaming}/stop`, { method: 'POST' });
+    await waitForStatus(base, streaming, ['cancelled']);
+    const stopped = (await scrape(`${base}/metrics`)).families;
+    expect(valueOf(stopped, 'tideway_job_status', { job: 'stream-one', status: 'cancelled' })).toBe(1);
+    expect(valueOf(stopped, 'tideway_seconds_since_last_checkpoint', { job: 'stream-one' })).toBeUndefined();
+  });
+
+  it('needs the token when the server has one', async () => {
+    const token = 'metrics-token-0123456789';
+    const base = await start(token);
+    expect((await fetch(`${base}/metrics`)).status).toBe(401);
+    const response = await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${token}` } });
+    expect(response.status).toBe(200);
+    expect(await response.text()).toContain('# TYPE tideway_job_status gauge');
+  });
+});
