@@ -120,7 +120,23 @@ function takeData(data: Data, rows: Uint32Array): Data {
     const children = data.children.map((child) => takeData(child, rows));
     return new Data(type, 0, rows.length, nullCount, { [2]: bitmap } as never, children);
   }
-  // Lists, maps, unions, views: value by value. Slower, and exact for these types' values.
+  if ((DT.isList(type) || DT.isMap(type) || DT.isLargeList(type)) && data.valueOffsets) {
+    // The child is not sliced with its parent: offsets index it directly. Take each row's run of child rows.
+    const offsets = data.valueOffsets as Int32Array | BigInt64Array;
+    const at = (i: number) => Number(offsets[i]!);
+    const outOffsets = new Int32Array(rows.length + 1);
+    let total = 0;
+    for (let i = 0; i < rows.length; i++) {
+      total += at(rows[i]! + 1) - at(rows[i]!);
+      outOffsets[i + 1] = total;
+    }
+    const childRows = new Uint32Array(total);
+    for (let i = 0, k = 0; i < rows.length; i++) for (let c = at(rows[i]!); c < at(rows[i]! + 1); c++) childRows[k++] = c;
+    const child = takeData(data.children[0]!, childRows);
+    const large = DT.isLargeList(type);
+    return new Data(type, 0, rows.length, nullCount, { [0]: large ? BigInt64Array.from(outOffsets, (o) => BigInt(o)) : outOffsets, [2]: bitmap } as never, [child]);
+  }
+  // Unions, views, fixed-size lists: value by value. Slower, and exact for these types' values.
   const vector = makeVector(data);
   const values = Array.from(rows, (r) => vector.get(r));
   return vectorFromArray(values, type).data[0]!;
