@@ -5,6 +5,7 @@ import { connectorsCommand } from './commands/connectors.js';
 import type { CommandContext } from './commands/context.js';
 import { maxComputeEmulatorCommand, type MaxComputeEmulatorFlags, ossEmulatorCommand } from './commands/emulator.js';
 import { type RunFlags, runCommand } from './commands/run.js';
+import { type ServeFlags, serveCommand } from './commands/serve.js';
 import { MAX_PARALLELISM } from '../engine/job-config.js';
 import { ExitCode } from './exit-codes.js';
 import { packageInfo } from './package-root.js';
@@ -71,6 +72,19 @@ export async function runCli(argv: readonly string[], context: CommandContext): 
     .addOption(verboseOption())
     .action(async (file: string, flags: CleanFlags) => {
       exitCode = await cleanCommand(file, flags, context);
+    });
+
+  program
+    .command('serve')
+    .description('run jobs submitted over HTTP (REST API, server-sent events); job history survives restarts')
+    .option('--host <addr>', 'interface to listen on; any but loopback needs --token', '127.0.0.1')
+    .option('--port <n>', 'port to listen on (0: any free port)', port, 8080)
+    .option('--token <token>', 'bearer token every API request must carry (or TIDEWAY_SERVER_TOKEN)')
+    .option('--state-dir <dir>', 'job records and default checkpoints', '.tideway/server')
+    .option('--resume-interrupted', 'on start, resume the jobs that were running when the server last stopped')
+    .addOption(verboseOption())
+    .action(async (flags: ServeFlags) => {
+      exitCode = await serveCommand(flags, context);
     });
 
   const emulator = program.command('emulator').description('run a local, protocol-faithful service emulator until Ctrl-C');
