@@ -1,6 +1,7 @@
 import type { RecordBatch, Schema } from 'apache-arrow';
 import type { Json } from './json.js';
 import type { Logger } from './logger.js';
+import type { RowError } from './transform.js';
 
 /**
  * A sink commits in two phases. Writers stage output that is durable but invisible and hand back commit
@@ -57,8 +58,20 @@ export interface SinkWriterContext extends SinkContext {
   readonly schema: Schema;
 }
 
+/**
+ * What the engine gives a writer with each batch. A writer that learns which row its target refused (a
+ * constraint, a value out of range) calls `reject` and leaves that row out of its output; the sink's
+ * dirty-data policy then fails the job (the default), or counts the row and sends it to the dead-letter sink.
+ * A writer that cannot tell which row failed fails the whole write instead (fail-fast).
+ */
+export interface SinkWriteContext {
+  /** Marks row `row` of the batch given to `write` (its index in that batch) as refused. */
+  reject(row: number, error: RowError): void;
+}
+
 export interface SinkWriter<C extends Json = Json, W extends Json = Json> {
-  write(batch: RecordBatch): Promise<void>;
+  /** `context` is optional so that writers called outside the engine (tests, tools) need not pass one. */
+  write(batch: RecordBatch, context?: SinkWriteContext): Promise<void>;
   /** Makes everything written so far durable but invisible and returns what the committer needs. */
   prepareCommit(checkpointId: number): Promise<C[]>;
   snapshotState(checkpointId: number): Promise<W | undefined> | W | undefined;

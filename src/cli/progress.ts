@@ -83,9 +83,20 @@ function summary(progress: JobProgress, rates: Rates, withSplits: boolean): stri
     `${formatCount(rates.rowsPerSecond)} rows/s`,
     `${formatBytes(rates.bytesPerSecond)}/s`,
     ...(withSplits ? [`splits ${splitsText(splits)}`] : []),
+    ...(progress.rowsErrored > 0 ? [`errored ${formatCount(progress.rowsErrored)}`] : []),
+    ...(progress.readLimit ? [limitText(progress.readLimit)] : []),
     `checkpoints ${progress.checkpoints}`,
     formatDuration(progress.elapsedMs),
   ].join(' | ');
+}
+
+/** `read limited to 1,000 rows/s`: the job's env.read_limit, so a slow rate is not mistaken for a slow source. */
+function limitText(limit: NonNullable<JobProgress['readLimit']>): string {
+  const parts = [
+    ...(limit.rowsPerSecond !== null ? [`${formatCount(limit.rowsPerSecond)} rows/s`] : []),
+    ...(limit.bytesPerSecond !== null ? [`${formatBytes(limit.bytesPerSecond)}/s`] : []),
+  ];
+  return `read limited to ${parts.join(', ')}`;
 }
 
 class LinesProgress implements ProgressDisplay {

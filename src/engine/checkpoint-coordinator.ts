@@ -3,7 +3,7 @@ import type { Json } from '../api/json.js';
 import type { Logger } from '../api/logger.js';
 import type { Sink, SinkCommitter } from '../api/sink.js';
 import type { CheckpointData, CheckpointStore, SourceCheckpoint } from './checkpoint-store.js';
-import type { FromPipeline, ToPipelineBody } from './messages.js';
+import type { FromPipeline, PipelineMetrics, ToPipelineBody } from './messages.js';
 import { type CheckpointEvent, jobRowsWritten } from './result.js';
 import type { SourceCoordinator } from './source-coordinator.js';
 
@@ -100,6 +100,8 @@ export interface CheckpointHost {
   send(pipelineId: number, message: ToPipelineBody): void;
   /** Rejects when the job fails; waiting for acknowledgements gives up then. */
   readonly failed: Promise<never>;
+  /** The dirty-data counts to store with a checkpoint, from the metrics its acknowledgements carry. */
+  errorCounts?(metrics: PipelineMetrics[]): Record<string, { rowsIn: number; errors: number }>;
   /** Told once per checkpoint when it settles (committed, abandoned or in doubt). */
   readonly onCheckpoint?: ((event: CheckpointEvent) => void) | undefined;
 }
@@ -263,6 +265,7 @@ export class CheckpointCoordinator {
         }
         return { name: sink.name, writerStates, pending };
       }),
+      ...(host.errorCounts ? { errors: host.errorCounts([...attempt.acks.values()].map((ack) => ack.metrics)) } : {}),
     };
   }
 }

@@ -19,6 +19,11 @@ export interface CheckpointData {
   endOfInput: boolean;
   sources: SourceCheckpoint[];
   sinks: SinkCheckpoint[];
+  /**
+   * Rows in and rows rejected of each stage with a dirty-data policy, by stage key (`transform:<name>`),
+   * over every run up to this checkpoint's barrier: the counts max_errors and max_error_ratio are judged on.
+   */
+  errors?: Record<string, { rowsIn: number; errors: number }>;
 }
 
 export interface SourceCheckpoint {

@@ -1,4 +1,4 @@
-import { duration, z } from '../api/options.js';
+import { byteSize, duration, z } from '../api/options.js';
 
 /**
  * The job as a user writes it (YAML or a typed object). Stage blocks hold the connector's options next to
@@ -19,6 +19,8 @@ export interface StageConfig {
   input?: string;
   /** The stream this stage produces (sources and transforms). */
   output?: string;
+  /** The stage's own dirty-data policy (transforms and sinks), overriding `env.errors` field by field. */
+  errors?: z.input<typeof errorsSchema>;
   [option: string]: unknown;
 }
 
@@ -30,7 +32,34 @@ export interface StageConfig {
  */
 export const MAX_PARALLELISM = 64;
 
-export const RESERVED_STAGE_KEYS = ['type', 'name', 'input', 'output'] as const;
+export const RESERVED_STAGE_KEYS = ['type', 'name', 'input', 'output', 'errors'] as const;
+
+/**
+ * A dirty-data policy as written, in `env.errors` (every transform and sink) or in a stage's own `errors`
+ * block, which overrides the job's field by field. Resolved in plan.ts (see dirty-data.ts for the rules).
+ */
+export const errorsSchema = z
+  .object({
+    tolerance: z
+      .enum(['none', 'all'])
+      .optional()
+      .meta({ description: 'none (default): the first bad row fails the job, naming the stage, row and error. all: bad rows are counted and, with dead_letter, recorded; max_errors and max_error_ratio still fail the job.' }),
+    max_errors: z.number().int().min(0).optional().meta({ description: 'With tolerance all: the job fails once a stage has rejected more than this many rows, counted across resumes.' }),
+    max_error_ratio: z
+      .number()
+      .min(0)
+      .max(1)
+      .optional()
+      .meta({ description: 'With tolerance all: the job fails once a stage\'s rejected rows exceed this share of its input rows (0.01 = 1%), judged once the stage has seen ratio_min_rows rows.' }),
+    ratio_min_rows: z.number().int().min(1).optional().meta({ description: 'Rows a stage must have seen before max_error_ratio is judged (default 1000), so that one bad row among the first few does not fail the job.' }),
+    dead_letter: z
+      .record(z.string(), z.unknown())
+      .optional()
+      .meta({ description: 'A sink block (any sink type) that receives each rejected row with its stage, error and the original row as JSON, exactly once, committed with the job\'s checkpoints.' }),
+  })
+  .strict();
+
+export type ErrorsConfig = z.output<typeof errorsSchema>;
 
 export const envSchema = z
   .object({
@@ -61,6 +90,15 @@ export const envSchema = z
       .default('auto')
       .meta({ description: 'Where pipelines run: auto uses worker threads when parallelism > 1.' }),
     queue_capacity: z.number().int().min(1).default(4).meta({ description: 'Batches buffered between a reader and its sinks (bounded memory).' }),
+    errors: errorsSchema.optional().meta({ description: 'The dirty-data policy of every transform and sink: tolerance, max_errors, max_error_ratio, ratio_min_rows, dead_letter (README, "Dirty data"). A stage\'s own errors block overrides it.' }),
+    read_limit: z
+      .object({
+        rows_per_second: z.number().positive().optional().meta({ description: 'Rows the whole job reads per second at most, shared among its active readers.' }),
+        bytes_per_second: byteSize().optional().meta({ description: 'Bytes (Arrow in memory) the whole job reads per second at most, shared among its active readers; 10MB, 512KB or a number.' }),
+      })
+      .strict()
+      .optional()
+      .meta({ description: 'A read rate limit for the whole job, split evenly among the readers still reading (README, "Rate limits").' }),
   })
   .strict();
 

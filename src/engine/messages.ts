@@ -1,6 +1,7 @@
 import type { ErrorContext } from '../api/errors.js';
 import type { Json } from '../api/json.js';
 import type { ReaderSnapshot, SourceSplit } from '../api/source.js';
+import type { ErrorSample } from './dirty-data.js';
 
 /**
  * Control messages between the coordinator and the pipelines. They travel through a Transport that may
@@ -26,6 +27,11 @@ export type ToPipelineBody =
   /** A checkpoint barrier. `stop`: the job is stopping; the reader reads nothing after this snapshot. */
   | { kind: 'trigger'; checkpointId: number; endOfInput: boolean; stop: boolean }
   | { kind: 'complete'; checkpointId: number }
+  /**
+   * How many of the job's readers are still reading, for the read-limit shares (env.read_limit). The count
+   * only goes down in a run, so a pipeline keeps the smallest it has seen: a late or repeated one is harmless.
+   */
+  | { kind: 'readers'; active: number }
   | { kind: 'close' };
 
 export type ToPipeline = ToPipelineBody & Sequenced;
@@ -84,10 +90,16 @@ export interface PipelineMetrics {
   splitsDone: number;
   /** Items waiting in the queue between the reader and the writers when the snapshot was taken. */
   queueDepth: number;
-  transforms: Record<number, { rowsIn: number; rowsOut: number }>;
-  sinks: Record<number, { rowsWritten: number; bytesWritten: number; rowsRejected: number; rowsLate: number }>;
+  /** `rowsErrored`: rows the stage rejected (its dirty-data policy counted them, and dead-lettered them if it has a sink). */
+  transforms: Record<number, { rowsIn: number; rowsOut: number; rowsErrored: number }>;
+  /** `rowsWritten` leaves out the rows the sink rejected (`rowsErrored`); for a dead-letter sink it counts rejected rows written to it. */
+  sinks: Record<number, { rowsWritten: number; bytesWritten: number; rowsRejected: number; rowsLate: number; rowsErrored: number }>;
+  /** The first rejected rows of each stage (by stage key, see dirty-data.ts), secrets masked, for failure messages. */
+  errorSamples: Record<string, ErrorSample[]>;
+  /** Time the reader waited for its share of env.read_limit. */
+  throttledMs: number;
 }
 
 export function emptyMetrics(): PipelineMetrics {
-  return { seq: 0, rowsRead: 0, bytesRead: 0, splitsDone: 0, queueDepth: 0, transforms: {}, sinks: {} };
+  return { seq: 0, rowsRead: 0, bytesRead: 0, splitsDone: 0, queueDepth: 0, transforms: {}, sinks: {}, errorSamples: {}, throttledMs: 0 };
 }

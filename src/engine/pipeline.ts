@@ -6,8 +6,10 @@ import type { Json } from '../api/json.js';
 import type { Logger } from '../api/logger.js';
 import type { Sink, SinkWriter } from '../api/sink.js';
 import type { PollStatus, ReaderOutput, ReaderSnapshot, Source, SourceReader, SourceSplit } from '../api/source.js';
-import type { Transform, TransformContext } from '../api/transform.js';
+import type { Transform } from '../api/transform.js';
 import { BoundedQueue, Wakeup, yieldToEventLoop } from './async-tools.js';
+import { BatchRejections, DEAD_LETTER_SCHEMA, ERROR_SAMPLES, SecretMask, type StageRef, stageRef } from './dirty-data.js';
+import { ReaderLimiter } from './rate-limit.js';
 import { toWireError } from './wire-error.js';
 import { emptyMetrics, type PipelineMetrics, SeenSequences, type SinkAck, type ToPipeline } from './messages.js';
 import type { JobPlan } from './plan.js';
@@ -50,6 +52,11 @@ export class Pipeline {
   private source!: Source;
   private roots: Node[] = [];
   private readonly sinkNodes: SinkNode[] = [];
+  /** The writers of the dead-letter sinks, by sink index: every pipeline has one per dead-letter sink. */
+  private readonly deadLetters = new Map<number, SinkNode>();
+  private readonly mask: SecretMask;
+  private readonly limiter: ReaderLimiter | undefined;
+  private metricsSoon = false;
   /** Split ids delivered by assign messages in this run; a repeated id is dropped. */
   private readonly delivered = new Set<string>();
   private readonly seen = new SeenSequences();
@@ -80,6 +87,11 @@ export class Pipeline {
   ) {
     this.queue = new BoundedQueue(spec.queueCapacity);
     this.barrierTaken = spec.restoredCheckpoint;
+    this.mask = SecretMask.ofStages([...plan.sources, ...plan.transforms, ...plan.sinks]);
+    const limit = plan.env.read_limit;
+    if (limit && (limit.rows_per_second || limit.bytes_per_second)) {
+      this.limiter = new ReaderLimiter({ rowsPerSecond: limit.rows_per_second, bytesPerSecond: limit.bytes_per_second }, plan.sources.length * spec.parallelism);
+    }
   }
 
   /** Builds the reader, transforms and writers, registers with the enumerator and starts reading. */
@@ -129,6 +141,9 @@ export class Pipeline {
     });
     const schema = schemaFromIpc(spec.schemaIpc);
     this.roots = await this.buildChildren(stage.output ?? '', schema, factoryContext);
+    for (const [sinkIndex, sinkStage] of plan.sinks.entries()) {
+      if (sinkStage.deadLetterFor !== undefined) this.deadLetters.set(sinkIndex, await this.buildWriter(sinkIndex, DEAD_LETTER_SCHEMA, factoryContext));
+    }
   }
 
   private async buildChildren(stream: string, schema: Schema, factoryContext: FactoryContext): Promise<Node[]> {
@@ -138,10 +153,18 @@ export class Pipeline {
       const transform = await stage.factory.create(stage.options as never, factoryContext);
       const children = await this.buildChildren(stage.output ?? '', transform.outputSchema(schema), factoryContext);
       nodes.push({ kind: 'transform', transformIndex, transform, children });
-      this.metrics.transforms[transformIndex] = { rowsIn: 0, rowsOut: 0 };
+      this.metrics.transforms[transformIndex] = { rowsIn: 0, rowsOut: 0, rowsErrored: 0 };
     }
     for (const [sinkIndex, stage] of this.plan.sinks.entries()) {
-      if (stage.input !== stream) continue;
+      if (stage.input !== stream || stage.deadLetterFor !== undefined) continue;
+      nodes.push(await this.buildWriter(sinkIndex, schema, factoryContext));
+    }
+    return nodes;
+  }
+
+  private async buildWriter(sinkIndex: number, schema: Schema, factoryContext: FactoryContext): Promise<SinkNode> {
+    const stage = this.plan.sinks[sinkIndex]!;
+    {
       const sink = await stage.factory.create(stage.options as never, factoryContext);
       const writer = await sink.createWriter(
         {
@@ -159,11 +182,10 @@ export class Pipeline {
         this.spec.writerStates[sinkIndex],
       );
       const node: SinkNode = { kind: 'sink', sinkIndex, writer, sink };
-      nodes.push(node);
       this.sinkNodes.push(node);
-      this.metrics.sinks[sinkIndex] = { rowsWritten: 0, bytesWritten: 0, rowsRejected: 0, rowsLate: 0 };
+      this.metrics.sinks[sinkIndex] = { rowsWritten: 0, bytesWritten: 0, rowsRejected: 0, rowsLate: 0, rowsErrored: 0 };
+      return node;
     }
-    return nodes;
   }
 
   private onMessage(message: ToPipeline): void {
@@ -183,6 +205,9 @@ export class Pipeline {
         return;
       case 'complete':
         void this.guard(() => this.onComplete(message.checkpointId));
+        return;
+      case 'readers':
+        this.limiter?.setActiveReaders(message.active);
         return;
       case 'close':
         void this.close();
@@ -232,7 +257,9 @@ export class Pipeline {
   private readonly output: ReaderOutput = {
     emit: async (batch: RecordBatch) => {
       this.metrics.rowsRead += batch.numRows;
-      this.metrics.bytesRead += batchBytes(batch);
+      const bytes = batchBytes(batch);
+      this.metrics.bytesRead += bytes;
+      this.limiter?.charge(batch.numRows, bytes);
       await this.queue.push({ kind: 'batch', batch });
     },
   };
@@ -240,6 +267,8 @@ export class Pipeline {
   private async readLoop(): Promise<void> {
     for (;;) {
       if (this.abort.signal.aborted) return;
+      // Outside the checkpoint lock: a reader waiting for its read-limit share never holds up a barrier.
+      if (this.limiter) await this.limiter.ready(this.abort.signal);
       const status: PollStatus | 'stopped' = await this.lock.runExclusive(() =>
         this.stopped ? 'stopped' : this.reader.pollNext(this.output),
       );
@@ -304,19 +333,18 @@ export class Pipeline {
   private async push(nodes: Node[], batch: RecordBatch): Promise<void> {
     for (const node of nodes) {
       if (node.kind === 'sink') {
-        await node.writer.write(batch);
         const m = this.metrics.sinks[node.sinkIndex]!;
-        m.rowsWritten += batch.numRows;
-        const stats = node.writer.stats;
-        if (stats) {
-          m.bytesWritten = stats.bytesWritten;
-          m.rowsRejected = stats.rowsRejected ?? 0;
-          m.rowsLate = stats.rowsLate ?? 0;
-        }
+        const rejections = new BatchRejections(this.stageRef('sink', node.sinkIndex), batch, this.mask);
+        await node.writer.write(batch, { reject: rejections.reject });
+        m.rowsWritten += batch.numRows - rejections.rows.size;
+        this.copySinkStats(node);
+        await this.rejected(rejections, m);
       } else {
         const m = this.metrics.transforms[node.transformIndex]!;
         m.rowsIn += batch.numRows;
-        const out = await node.transform.apply(batch, this.rowErrorsFor(node.transformIndex));
+        const rejections = new BatchRejections(this.stageRef('transform', node.transformIndex), batch, this.mask);
+        const out = await node.transform.apply(batch, { reject: rejections.reject });
+        await this.rejected(rejections, m);
         if (out && out.numRows > 0) {
           m.rowsOut += out.numRows;
           await this.push(node.children, out);
@@ -325,19 +353,53 @@ export class Pipeline {
     }
   }
 
+  private readonly stageRefs = new Map<string, StageRef>();
+
+  /** How a transform or sink is named in counts, messages and dead-letter rows, with its dirty-data policy. */
+  private stageRef(section: 'transform' | 'sink', index: number): StageRef {
+    const id = `${section}:${index}`;
+    let ref = this.stageRefs.get(id);
+    if (!ref) {
+      ref = stageRef(section, (section === 'sink' ? this.plan.sinks : this.plan.transforms)[index]!);
+      this.stageRefs.set(id, ref);
+    }
+    return ref;
+  }
+
   /**
-   * The context a transform gets with each batch. Without a dirty-data policy a rejected row fails the job,
-   * naming the stage, the row's position in the batch and the transform's message.
+   * Counts the rows a stage rejected in one batch and hands them to its dead-letter writer, in this pipeline
+   * and before the next barrier, so they are committed with the checkpoint that covers the batch. The
+   * coordinator judges the limits on the job's counts, which it learns at once.
    */
-  private rowErrorsFor(transformIndex: number): TransformContext {
-    const stage = this.plan.transforms[transformIndex]!;
-    return {
-      reject: (row, error) => {
-        throw new TidewayError(error.code, `${stage.path} (${stage.name}) rejected row ${row} of a batch: ${error.message}`, {
-          context: { connector: stage.type, ...(error.column ? { column: error.column } : {}) },
-        });
-      },
-    };
+  private async rejected(rejections: BatchRejections, m: { rowsErrored: number }): Promise<void> {
+    if (rejections.rows.size === 0) return;
+    m.rowsErrored += rejections.rows.size;
+    const stage = rejections.stage;
+    const samples = (this.metrics.errorSamples[stage.key] ??= []);
+    if (samples.length < ERROR_SAMPLES) samples.push(...rejections.samples(ERROR_SAMPLES - samples.length));
+    const deadLetter = stage.policy.deadLetter === null ? undefined : this.deadLetters.get(stage.policy.deadLetter);
+    if (deadLetter) {
+      const rows = rejections.deadLetterBatch(this.plan.env.name);
+      await deadLetter.writer.write(rows);
+      this.metrics.sinks[deadLetter.sinkIndex]!.rowsWritten += rows.numRows;
+      this.copySinkStats(deadLetter);
+    }
+    if (!this.metricsSoon) {
+      this.metricsSoon = true;
+      queueMicrotask(() => {
+        this.metricsSoon = false;
+        this.sendMetrics();
+      });
+    }
+  }
+
+  private copySinkStats(node: SinkNode): void {
+    const stats = node.writer.stats;
+    if (!stats) return;
+    const m = this.metrics.sinks[node.sinkIndex]!;
+    m.bytesWritten = stats.bytesWritten;
+    m.rowsRejected = stats.rowsRejected ?? 0;
+    m.rowsLate = stats.rowsLate ?? 0;
   }
 
   private async onComplete(checkpointId: number): Promise<void> {
@@ -348,15 +410,8 @@ export class Pipeline {
     this.metrics.seq++;
     this.metrics.splitsDone = this.reader?.finishedSplits?.() ?? this.metrics.splitsDone;
     this.metrics.queueDepth = this.queue.size;
-    for (const node of this.sinkNodes) {
-      const stats = node.writer.stats;
-      const m = this.metrics.sinks[node.sinkIndex]!;
-      if (stats) {
-        m.bytesWritten = stats.bytesWritten;
-        m.rowsRejected = stats.rowsRejected ?? 0;
-        m.rowsLate = stats.rowsLate ?? 0;
-      }
-    }
+    this.metrics.throttledMs = this.limiter?.throttledMs ?? 0;
+    for (const node of this.sinkNodes) this.copySinkStats(node);
     return structuredClone(this.metrics);
   }
 

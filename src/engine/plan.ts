@@ -2,7 +2,8 @@ import type { FactoryContext, SinkFactory, SourceFactory, TransformFactory } fro
 import type { ConfigIssue } from '../api/errors.js';
 import { ConfigError } from '../api/errors.js';
 import { didYouMean, joinPath, maskSecrets, parseOptions } from '../api/options.js';
-import { envSchema, type EnvOptions, type JobConfig, RESERVED_STAGE_KEYS, type StageConfig } from './job-config.js';
+import { type ErrorPolicy, FAIL_FAST, mergePolicy } from './dirty-data.js';
+import { envSchema, type EnvOptions, type ErrorsConfig, errorsSchema, type JobConfig, RESERVED_STAGE_KEYS, type StageConfig } from './job-config.js';
 import type { Capability, ConnectorRegistry } from './registry.js';
 
 /** A validated job: every stage resolved to its connector with parsed options, and the streams wired. */
@@ -26,6 +27,13 @@ export interface PlannedStage<F> {
   /** Options as shown to people: secrets replaced by `***`. */
   maskedOptions: Record<string, unknown>;
   factory: F;
+  /** Transforms and sinks: the dirty-data policy that applies (env.errors merged with the stage's own). */
+  errors?: ErrorPolicy;
+  /**
+   * Set on a sink planned from a `dead_letter` block (the key path of that block): it receives the rows
+   * stages reject, in the dead-letter schema, from every pipeline; it reads no stream.
+   */
+  deadLetterFor?: string;
 }
 
 /**
@@ -63,6 +71,7 @@ export function planJob(config: unknown, registry: ConnectorRegistry): { ok: tru
   // A section that is not a list is already reported; wiring without it would only add confusing follow-ups.
   const malformed = (['source', 'transform', 'sink'] as const).some((key) => config[key] !== undefined && config[key] !== null && !Array.isArray(config[key]));
   if (!malformed) wireStreams(plannedSources, plannedTransforms, plannedSinks, issues);
+  planDirtyData(config, env, plannedSources, plannedTransforms, plannedSinks, registry, issues);
 
   if (issues.length > 0 || !env) return { ok: false, issues };
   return {
@@ -123,6 +132,9 @@ function planStage<F>(stage: StageConfig, path: string, capability: Capability, 
   }
   if (capability === 'source' && stage.input !== undefined) issues.push({ path: `${path}.input`, message: 'a source has no input; remove it' });
   if (capability === 'sink' && stage.output !== undefined) issues.push({ path: `${path}.output`, message: 'a sink has no output; remove it' });
+  if (capability === 'source' && stage.errors !== undefined) {
+    issues.push({ path: `${path}.errors`, message: 'a source has no errors block (transforms and sinks reject rows); move it to the transform or sink that rejects them, or to env.errors' });
+  }
   if (typeof stage.type !== 'string' || stage.type === '') {
     issues.push({ path: `${path}.type`, message: `"type" is required; one of: ${registry.namesWith(capability).join(', ')}` });
     return draft;
@@ -228,6 +240,85 @@ function wireStreams(sources: Draft<unknown>[], transforms: Draft<unknown>[], si
       current = up;
     }
   }
+}
+
+/**
+ * Resolves each transform's and sink's dirty-data policy and plans every dead_letter block in use as a sink
+ * of its own (after the job's sinks, so sink indexes of an earlier checkpoint still match).
+ */
+function planDirtyData(
+  config: Record<string, unknown>,
+  env: EnvOptions | undefined,
+  sources: Draft<unknown>[],
+  transforms: Draft<unknown>[],
+  sinks: Draft<unknown>[],
+  registry: ConnectorRegistry,
+  issues: ConfigIssue[],
+): void {
+  const raw = { transform: config.transform, sink: config.sink };
+  const deadLetters = new Map<string, number>();
+  const jobSinks = sinks.length;
+  for (const [section, stages] of [['transform', transforms], ['sink', sinks]] as const) {
+    const list = Array.isArray(raw[section]) ? (raw[section] as unknown[]) : [];
+    stages.forEach((stage, i) => {
+      const block = (list[i] as Record<string, unknown> | undefined)?.errors;
+      let own: ErrorsConfig | undefined;
+      if (block !== undefined) {
+        if (!isRecord(block)) {
+          issues.push({ path: `${stage.path}.errors`, message: 'errors must be a mapping, e.g. { tolerance: all, dead_letter: { type: file, path: ./bad-rows } }' });
+          return;
+        }
+        const parsed = parseOptions(errorsSchema, block, `${stage.path}.errors`);
+        if (!parsed.ok) {
+          issues.push(...parsed.issues);
+          return;
+        }
+        own = parsed.value;
+      }
+      const merged = mergePolicy(env?.errors, own, stage.path);
+      for (const problem of merged.problems) {
+        if (!issues.some((i) => i.path === problem.path && i.message === problem.message)) issues.push(problem);
+      }
+      let deadLetter: number | null = null;
+      if (merged.deadLetter && merged.problems.length === 0) {
+        const known = deadLetters.get(merged.deadLetter.path);
+        if (known !== undefined) deadLetter = known;
+        else {
+          deadLetter = sinks.length;
+          deadLetters.set(merged.deadLetter.path, deadLetter);
+          sinks.push(planDeadLetter(merged.deadLetter, merged.deadLetter.path.startsWith('env.') ? 'dead-letter' : `${stage.name}-dead-letter`, registry, issues));
+        }
+      }
+      stage.errors = { ...merged.policy, deadLetter };
+    });
+  }
+  if (deadLetters.size > 0 && sources.length > 1) {
+    issues.push({
+      path: [...deadLetters.keys()][0]!,
+      message: 'a dead_letter sink is not yet supported in a job with several sources; split the job into one job per source, or use tolerance: all with max_errors alone',
+    });
+  }
+  const names = new Map<string, string>();
+  for (const sink of sinks.slice(0, jobSinks)) names.set(sink.name, sink.path);
+  for (const sink of sinks.slice(jobSinks)) {
+    const previous = names.get(sink.name);
+    if (previous) issues.push({ path: sink.path, message: `sink name "${sink.name}" is already used by ${previous}; give the dead_letter block its own name` });
+    names.set(sink.name, sink.path);
+  }
+}
+
+function planDeadLetter(deadLetter: { block: Record<string, unknown>; path: string }, defaultName: string, registry: ConnectorRegistry, issues: ConfigIssue[]): Draft<unknown> {
+  const { block, path } = deadLetter;
+  for (const key of ['input', 'output', 'errors'] as const) {
+    if (block[key] !== undefined) issues.push({ path: `${path}.${key}`, message: `a dead-letter sink takes no ${key}: it receives the rejected rows of the stages whose policy names it (and a row it cannot write fails the job); remove it` });
+  }
+  const { input: _input, output: _output, errors: _errors, ...rest } = block;
+  const draft = planStage<unknown>({ ...rest, type: rest.type as string }, path, 'sink', registry, issues);
+  if (!draft.explicitName) draft.name = defaultName;
+  draft.explicitName = true;
+  draft.deadLetterFor = path;
+  draft.errors = FAIL_FAST;
+  return draft;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

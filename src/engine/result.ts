@@ -86,6 +86,10 @@ export interface SinkProgress {
   rowsRejected: number;
   /** Rows sent to a late-data location (time slices already complete). */
   rowsLate: number;
+  /** Rows this sink refused per row in this run (counted by its dirty-data policy; see README, "Dirty data"). */
+  rowsErrored: number;
+  /** True for a sink planned from a `dead_letter` block: its rows are rejected rows, not the job's output. */
+  deadLetter?: boolean;
 }
 
 export interface TransformProgress {
@@ -93,7 +97,10 @@ export interface TransformProgress {
   type: string;
   rowsIn: number;
   rowsOut: number;
+  /** Rows the transform dropped on purpose (rowsIn - rowsOut - rowsErrored). */
   rowsFiltered: number;
+  /** Rows the transform rejected in this run (`context.reject`): counted, and dead-lettered if its policy has a sink. */
+  rowsErrored: number;
 }
 
 export interface JobProgress {
@@ -108,6 +115,10 @@ export interface JobProgress {
   rowsWritten: number;
   /** Bytes written by every sink, summed (each sink writes its own bytes). */
   bytesWritten: number;
+  /** Rows rejected by every transform and sink in this run, summed (each row is rejected once, by one stage). */
+  rowsErrored: number;
+  /** The job's env.read_limit and how long its readers waited for it in this run; absent without a limit. */
+  readLimit?: { rowsPerSecond: number | null; bytesPerSecond: number | null; throttledMs: number };
   checkpoints: number;
   sources: SourceProgress[];
   transforms: TransformProgress[];
@@ -133,9 +144,9 @@ export interface JobResult extends JobProgress {
  * a job without sinks). With one sink it is that sink's count; with a fan-out to two sinks of 50,000 rows
  * each it is 50,000, not 100,000. Per-sink counts are in `sinks[].rowsWritten`.
  */
-export function jobRowsWritten(sinks: readonly Pick<SinkProgress, 'rowsWritten'>[]): number {
-  if (sinks.length === 0) return 0;
+export function jobRowsWritten(sinks: readonly (Pick<SinkProgress, 'rowsWritten'> & { deadLetter?: boolean })[]): number {
   let least = Infinity;
-  for (const sink of sinks) least = Math.min(least, sink.rowsWritten);
-  return least;
+  // Dead-letter sinks hold rejected rows, not the job's output.
+  for (const sink of sinks) if (!sink.deadLetter) least = Math.min(least, sink.rowsWritten);
+  return least === Infinity ? 0 : least;
 }

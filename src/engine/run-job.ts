@@ -9,6 +9,8 @@ import { silentLogger } from '../api/logger.js';
 import type { SinkContext } from '../api/sink.js';
 import type { Source } from '../api/source.js';
 import { CheckpointCoordinator, type SinkRuntime } from './checkpoint-coordinator.js';
+import { ErrorBudget } from './dirty-data.js';
+import { ReadShares } from './rate-limit.js';
 import { type CheckpointData, type CheckpointStore, LocalCheckpointStore } from './checkpoint-store.js';
 import { inProcessTransport } from './in-process-transport.js';
 import type { JobConfig } from './job-config.js';
@@ -57,6 +59,9 @@ class JobRun {
   private readonly sentSeq = new Map<number, number>();
   private readonly seenEvents = new Map<number, SeenSequences>();
   private checkpoints: CheckpointCoordinator | undefined;
+  /** Dirty-data limits over this run and the runs before it (the counts of the restored checkpoint). */
+  private budget: ErrorBudget;
+  private readShares: ReadShares | undefined;
   private failure: unknown;
   private failed!: Promise<never>;
   private failJob!: (error: unknown) => void;
@@ -76,6 +81,7 @@ class JobRun {
     this.logger = options.logger ?? silentLogger;
     this.parallelism = plan.env.parallelism;
     this.store = options.checkpointStore ?? new LocalCheckpointStore(resolve(plan.env.checkpoint.dir), plan.env.name);
+    this.budget = new ErrorBudget(plan);
     this.failed = new Promise<never>((_, reject) => {
       this.failJob = (error) => {
         if (this.failure === undefined) this.failure = error ?? new Error('unknown failure');
@@ -283,6 +289,8 @@ class JobRun {
         });
       }
     }
+    this.budget = new ErrorBudget(this.plan, restored?.errors ?? {});
+    if (this.plan.env.read_limit) this.readShares = new ReadShares(this.specs.length);
     this.checkpoints = new CheckpointCoordinator(
       {
         jobName: this.plan.env.name,
@@ -296,6 +304,7 @@ class JobRun {
         pipelines: this.specs,
         send: (pipelineId, message) => this.sendTo(pipelineId, message),
         failed: this.failed,
+        errorCounts: (metrics) => this.budget.counts(metrics),
         onCheckpoint: (event) => {
           if (event.status === 'committed') this.lastCheckpointAt = new Date().toISOString();
           this.options.onCheckpoint?.(event);
@@ -358,12 +367,14 @@ class JobRun {
         return;
       case 'finished':
         this.updateMetrics(pipelineId, message.metrics);
+        this.shareReadLimit(pipelineId);
         this.finished.add(pipelineId);
         if (this.finished.size === this.specs.length) this.markAllFinished();
         return;
       case 'ack':
         this.updateMetrics(pipelineId, message.metrics);
-        this.checkpoints?.onAck(pipelineId, message);
+        // A checkpoint whose counts cross a dirty-data limit is never saved.
+        if (this.failure === undefined) this.checkpoints?.onAck(pipelineId, message);
         return;
       case 'failed':
         this.failJob(fromWireError(message.error));
@@ -373,7 +384,17 @@ class JobRun {
 
   private updateMetrics(pipelineId: number, metrics: PipelineMetrics): void {
     const current = this.metrics.get(pipelineId);
-    if (!current || metrics.seq > current.seq) this.metrics.set(pipelineId, metrics);
+    if (current && metrics.seq <= current.seq) return;
+    this.metrics.set(pipelineId, metrics);
+    const crossed = this.budget.check(this.metrics.values());
+    if (crossed) this.failJob(crossed);
+  }
+
+  /** A reader ended: the others share its part of env.read_limit. */
+  private shareReadLimit(pipelineId: number): void {
+    const active = this.readShares?.readerEnded(pipelineId);
+    if (active === undefined) return;
+    for (const spec of this.specs) if (!this.finished.has(spec.pipelineId) && spec.pipelineId !== pipelineId) this.sendTo(spec.pipelineId, { kind: 'readers', active });
   }
 
   /** Periodic checkpoints until bounded input ends (final checkpoint) or the signal stops the job. */
@@ -466,7 +487,8 @@ class JobRun {
     const transforms = this.plan.transforms.map((stage, i) => {
       const rowsIn = sum(all.map((m) => m.transforms[i]?.rowsIn ?? 0));
       const rowsOut = sum(all.map((m) => m.transforms[i]?.rowsOut ?? 0));
-      return { name: stage.name, type: stage.type, rowsIn, rowsOut, rowsFiltered: rowsIn - rowsOut };
+      const rowsErrored = sum(all.map((m) => m.transforms[i]?.rowsErrored ?? 0));
+      return { name: stage.name, type: stage.type, rowsIn, rowsOut, rowsFiltered: rowsIn - rowsOut - rowsErrored, rowsErrored };
     });
     const sinks = this.sinks.map((sink) => ({
       name: sink.name,
@@ -475,13 +497,18 @@ class JobRun {
       bytesWritten: sum(all.map((m) => m.sinks[sink.sinkIndex]?.bytesWritten ?? 0)),
       rowsRejected: sum(all.map((m) => m.sinks[sink.sinkIndex]?.rowsRejected ?? 0)),
       rowsLate: sum(all.map((m) => m.sinks[sink.sinkIndex]?.rowsLate ?? 0)),
+      rowsErrored: sum(all.map((m) => m.sinks[sink.sinkIndex]?.rowsErrored ?? 0)),
+      deadLetter: this.plan.sinks[sink.sinkIndex]?.deadLetterFor !== undefined,
     }));
+    const limit = this.plan.env.read_limit;
     return {
       job: this.plan.env.name,
       elapsedMs: Date.now() - this.startedAt.getTime(),
       rowsRead: sum(sources.map((s) => s.rowsRead)),
       rowsWritten: jobRowsWritten(sinks),
       bytesWritten: sum(sinks.map((s) => s.bytesWritten)),
+      rowsErrored: sum([...transforms, ...sinks].map((s) => s.rowsErrored)),
+      ...(limit ? { readLimit: { rowsPerSecond: limit.rows_per_second ?? null, bytesPerSecond: limit.bytes_per_second ?? null, throttledMs: sum(all.map((m) => m.throttledMs)) } } : {}),
       checkpoints: this.checkpoints?.completed ?? 0,
       sources,
       transforms,

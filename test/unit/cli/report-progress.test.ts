@@ -11,12 +11,13 @@ function progress(over: Partial<JobProgress> = {}): JobProgress {
     rowsRead: 50_000,
     rowsWritten: 100_000,
     bytesWritten: 4_000_000,
+    rowsErrored: 0,
     checkpoints: 1,
     sources: [{ name: 'fake', type: 'fake', rowsRead: 50_000, bytesRead: 1, splitsDone: 4, splitsAssigned: 4, splitsTotal: 4, rowsTotal: 50_000 }],
-    transforms: [{ name: 'filter', type: 'filter', rowsIn: 50_000, rowsOut: 50_000, rowsFiltered: 0 }],
+    transforms: [{ name: 'filter', type: 'filter', rowsIn: 50_000, rowsOut: 50_000, rowsFiltered: 0, rowsErrored: 0 }],
     sinks: [
-      { name: 'a', type: 'file', rowsWritten: 50_000, bytesWritten: 3_000_000, rowsRejected: 0, rowsLate: 0 },
-      { name: 'b', type: 'blackhole', rowsWritten: 50_000, bytesWritten: 1_000_000, rowsRejected: 0, rowsLate: 0 },
+      { name: 'a', type: 'file', rowsWritten: 50_000, bytesWritten: 3_000_000, rowsRejected: 0, rowsLate: 0, rowsErrored: 0 },
+      { name: 'b', type: 'blackhole', rowsWritten: 50_000, bytesWritten: 1_000_000, rowsRejected: 0, rowsLate: 0, rowsErrored: 0 },
     ],
     pipelines: [],
     lastCheckpointAt: null,
@@ -45,8 +46,8 @@ describe('--json report', () => {
   });
 
   it('carries each transform\'s counts, filtered rows included', () => {
-    const r = result({ transforms: [{ name: 'keep-big', type: 'filter', rowsIn: 50_000, rowsOut: 12_000, rowsFiltered: 38_000 }] });
-    expect(jsonReport(r).transforms).toEqual([{ name: 'keep-big', type: 'filter', rowsIn: 50_000, rowsOut: 12_000, rowsFiltered: 38_000 }]);
+    const r = result({ transforms: [{ name: 'keep-big', type: 'filter', rowsIn: 50_000, rowsOut: 12_000, rowsFiltered: 38_000, rowsErrored: 0 }] });
+    expect(jsonReport(r).transforms).toEqual([{ name: 'keep-big', type: 'filter', rowsIn: 50_000, rowsOut: 12_000, rowsFiltered: 38_000, rowsErrored: 0 }]);
     expect(humanReport(r)).toMatch(/transform +keep-big \(filter\): 50,000 in, 12,000 out, 38,000 filtered/);
   });
 });
