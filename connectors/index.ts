@@ -16,7 +16,8 @@ import { postgresConnector } from './postgres/index.js';
 import { renameConnector } from './rename/index.js';
 import { replaceConnector } from './replace/index.js';
 import { selectConnector } from './select/index.js';
+import { sqlConnector } from './sql/index.js';
 import { splitConnector } from './split/index.js';
 
 /** Every connector Tideway ships, in one explicit list (no registration by import side effects). */
-export const connectors: ConnectorDefinition[] = [fakeConnector, consoleConnector, blackholeConnector, assertConnector, fileConnector, filterConnector, selectConnector, fieldMapperConnector, renameConnector, copyConnector, replaceConnector, splitConnector, jsonPathConnector, filterRowKindConnector, maxcomputeConnector, ossConnector, mysqlConnector, postgresConnector];
+export const connectors: ConnectorDefinition[] = [fakeConnector, consoleConnector, blackholeConnector, assertConnector, fileConnector, filterConnector, selectConnector, sqlConnector, fieldMapperConnector, renameConnector, copyConnector, replaceConnector, splitConnector, jsonPathConnector, filterRowKindConnector, maxcomputeConnector, ossConnector, mysqlConnector, postgresConnector];

@@ -14,6 +14,8 @@ export interface FactoryContext {
   readonly logger: Logger;
   /** Directory of the job file (or the working directory), to resolve relative paths against. */
   readonly baseDir: string;
+  /** The name of the stream a transform stage reads, when the caller knows it (the sql transform's FROM). */
+  readonly input?: string;
 }
 
 export interface SourceFactory<O extends OptionsSchema = OptionsSchema> {

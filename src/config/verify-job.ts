@@ -58,7 +58,7 @@ export async function verifyPlan(plan: JobPlan, options: VerifyOptions): Promise
       pending.splice(pending.indexOf(stage), 1);
       progressed = true;
       try {
-        const transform = await stage.factory.create(stage.options as never, context);
+        const transform = await stage.factory.create(stage.options as never, { ...context, input: stage.input });
         try {
           const output = transform.outputSchema(input);
           if (stage.output) schemas.set(stage.output, output);

@@ -1,0 +1,225 @@
+import sqlParser from 'node-sql-parser/build/snowflake.js';
+import { type QueryPosition, queryError, START } from './errors.js';
+
+/** The cast targets the evaluator knows, as written after AS (normalised to upper case). */
+export interface CastTarget {
+  readonly name: string;
+  readonly scale?: number;
+}
+
+/** Tideway's own expression tree: what the checker and the compiler work on, each node with its position. */
+export type Expr =
+  | { kind: 'column'; name: string; at: QueryPosition }
+  | { kind: 'literal'; value: number | bigint | string | boolean | null; literalType: 'number' | 'string' | 'bool' | 'null' | 'date' | 'timestamp' | 'time'; at: QueryPosition }
+  | { kind: 'unary'; op: '-' | '+' | 'NOT'; arg: Expr; at: QueryPosition }
+  | { kind: 'binary'; op: string; left: Expr; right: Expr; at: QueryPosition }
+  | { kind: 'in'; arg: Expr; list: Expr[]; negated: boolean; at: QueryPosition }
+  | { kind: 'between'; arg: Expr; low: Expr; high: Expr; negated: boolean; at: QueryPosition }
+  | { kind: 'isnull'; arg: Expr; negated: boolean; at: QueryPosition }
+  | { kind: 'case'; operand: Expr | undefined; whens: { when: Expr; then: Expr }[]; otherwise: Expr | undefined; at: QueryPosition }
+  | { kind: 'cast'; arg: Expr; target: CastTarget; orNull: boolean; at: QueryPosition }
+  | { kind: 'call'; name: string; args: Expr[]; at: QueryPosition };
+
+export type SelectItem = { kind: 'star'; at: QueryPosition } | { kind: 'expr'; expr: Expr; alias: string | undefined; at: QueryPosition };
+
+export interface SelectQuery {
+  readonly items: SelectItem[];
+  readonly from: { name: string; at: QueryPosition };
+  readonly where: Expr | undefined;
+}
+
+// node-sql-parser's AST is loosely typed; this is the part of its shape the converter reads.
+interface RawLoc {
+  start: QueryPosition;
+}
+interface RawNode {
+  type?: string;
+  loc?: RawLoc;
+  [key: string]: unknown;
+}
+
+const parser = new sqlParser.Parser();
+
+/** Parses one `SELECT ... FROM <stream> [WHERE ...]`; every problem is a SQL_* error at its position. */
+export function parseQuery(query: string): SelectQuery {
+  let raw: unknown;
+  try {
+    raw = parser.astify(query, { database: 'snowflake', parseOptions: { includeLocations: true } });
+  } catch (error) {
+    const loc = (error as { location?: RawLoc }).location?.start ?? START;
+    const found = (error as { found?: string | null }).found;
+    throw queryError('SQL_SYNTAX', `syntax error ${found ? `at "${found}"` : 'at the end of the query'}; write SELECT <expressions> FROM <stream> [WHERE <condition>]`, loc);
+  }
+  const statements = Array.isArray(raw) ? (raw as RawNode[]) : [raw as RawNode];
+  if (statements.length !== 1) throw queryError('SQL_UNSUPPORTED', `the query holds ${statements.length} statements; give exactly one SELECT`, START);
+  const select = statements[0]!;
+  const at = select.loc?.start ?? START;
+  if (select.type !== 'select') throw queryError('SQL_UNSUPPORTED', `only SELECT is supported, not ${String(select.type).toUpperCase()}`, at);
+  for (const clause of ['groupby', 'having', 'orderby', 'window', 'with', 'qualify'] as const) {
+    if (select[clause]) throw queryError('SQL_UNSUPPORTED', `${clause.replace('by', ' BY').toUpperCase()} is not supported: the sql transform works on one row at a time (projection and filtering)`, at);
+  }
+  const limit = select.limit as { value?: unknown[] } | null | undefined;
+  if (limit?.value?.length) throw queryError('SQL_UNSUPPORTED', 'LIMIT is not supported: the sql transform works on one row at a time', at);
+  const distinct = select.distinct as { type?: string | null } | null | undefined;
+  if (distinct?.type) throw queryError('SQL_UNSUPPORTED', 'DISTINCT is not supported: the sql transform works on one row at a time', at);
+  const from = (select.from as RawNode[] | null) ?? [];
+  if (from.length !== 1) throw queryError(from.length === 0 ? 'SQL_NO_FROM' : 'SQL_UNSUPPORTED', from.length === 0 ? 'the query has no FROM; name the input stream: SELECT ... FROM <stream>' : 'joins are not supported: FROM names one stream', from[1]?.loc?.start ?? at);
+  const table = from[0]!;
+  if (typeof table.table !== 'string' || table.expr) throw queryError('SQL_UNSUPPORTED', 'FROM must name the input stream, not a subquery', table.loc?.start ?? at);
+  const items = (select.columns as RawNode[]).map((c) => convertItem(c, at));
+  return { items, from: { name: table.table, at: table.loc?.start ?? at }, where: select.where ? convert(select.where as RawNode, at) : undefined };
+}
+
+function convertItem(raw: RawNode, parent: QueryPosition): SelectItem {
+  const at = raw.loc?.start ?? parent;
+  const expr = raw.expr as RawNode;
+  if (expr.type === 'column_ref' && columnName(expr) === '*') return { kind: 'star', at };
+  const alias = typeof raw.as === 'string' ? raw.as : undefined;
+  return { kind: 'expr', expr: convert(expr, at), alias, at };
+}
+
+function columnName(raw: RawNode): string {
+  const column = raw.column as string | { expr?: { value?: unknown } };
+  return typeof column === 'string' ? column : String(column?.expr?.value ?? '');
+}
+
+function convert(raw: RawNode, parent: QueryPosition): Expr {
+  const at = raw.loc?.start ?? parent;
+  switch (raw.type) {
+    case 'column_ref': {
+      if (raw.table && (raw.notations as string[] | undefined)?.[0] !== '.') throw queryError('SQL_UNSUPPORTED', `"${String(raw.table)}${(raw.notations as string[])[0]}${columnName(raw)}" is not supported; write a column name`, at);
+      return { kind: 'column', name: columnName(raw), at };
+    }
+    case 'double_quote_string':
+    case 'backticks_quote_string':
+      // Standard SQL: a double-quoted name is an identifier, not a string.
+      return { kind: 'column', name: String(raw.value), at };
+    case 'number': {
+      const value = raw.value;
+      if (typeof value === 'string') return { kind: 'literal', value: Number(value), literalType: 'number', at };
+      if (typeof value === 'number' && Number.isInteger(value) && !Number.isSafeInteger(value)) return { kind: 'literal', value: BigInt(String(value)), literalType: 'number', at };
+      return { kind: 'literal', value: value as number, literalType: 'number', at };
+    }
+    case 'single_quote_string':
+    case 'string':
+    case 'natural_string':
+      return { kind: 'literal', value: String(raw.value), literalType: 'string', at };
+    case 'bool':
+      return { kind: 'literal', value: Boolean(raw.value), literalType: 'bool', at };
+    case 'null':
+      return { kind: 'literal', value: null, literalType: 'null', at };
+    case 'date':
+    case 'timestamp':
+    case 'time':
+      return { kind: 'literal', value: String(raw.value), literalType: raw.type, at };
+    case 'unary_expr': {
+      const op = String(raw.operator).toUpperCase();
+      if (op !== '-' && op !== '+' && op !== 'NOT' && op !== '!') throw queryError('SQL_UNSUPPORTED', `operator ${op} is not supported`, at);
+      return { kind: 'unary', op: op === '!' ? 'NOT' : op, arg: convert(raw.expr as RawNode, at), at };
+    }
+    case 'binary_expr':
+      return convertBinary(raw, at);
+    case 'case': {
+      const args = raw.args as RawNode[];
+      const whens = args.filter((a) => a.type === 'when').map((a) => ({ when: convert(a.cond as RawNode, at), then: convert(a.result as RawNode, at) }));
+      const otherwise = args.find((a) => a.type === 'else');
+      return { kind: 'case', operand: raw.expr ? convert(raw.expr as RawNode, at) : undefined, whens, otherwise: otherwise ? convert(otherwise.result as RawNode, at) : undefined, at };
+    }
+    case 'cast': {
+      const target = (raw.target as { dataType: string; scale?: number; length?: number }[])[0]!;
+      const keyword = String(raw.keyword).toLowerCase();
+      const scale = target.scale ?? (target.dataType.toUpperCase() === 'DECIMAL' || target.dataType.toUpperCase() === 'NUMERIC' ? 0 : undefined);
+      return { kind: 'cast', arg: convert(raw.expr as RawNode, at), target: { name: target.dataType.toUpperCase(), ...(scale === undefined ? {} : { scale }) }, orNull: keyword === 'try_cast', at };
+    }
+    case 'extract': {
+      const args = raw.args as { field: string; source: RawNode };
+      return { kind: 'call', name: 'extract', args: [{ kind: 'literal', value: String(args.field).toUpperCase(), literalType: 'string', at }, convert(args.source, at)], at };
+    }
+    case 'function':
+      return convertFunction(raw, at);
+    case 'expr_list': {
+      const list = raw.value as RawNode[];
+      if (list.length === 1) return convert(list[0]!, at);
+      throw queryError('SQL_UNSUPPORTED', 'a list of values is only allowed after IN', at);
+    }
+    default:
+      throw queryError('SQL_UNSUPPORTED', `${String(raw.type ?? 'this construct').replace(/_/g, ' ')} is not supported in the sql transform`, at);
+  }
+}
+
+function convertBinary(raw: RawNode, at: QueryPosition): Expr {
+  const op = String(raw.operator).toUpperCase();
+  const left = convert(raw.left as RawNode, at);
+  const right = raw.right as RawNode;
+  switch (op) {
+    case 'IN':
+    case 'NOT IN': {
+      const list = right.type === 'expr_list' ? (right.value as RawNode[]) : [right];
+      return { kind: 'in', arg: left, list: list.map((v) => convert(v, at)), negated: op === 'NOT IN', at };
+    }
+    case 'BETWEEN':
+    case 'NOT BETWEEN': {
+      const [low, high] = right.value as RawNode[];
+      return { kind: 'between', arg: left, low: convert(low!, at), high: convert(high!, at), negated: op === 'NOT BETWEEN', at };
+    }
+    case 'IS':
+    case 'IS NOT': {
+      const negated = op === 'IS NOT';
+      if (right.type === 'null') return { kind: 'isnull', arg: left, negated, at };
+      if (right.type === 'bool') {
+        // x IS TRUE is never NULL: x = TRUE where x is not NULL.
+        const test: Expr = { kind: 'call', name: '__is_bool', args: [left, convert(right, at)], at };
+        return negated ? { kind: 'unary', op: 'NOT', arg: test, at } : test;
+      }
+      throw queryError('SQL_UNSUPPORTED', `IS${negated ? ' NOT' : ''} takes NULL, TRUE or FALSE`, at);
+    }
+    case '!=':
+      return { kind: 'binary', op: '<>', left, right: convert(right, at), at };
+    case '==':
+      return { kind: 'binary', op: '=', left, right: convert(right, at), at };
+    case 'REGEXP':
+    case 'RLIKE':
+      return { kind: 'call', name: 'regexp_like', args: [left, convert(right, at)], at };
+    case 'NOT REGEXP':
+    case 'NOT RLIKE':
+      return { kind: 'unary', op: 'NOT', arg: { kind: 'call', name: 'regexp_like', args: [left, convert(right, at)], at }, at };
+    case '+':
+    case '-':
+    case '*':
+    case '/':
+    case '%':
+    case '||':
+    case '=':
+    case '<>':
+    case '<':
+    case '<=':
+    case '>':
+    case '>=':
+    case 'AND':
+    case 'OR':
+    case 'LIKE':
+    case 'NOT LIKE':
+    case 'ILIKE':
+    case 'NOT ILIKE':
+      return { kind: 'binary', op, left, right: convert(right, at), at };
+    default:
+      throw queryError('SQL_UNSUPPORTED', `operator ${op} is not supported`, at);
+  }
+}
+
+/** Function calls, with the keyword forms TRIM(BOTH x FROM y) and POSITION(a IN b) rewritten to plain calls. */
+function convertFunction(raw: RawNode, at: QueryPosition): Expr {
+  const parts = ((raw.name as { name: { value: string }[] }).name ?? []).map((p) => p.value);
+  const name = parts.join('.').toLowerCase();
+  const rawArgs = ((raw.args as { value?: RawNode[] } | null)?.value ?? []) as RawNode[];
+  const keywords = rawArgs.filter((a) => a.type === 'origin').map((a) => String(a.value).toLowerCase());
+  const args = rawArgs.filter((a) => a.type !== 'origin').map((a) => convert(a, at));
+  if (name === 'trim' && keywords.includes('from')) {
+    const mode = keywords.includes('leading') ? 'ltrim' : keywords.includes('trailing') ? 'rtrim' : 'trim';
+    // TRIM([BOTH|LEADING|TRAILING] [chars] FROM value)
+    return { kind: 'call', name: mode, args: args.length === 2 ? [args[1]!, args[0]!] : args, at };
+  }
+  if (name === 'position' && keywords.includes('in')) return { kind: 'call', name: 'position', args, at };
+  if (keywords.length > 0) throw queryError('SQL_UNSUPPORTED', `${name.toUpperCase()}(${keywords.join(' ').toUpperCase()} ...) is not supported; call ${name}(...) with comma-separated arguments`, at);
+  return { kind: 'call', name, args, at };
+}
