@@ -15,7 +15,12 @@ export const BODY_LIMIT = 1024 * 1024;
 /** A token shorter than this is refused: it must not be guessable. */
 export const MIN_TOKEN_LENGTH = 16;
 
-const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml', 'text/plain'];
+/**
+ * No text/plain: a web page may send that cross-origin without asking first (a "simple" request), so accepting
+ * it would let any site submit jobs to a server on this machine. These types make the browser ask (CORS
+ * preflight), which this server never grants.
+ */
+const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml'];
 
 export interface ServerOptions {
   /** Job records, specs and the default checkpoint directory. */
@@ -91,6 +96,16 @@ export function createServer(options: ServerOptions): TidewayServer {
   if (options.token !== undefined) checkExposure('127.0.0.1', options.token);
 
   app.addHook('onRequest', async (request, reply) => {
+    // A browser names the page that sent a request; only the dashboard's own pages may use the API.
+    const origin = request.headers.origin;
+    if (origin !== undefined && origin !== `http://${request.headers.host}` && origin !== `https://${request.headers.host}`) {
+      return reply.code(403).send(errorBody('CROSS_ORIGIN', `requests from pages of another origin (${origin}) are refused`));
+    }
+    // Without a token, a loopback server answers only to loopback names: a web page whose domain was re-pointed
+    // at 127.0.0.1 (DNS rebinding) sends its own name in Host.
+    if (!tokenDigest && !isLoopback(hostName(request.headers.host ?? ''))) {
+      return reply.code(403).send(errorBody('HOST_NOT_ALLOWED', 'without a token this server answers only requests addressed to localhost or a loopback address'));
+    }
     if (!tokenDigest || isPublicAsset(request.method, request.url)) return;
     const header = request.headers.authorization ?? '';
     const match = /^Bearer (.+)$/.exec(header);
@@ -99,6 +114,7 @@ export function createServer(options: ServerOptions): TidewayServer {
     return reply.code(401).send(errorBody('UNAUTHORIZED', 'this server needs a token: send the header "Authorization: Bearer <token>"'));
   });
 
+  app.removeContentTypeParser('text/plain');
   app.addContentTypeParser(YAML_TYPES, { parseAs: 'string' }, (_request, body, done) => done(null, body));
 
   app.setErrorHandler((error: FastifyError | JobRequestError, _request, reply) => {
@@ -199,6 +215,13 @@ export function createServer(options: ServerOptions): TidewayServer {
       return closing;
     },
   };
+}
+
+/** The host name of a Host header: `127.0.0.1:8080` -> `127.0.0.1`, `[::1]:80` -> `::1`. */
+function hostName(host: string): string {
+  const bracketed = /^\[([^\]]+)\]/.exec(host);
+  if (bracketed) return bracketed[1]!;
+  return host.split(':')[0]!;
 }
 
 function digest(text: string): Buffer {

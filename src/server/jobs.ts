@@ -232,6 +232,8 @@ export class JobManager extends EventEmitter<JobManagerEvents> {
     this.jobs.set(id, job);
     this.persist(job);
     await job.writes;
+    const view = this.masked(job.view);
+    this.emit('status', { jobId: id, name, status: view.status, job: view });
     this.start(job);
     return this.view(id)!;
   }

@@ -238,6 +238,56 @@ describe('job server security', () => {
     expect(ok.statusCode).toBe(200);
   });
 
+  it('refuses what a web page of another site could send: other origins, re-pointed host names, text/plain bodies', async () => {
+    const stateDir = dir();
+    const s = await server({ stateDir });
+    const yaml = batchJob('csrf', join(dir(), 'o'), 10);
+    const crossOrigin = await s.app.inject({ method: 'POST', url: '/api/jobs', headers: { origin: 'https://evil.example', 'content-type': 'application/yaml' }, payload: yaml });
+    expect(crossOrigin.statusCode).toBe(403);
+    expect(crossOrigin.json<{ error: { code: string } }>().error.code).toBe('CROSS_ORIGIN');
+    const rebound = await s.app.inject({ method: 'POST', url: '/api/jobs', headers: { host: 'evil.example:8080', 'content-type': 'application/yaml' }, payload: yaml });
+    expect(rebound.statusCode).toBe(403);
+    expect(rebound.json<{ error: { code: string } }>().error.code).toBe('HOST_NOT_ALLOWED');
+    const plain = await s.app.inject({ method: 'POST', url: '/api/jobs', headers: { 'content-type': 'text/plain' }, payload: yaml });
+    expect(plain.statusCode).toBe(415);
+    expect(readdirSync(join(stateDir, 'jobs'))).toEqual([]);
+    // The dashboard's own page (same origin) and loopback names are served.
+    for (const host of ['localhost:8080', '127.0.0.1:8080', '[::1]:8080']) {
+      const ok = await s.app.inject({ method: 'GET', url: '/api/jobs', headers: { host, origin: `http://${host}` } });
+      expect(ok.statusCode, host).toBe(200);
+    }
+  });
+
+  it('streams events over a socket, only of the job asked for, and ends open streams when the server closes', async () => {
+    const s = createServer({ stateDir: dir(), env: {}, progressIntervalMs: 50 });
+    servers.push(s);
+    const url = await s.listen({ port: 0 });
+    const { request } = await import('node:http');
+    const received: string[] = [];
+    const ended = new Promise<void>((resolve, reject) => {
+      request(`${url}/api/events`, (res) => {
+        expect(res.headers['content-type']).toContain('text/event-stream');
+        res.setEncoding('utf8').on('data', (d: string) => received.push(d));
+        res.on('end', resolve);
+      })
+        .on('error', reject)
+        .end();
+    });
+    const out = join(dir(), 'out');
+    const response = await fetch(`${url}/api/jobs`, { method: 'POST', headers: { 'content-type': 'application/yaml' }, body: batchJob('sse-unit', out, 500) });
+    const { id } = (await response.json()) as { id: string };
+    await waitForEnd(s.jobs, id);
+    await new Promise((r) => setTimeout(r, 100));
+    await s.close();
+    await ended;
+    const text = received.join('');
+    const events = [...text.matchAll(/^event: (\w+)\ndata: (.*)$/gm)].map((m) => ({ event: m[1]!, data: JSON.parse(m[2]!) as { jobId: string; status?: string } }));
+    expect(events.every((e) => e.data.jobId === id)).toBe(true);
+    expect(events.filter((e) => e.event === 'status').map((e) => e.data.status)).toEqual(['queued', 'running', 'finished']);
+    expect(events.some((e) => e.event === 'checkpoint')).toBe(true);
+    expect(events.some((e) => e.event === 'progress')).toBe(true);
+  });
+
   it('refuses to listen beyond loopback without a token, and refuses a short token', async () => {
     const s = createServer({ stateDir: dir(), env: {} });
     servers.push(s);
