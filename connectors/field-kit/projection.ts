@@ -1,4 +1,6 @@
 import { type Data, Field, type RecordBatch, Schema } from 'apache-arrow';
+import type { Transform } from '../../src/api/transform.js';
+import { ColumnCheck } from './columns.js';
 import { batchOf } from './rows.js';
 
 /** One output column of a projection: the input column at `index`, under `name`. */
@@ -30,4 +32,28 @@ export class Projection {
     const children: Data[] = this.indexes.map((i) => batch.data.children[i]!);
     return batchOf(this.schema, children, batch.numRows);
   }
+}
+
+/**
+ * A transform whose output columns are input columns: `plan` names them (each with the option it comes
+ * from, for errors), using `check` to look input columns up; names must come out unique.
+ */
+export function projectionTransform(
+  connector: string,
+  code: string,
+  plan: (check: ColumnCheck, input: Schema) => (ProjectedColumn & { option: string })[],
+): Transform {
+  let projection: Projection | undefined;
+  return {
+    outputSchema(input) {
+      const check = new ColumnCheck(connector, code, input);
+      const columns = plan(check, input);
+      check.unique(columns);
+      projection = new Projection(input, columns);
+      return projection.schema;
+    },
+    apply(batch) {
+      return projection!.apply(batch);
+    },
+  };
 }

@@ -1,26 +1,16 @@
 import { Bool, Dictionary, Float64, Int32, Int64, Struct, Field, TimestampMillisecond, Utf8, List } from 'apache-arrow';
 import { describe, expect, it } from 'vitest';
 import { RowMask } from '../../../connectors/field-kit/rows.js';
+import { seededRandom } from '../../../src/testing/random.js';
 import { textReader } from '../../../connectors/field-kit/text.js';
 import { batchFrom, rowsOf } from './kit.js';
-
-/** A seeded generator (mulberry32), so a failure can be replayed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('RowMask', () => {
   const seed = Number(process.env.TIDEWAY_SEED ?? 20261130);
 
   it(`leaves out exactly the dropped rows, for every column type, from whole and sliced batches (seed ${seed})`, () => {
-    const next = random(seed);
+    console.log(`RowMask seed ${seed} (TIDEWAY_SEED=${seed} replays it)`);
+    const next = seededRandom(seed);
     for (let round = 0; round < 40; round++) {
       const n = 1 + Math.floor(next() * 40);
       const pick = <T>(make: (i: number) => T): (T | null)[] => Array.from({ length: n }, (_, i) => (next() < 0.2 ? null : make(i)));
