@@ -1,0 +1,162 @@
+import { cpSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { fakeRow } from '../../connectors/fake/generator.js';
+import { ensureBuilt, ROOT } from './support/build.js';
+import { runCli, useWorkspaces } from './support/cli.js';
+
+beforeAll(ensureBuilt, 240_000);
+
+const workspace = useWorkspaces();
+
+/** Every row of the committed JSON Lines files under `dir`, ordered by id. */
+function outputRows(dir: string): Record<string, unknown>[] {
+  const rows: Record<string, unknown>[] = [];
+  for (const name of readdirSync(dir)) {
+    if (!name.endsWith('.jsonl')) continue;
+    for (const line of readFileSync(join(dir, name), 'utf8').split('\n')) if (line) rows.push(JSON.parse(line) as Record<string, unknown>);
+  }
+  return rows.sort((a, b) => Number(a.id) - Number(b.id));
+}
+
+describe('field transforms through the CLI', () => {
+  it('configs/field-transforms.yaml: a change stream through every field transform into JSON Lines', async () => {
+    const dir = workspace();
+    cpSync(join(ROOT, 'configs', 'data'), join(dir, 'configs', 'data'), { recursive: true });
+    const run = await runCli(['run', join(ROOT, 'configs', 'field-transforms.yaml'), '--json'], { cwd: dir, env: {}, timeoutMs: 90_000 });
+    expect(run.code, run.stderr).toBe(0);
+    const report = JSON.parse(run.stdout) as { status: string; rowsRead: number; rowsWritten: number; transforms: { type: string; rowsIn: number; rowsOut: number }[] };
+    expect(report).toMatchObject({ status: 'finished', rowsRead: 8, rowsWritten: 6 });
+    expect(report.transforms.map((t) => [t.type, t.rowsIn, t.rowsOut])).toEqual([
+      ['filter_row_kind', 8, 6],
+      ['json_path', 6, 6],
+      ['split', 6, 6],
+      ['replace', 6, 6],
+      ['copy', 6, 6],
+      ['replace', 6, 6],
+      ['rename', 6, 6],
+      ['field_mapper', 6, 6],
+    ]);
+    expect(outputRows(join(dir, 'out', 'field-transforms'))).toEqual([
+      { id: 1, customer_name: 'Zoë Ünal', email: 'z***@example.com', channel: 'web', total: '12.50', first_sku: 'A1', first_qty: 2, sku_raw: 'A-1' },
+      { id: 2, customer_name: 'Kenji 山田', email: 'k***@example.jp', channel: 'in-store', total: '7.00', first_sku: 'B7', first_qty: 1, sku_raw: 'B-7' },
+      { id: 4, customer_name: 'Zoë Ünal', email: 'z***@example.com', channel: 'web', total: '15.00', first_sku: 'A1', first_qty: 3, sku_raw: 'A-1' },
+      { id: 5, customer_name: "Ana (test) O'Neil", email: null, channel: 'web', total: '0.99', first_sku: null, first_qty: null, sku_raw: null },
+      { id: 7, customer_name: 'Émile', email: 'e***@example.fr', channel: 'app 😀', total: '120.00', first_sku: 'D12', first_qty: 10, sku_raw: 'D-12' },
+      { id: 8, customer_name: "Ana (test) O'Neil", email: 'a***@example.org', channel: 'web', total: '1.99', first_sku: null, first_qty: null, sku_raw: null },
+    ]);
+  });
+
+  it('fake -> filter_row_kind, split, copy, replace, rename, field_mapper -> file: every row as computed from the generator', async () => {
+    const rows = 3000;
+    const dir = workspace({
+      'job.yaml': `env:
+  name: e2e-field-transforms
+  parallelism: 2
+  checkpoint:
+    interval: 200ms
+    dir: .ckpt
+source:
+  - type: fake
+    rows: ${rows}
+    seed: 5
+    splits: 3
+    chunk_rows: 256
+transform:
+  - type: filter_row_kind          # no __row_kind column: every row is an INSERT
+    include_kinds: [INSERT]
+  - type: split
+    split_field: name              # customer-17
+    separator: '-'
+    output_fields: [prefix, number]
+    output_types: [string, int64]
+    keep_split_field: false
+  - type: copy
+    fields: { category_raw: category }
+  - type: replace
+    rules:
+      - { replace_field: category, pattern: '^(\\w)(\\w*)$', replacement: '$2$1ay', is_regex: true }
+      - { replace_field: category_raw, pattern: 'o', replacement: '0' }
+  - type: rename
+    fields: { amount: total }
+  - type: field_mapper
+    field_mapper: { id: id, number: n, prefix: prefix, category: category, category_raw: category_raw, total: total, quantity: quantity }
+sink:
+  - type: file
+    path: out
+    format: jsonl
+`,
+    });
+    const run = await runCli(['run', 'job.yaml', '--json'], { cwd: dir, env: {}, timeoutMs: 90_000 });
+    expect(run.code, run.stderr).toBe(0);
+    const expected = Array.from({ length: rows }, (_, id) => {
+      const r = fakeRow(5, id);
+      return {
+        id,
+        n: id,
+        prefix: 'customer',
+        category: r.category.replace(/^(\w)(\w*)$/u, '$2$1ay'),
+        category_raw: r.category.replaceAll('o', '0'),
+        total: r.amount,
+        quantity: r.quantity,
+      };
+    });
+    expect(outputRows(join(dir, 'out'))).toEqual(expected);
+  });
+
+  it('a row whose JSON does not parse fails the job (no dirty-data policy), naming the stage, the row and the code', async () => {
+    const dir = workspace({
+      'events.jsonl': ['{"id":1,"doc":"{\\"a\\":1}"}', '{"id":2,"doc":"{\\"a\\":"}'].join('\n') + '\n',
+      'job.yaml': `env:
+  name: e2e-json-path-bad
+  checkpoint:
+    dir: .ckpt
+source:
+  - type: file
+    path: events.jsonl
+transform:
+  - type: json_path
+    name: extract
+    columns:
+      - { src_field: doc, path: $.a, dest_field: a, dest_type: int64 }
+sink:
+  - type: file
+    path: out
+`,
+    });
+    const run = await runCli(['run', 'job.yaml', '--json'], { cwd: dir, env: {}, timeoutMs: 90_000 });
+    expect(run.code, run.stderr).toBe(1);
+    const report = JSON.parse(run.stdout) as { status: string; error: { code: string; message: string } };
+    expect(report.status).toBe('failed');
+    expect(report.error.code).toBe('JSON_PATH_INVALID_JSON');
+    expect(report.error.message).toContain('transform[0] (extract)');
+    expect(report.error.message).toContain('row 1');
+    expect(report.error.message).toContain('"doc" is not valid JSON');
+  });
+
+  it('tideway check names a column a field transform lacks, at its option, with a did-you-mean', async () => {
+    const dir = workspace({
+      'job.yaml': `env:
+  name: e2e-field-check
+source:
+  - type: fake
+    rows: 10
+transform:
+  - type: rename
+    fields: { amuont: total }
+sink:
+  - type: blackhole
+`,
+    });
+    const run = await runCli(['check', 'job.yaml'], { cwd: dir, env: {} });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('transform[0].fields.amuont: rename names column "amuont", which the stream does not have; did you mean "amount"?');
+    expect(run.stderr).toMatch(/job\.yaml:\d+:\d+: transform\[0\]\.fields\.amuont: /);
+  });
+
+  it('tideway connectors lists every field transform', async () => {
+    const run = await runCli(['connectors'], { cwd: workspace(), env: {} });
+    expect(run.code).toBe(0);
+    for (const name of ['field_mapper', 'rename', 'replace', 'split', 'copy', 'json_path', 'filter_row_kind']) expect(run.stdout).toMatch(new RegExp(`^${name} +transform `, 'm'));
+  });
+});
