@@ -258,7 +258,8 @@ function planDirtyData(
   const raw = { transform: config.transform, sink: config.sink };
   const deadLetters = new Map<string, number>();
   const jobSinks = sinks.length;
-  for (const [section, stages] of [['transform', transforms], ['sink', sinks]] as const) {
+  // Only the job's own sinks: the dead-letter sinks appended below keep the fail-fast policy.
+  for (const [section, stages] of [['transform', transforms], ['sink', sinks.slice(0, jobSinks)]] as const) {
     const list = Array.isArray(raw[section]) ? (raw[section] as unknown[]) : [];
     stages.forEach((stage, i) => {
       const block = (list[i] as Record<string, unknown> | undefined)?.errors;

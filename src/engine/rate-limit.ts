@@ -25,6 +25,7 @@ export const systemClock: Clock = {
 
 /** Tokens a bucket may save up while its reader is idle, in seconds of its rate. */
 const BURST_SECONDS = 0.1;
+const MIN_WAIT_MS = 1;
 /** The longest single wait: a wait is re-planned after it, so a larger share applies soon. */
 const MAX_WAIT_MS = 250;
 
@@ -117,7 +118,9 @@ export class ReaderLimiter {
   async ready(signal: AbortSignal): Promise<void> {
     for (;;) {
       const wait = Math.max(this.rows?.delay() ?? 0, this.bytes?.delay() ?? 0);
-      if (wait <= 0) return;
+      // A debt of under a millisecond is paid: a timer cannot wait less, and rounding could otherwise leave
+      // a debt too small for time to repay.
+      if (wait < MIN_WAIT_MS) return;
       const slice = Math.min(wait, MAX_WAIT_MS);
       const started = this.clock.now();
       await this.clock.sleep(slice, signal);
