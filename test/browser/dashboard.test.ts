@@ -1,0 +1,166 @@
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../src/api/logger.js';
+import { createServer, type TidewayServer } from '../../src/server/app.js';
+import type { JobView } from '../../src/server/jobs.js';
+import { metricsPlugin } from '../../src/server/metrics.js';
+import { staticPlugin } from '../../src/server/static.js';
+import { ROOT } from '../e2e/support/build.js';
+
+/** Debian's chromium package (.ci/run installs it); playwright-core drives it and downloads no browser. */
+const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'];
+const OUTPUT = join(ROOT, 'test-output', 'dashboard');
+const WEB_BUILD = join(ROOT, 'dist', 'web', 'index.html');
+
+function chromiumPresent(): boolean {
+  if (existsSync(CHROMIUM)) return true;
+  const reason = `${CHROMIUM} is missing (apt-get install -y chromium; .ci/run installs it)`;
+  if (process.env.CI === 'true') throw new Error(`${reason}; CI=true requires the dashboard browser test to run`);
+  console.warn(`skipping the dashboard browser test: ${reason}`);
+  return false;
+}
+
+/** Builds the dashboard into dist/web when it is missing or older than a file under web/ (npm ci builds it too). */
+function ensureDashboardBuilt(): void {
+  const newest = Math.max(...readdirSync(join(ROOT, 'web'), { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => statSync(join(e.parentPath, e.name)).mtimeMs));
+  if (existsSync(WEB_BUILD) && statSync(WEB_BUILD).mtimeMs >= newest) return;
+  const vite = join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js');
+  const result = spawnSync(process.execPath, [vite, 'build', '--config', 'web/vite.config.ts'], { cwd: ROOT, encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`vite build failed with exit ${result.status}:\n${result.stdout}${result.stderr}`);
+}
+
+const BATCH_ROWS = 24_000;
+
+describe.skipIf(!chromiumPresent())('dashboard in headless Chromium', () => {
+  const work = mkdtempSync(join(tmpdir(), 'tideway-dashboard-'));
+  let server: TidewayServer;
+  let base: string;
+  let context: BrowserContext;
+  let page: Page;
+  const consoleErrors: string[] = [];
+
+  beforeAll(async () => {
+    ensureDashboardBuilt();
+    server = createServer({ stateDir: join(work, 'state'), baseDir: work, logger: silentLogger, progressIntervalMs: 250, plugins: [staticPlugin, metricsPlugin] });
+    base = await server.listen({ port: 0 });
+    context = await chromium.launchPersistentContext(join(work, 'chromium-profile'), {
+      executablePath: CHROMIUM,
+      args: CHROMIUM_ARGS,
+      headless: true,
+      viewport: { width: 1440, height: 900 },
+    });
+    page = context.pages()[0] ?? (await context.newPage());
+    page.on('console', (message) => {
+      if (message.type() === 'error') consoleErrors.push(message.text());
+    });
+    page.on('pageerror', (error) => consoleErrors.push(`uncaught: ${error.message}`));
+    mkdirSync(OUTPUT, { recursive: true });
+  }, 240_000);
+
+  afterAll(async () => {
+    await context?.close();
+    await server?.close();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  async function api<T>(path: string, init?: RequestInit): Promise<T> {
+    const response = await fetch(`${base}${path}`, init);
+    expect(response.ok, `${path}: ${response.status} ${await response.clone().text()}`).toBe(true);
+    return (await response.json()) as T;
+  }
+
+  it('shows a batch job live (throughput, DAG, counters, checkpoints) until it finishes', async () => {
+    const job = {
+      env: { name: 'orders-to-lake', parallelism: 2, transport: 'in-process', checkpoint: { interval: '1s' } },
+      source: [{ type: 'fake', name: 'orders', rows: BATCH_ROWS, splits: 4, chunk_rows: 500, rows_per_second: 3000 }],
+      transform: [{ type: 'filter', name: 'big-orders', where: [{ column: 'amount', op: '>=', value: 100 }] }],
+      sink: [
+        { type: 'file', name: 'lake', path: join(work, 'lake'), format: 'jsonl' },
+        { type: 'blackhole', name: 'audit' },
+      ],
+    };
+    const { id } = await api<{ id: string }>('/api/jobs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ job }) });
+    await page.goto(`${base}/#/jobs/${id}`);
+    await page.waitForSelector('.job-head h1');
+    expect(await page.textContent('.job-head h1')).toBe('orders-to-lake');
+    // The DAG: one node per stage, one edge per stream a stage reads.
+    expect(await page.locator('svg.dag .node').count()).toBe(4);
+    expect(await page.locator('svg.dag path.edge').count()).toBe(3);
+    // Live throughput: points appear while the job runs, one series per source and sink.
+    await page.waitForFunction(() => Number(document.querySelector('svg.chart')?.getAttribute('data-points')) >= 6, null, { timeout: 60_000 });
+    expect(await page.locator('.legend-item').allTextContents()).toEqual([expect.stringContaining('read by orders'), expect.stringContaining('committed by lake'), expect.stringContaining('committed by audit')]);
+    await page.waitForSelector('.job-head [data-status="finished"]', { timeout: 120_000 });
+
+    const view = await api<JobView>(`/api/jobs/${id}`);
+    expect(view.status).toBe('finished');
+    const cell = (stage: string, col: string) => page.textContent(`[data-testid="counters"] tr[data-stage="${stage}"] td[data-col="${col}"]`);
+    expect(await cell('orders', 'rows-out')).toBe(BATCH_ROWS.toLocaleString('en-US'));
+    expect(await cell('big-orders', 'rows-out')).toBe(view.progress!.transforms[0]!.rowsOut.toLocaleString('en-US'));
+    expect(await cell('lake', 'rows-in')).toBe(view.progress!.sinks[0]!.rowsWritten.toLocaleString('en-US'));
+    expect(await cell('big-orders', 'dead-letter')).toBe((view.rowsErrored['big-orders'] ?? 0).toLocaleString('en-US'));
+    // Checkpoints: every one the server keeps is on the timeline; the table lists them newest first.
+    const committed = view.checkpoints.filter((c) => c.status === 'committed');
+    expect(committed.length).toBeGreaterThan(1);
+    expect(await page.locator('svg.timeline rect.cp').count()).toBe(view.checkpoints.length);
+    const ids = await page.locator('[data-testid="checkpoints"] tr[data-checkpoint]').evaluateAll((rows) => rows.map((r) => Number(r.getAttribute('data-checkpoint'))));
+    expect(ids).toEqual(view.checkpoints.map((c) => c.id).reverse().slice(0, 30));
+    expect(await page.locator('[data-testid="last-error"]').isHidden()).toBe(true);
+    expect(await page.locator('button[data-action="stop"]').isDisabled()).toBe(true);
+    await page.screenshot({ path: join(OUTPUT, 'job-finished.png'), fullPage: true });
+    // The README's picture: TIDEWAY_UPDATE_SCREENSHOT=1 replaces docs/dashboard.png with this page.
+    if (process.env.TIDEWAY_UPDATE_SCREENSHOT === '1') copyFileSync(join(OUTPUT, 'job-finished.png'), join(ROOT, 'docs', 'dashboard.png'));
+
+    await page.goto(`${base}/#/`);
+    const row = page.locator(`tr[data-job="${id}"]`);
+    await row.waitFor();
+    expect(await row.locator('[data-status]').textContent()).toBe('finished');
+    expect(await row.locator('td.num').first().textContent()).toBe(BATCH_ROWS.toLocaleString('en-US'));
+    await page.screenshot({ path: join(OUTPUT, 'job-list.png'), fullPage: true });
+    expect(consoleErrors).toEqual([]);
+  }, 240_000);
+
+  it('submits a streaming job through the form, then stops it with the Stop button', async () => {
+    await page.goto(`${base}/#/submit`);
+    await page.fill('textarea.yaml', [
+      'env:',
+      '  name: clicks-stream',
+      '  mode: streaming',
+      '  checkpoint: { interval: 1s }',
+      'source:',
+      '  - type: fake',
+      '    name: clicks',
+      '    unbounded: true',
+      '    rows_per_second: 4000',
+      'sink:',
+      '  - type: blackhole',
+      '    name: nowhere',
+      '',
+    ].join('\n'));
+    await page.click('form.submit-form button[type="submit"]');
+    await page.waitForURL(/#\/jobs\/[^/]+$/);
+    const id = decodeURIComponent(new URL(page.url()).hash.replace('#/jobs/', ''));
+    await page.waitForSelector('.job-head [data-status="running"]', { timeout: 60_000 });
+    await page.waitForFunction(() => Number(document.querySelector('svg.chart')?.getAttribute('data-points')) >= 4, null, { timeout: 60_000 });
+    // Wait for a committed checkpoint so that the screenshot of a running job shows its timeline.
+    await page.waitForSelector('[data-testid="checkpoints"] tr[data-checkpoint]', { timeout: 60_000 });
+    await page.screenshot({ path: join(OUTPUT, 'job-running.png'), fullPage: true });
+
+    await page.click('button[data-action="stop"]');
+    await page.waitForSelector('.job-head [data-status="cancelled"]', { timeout: 120_000 });
+    const view = await api<JobView>(`/api/jobs/${id}`);
+    expect(view.status).toBe('cancelled');
+    expect(view.stopRequested).toBe('stop');
+    // The stop took a last checkpoint: the newest is committed and the page lists it.
+    const last = view.checkpoints.at(-1)!;
+    expect(last.status).toBe('committed');
+    await page.waitForSelector(`[data-testid="checkpoints"] tr[data-checkpoint="${last.id}"]`);
+    expect(await page.locator('button[data-action="resume"]').isEnabled()).toBe(true);
+    expect(await page.locator('button[data-action="stop"]').isDisabled()).toBe(true);
+    expect(consoleErrors).toEqual([]);
+  }, 240_000);
+});
