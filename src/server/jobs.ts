@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { describeError, errorCode, TidewayError } from '../api/errors.js';
 import type { Logger } from '../api/logger.js';
 import { silentLogger } from '../api/logger.js';
+import { loadJobText } from '../config/load-job.js';
 import { Redactor } from '../config/secrets.js';
 import { LocalCheckpointStore } from '../engine/checkpoint-store.js';
 import type { ConnectorRegistry } from '../engine/registry.js';
@@ -365,6 +366,8 @@ export class JobManager extends EventEmitter<JobManagerEvents> {
       failure = { code: errorCode(error), message: describeError(error) };
     }
     const endedAt = new Date().toISOString();
+    // Before the status changes: a listener told of the end may resume the job, which sets a new controller.
+    if (job.controller === controller) job.controller = undefined;
     if (result) {
       const { status, startedAt: _s, endedAt: _e, durationMs: _d, resumedFromCheckpoint, error, ...progress } = result;
       const interrupted = status === 'cancelled' && job.view.stopRequested === 'shutdown';
@@ -379,8 +382,6 @@ export class JobManager extends EventEmitter<JobManagerEvents> {
     } else {
       this.update(job, { status: 'failed', endedAt, lastError: this.mask(failure ?? { code: 'INTERNAL', message: 'the job did not run' }) });
     }
-    job.controller = undefined;
-    this.logger.info(`job ${job.view.status}`, { job: job.view.id, name: job.view.name, ...(job.view.lastError ? { error: `[${job.view.lastError.code}] ${job.view.lastError.message}` } : {}) });
     await job.writes;
   }
 
@@ -400,6 +401,10 @@ export class JobManager extends EventEmitter<JobManagerEvents> {
     const before = job.view.status;
     job.view = { ...job.view, ...change };
     this.persist(job);
+    if (change.status !== undefined && change.status !== before && !ACTIVE.has(change.status)) {
+      const { id, name, status, lastError } = job.view;
+      this.logger.info(`job ${status}`, { job: id, name, ...(lastError ? { error: `[${lastError.code}] ${lastError.message}` } : {}) });
+    }
     if (change.status !== undefined && (change.status !== before || change.status === 'queued')) {
       const view = this.masked(job.view);
       this.emit('status', { jobId: view.id, name: view.name, status: view.status, job: view });
@@ -429,16 +434,13 @@ export class JobManager extends EventEmitter<JobManagerEvents> {
     return { registry: this.registry, env: this.options.env ?? process.env, baseDir, checkpointDir: checkpointRoot(this.stateDir) };
   }
 
-  /** Secrets of a stored job, so that its records and logs are masked before it runs again. */
+  /** Secrets of a stored job, so that its records and logs are masked before it runs again (no I/O: loading only). */
   private learnSecrets(spec: JobSpec): void {
     for (const name of spec.secretVariables) {
       const value = spec.variables[name];
       if (value) this.redactor.add([value]);
     }
-    void prepareJob(spec, this.prepareOptions()).then(
-      (p) => this.redactor.add(p.ok ? p.loaded.secrets : p.secrets),
-      () => undefined,
-    );
+    this.redactor.add(loadJobText(spec.text, spec.file, { registry: this.registry, vars: spec.variables, env: this.options.env ?? process.env }).secrets);
   }
 
   private lookup(id: string): ManagedJob {

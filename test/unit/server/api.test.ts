@@ -1,7 +1,8 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createServer, type TidewayServer } from '../../../src/server/app.js';
+import type { Logger } from '../../../src/api/logger.js';
+import { createServer, isLoopback, type TidewayServer } from '../../../src/server/app.js';
 import type { JobView } from '../../../src/server/jobs.js';
 import { useTempDirs } from '../../helpers/jobs.js';
 import { committedIds, expectExactlyOnce } from '../../helpers/output.js';
@@ -13,8 +14,17 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.close()));
 });
 
+/** Every line the servers logged, for the checks that no secret is logged. */
+const logged: string[] = [];
+const logger: Logger = {
+  debug: (m, f) => logged.push(`${m} ${JSON.stringify(f)}`),
+  info: (m, f) => logged.push(`${m} ${JSON.stringify(f)}`),
+  warn: (m, f) => logged.push(`${m} ${JSON.stringify(f)}`),
+  error: (m, f) => logged.push(`${m} ${JSON.stringify(f)}`),
+};
+
 async function server(options: { stateDir?: string; token?: string } = {}): Promise<TidewayServer> {
-  const s = createServer({ stateDir: options.stateDir ?? dir(), token: options.token, env: {}, progressIntervalMs: 50 });
+  const s = createServer({ stateDir: options.stateDir ?? dir(), token: options.token, env: {}, progressIntervalMs: 50, logger });
   servers.push(s);
   await s.jobs.open();
   await s.app.ready();
@@ -136,6 +146,20 @@ describe('job server API', () => {
     const ids = committedIds(out);
     expect(new Set(ids).size).toBe(ids.length);
     expect(ids.length).toBe(stopped.progress!.rowsRead + end.progress!.rowsRead);
+  });
+
+  it('a job resumed from a listener of its end can still be stopped', async () => {
+    const s = await server();
+    const { id } = (await submitYaml(s, streamingJob('api-relisten', join(dir(), 'out')))).json<{ id: string }>();
+    let resumes = 0;
+    s.jobs.on('status', (event) => {
+      if (event.jobId === id && event.status === 'cancelled' && resumes++ === 0) s.jobs.resume(id);
+    });
+    await waitFor(s.jobs, id, (v) => v.checkpoints.length >= 1, 'a checkpoint');
+    s.jobs.stop(id);
+    await waitFor(s.jobs, id, (v) => v.runs === 2 && v.status === 'running' && (v.progress?.rowsWritten ?? 0) > 0, 'the second run writing');
+    expect(s.jobs.stop(id).status).toBe('stopping');
+    expect((await waitForEnd(s.jobs, id)).status).toBe('cancelled');
   });
 
   it('refuses a second job of a name that is running (409), and a resume of a finished job', async () => {
@@ -288,6 +312,11 @@ describe('job server security', () => {
     expect(events.some((e) => e.event === 'progress')).toBe(true);
   });
 
+  it('knows loopback addresses', () => {
+    for (const host of ['127.0.0.1', '127.1.2.3', 'localhost', '::1', '[::1]']) expect(isLoopback(host), host).toBe(true);
+    for (const host of ['0.0.0.0', '::', '10.0.0.1', '192.168.1.1', 'example.com', '128.0.0.1', '127.0.0.1.evil.example']) expect(isLoopback(host), host).toBe(false);
+  });
+
   it('refuses to listen beyond loopback without a token, and refuses a short token', async () => {
     const s = createServer({ stateDir: dir(), env: {} });
     servers.push(s);
@@ -313,6 +342,8 @@ describe('job server security', () => {
     expect(plan.json<{ sinks: { options: Record<string, unknown> }[] }>().sinks[0]!.options.password).toBe('***');
     const texts = [plan.body, (await s.app.inject({ method: 'GET', url: `/api/jobs/${id}` })).body, (await s.app.inject({ method: 'GET', url: '/api/jobs' })).body, ...events];
     texts.push(readFileSync(join(stateDir, 'jobs', id, 'record.json'), 'utf8'));
+    expect(logged.some((line) => line.includes(id))).toBe(true);
+    texts.push(...logged);
     for (const text of texts) {
       expect(text).not.toContain(secret);
       expect(text).not.toContain(other);
