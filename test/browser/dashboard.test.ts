@@ -124,6 +124,25 @@ describe.skipIf(!chromiumPresent())('dashboard in headless Chromium', () => {
     expect(consoleErrors).toEqual([]);
   }, 240_000);
 
+  it('shows a failed job\'s last error with its code and message, and offers Resume', async () => {
+    const job = {
+      env: { name: 'too-many-rows', checkpoint: { interval: '1s' } },
+      source: [{ type: 'fake', name: 'orders', rows: 300 }],
+      sink: [{ type: 'assert', name: 'exactly-five', rows: { equals: 5 } }],
+    };
+    const { id } = await api<{ id: string }>('/api/jobs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ job }) });
+    await page.goto(`${base}/#/jobs/${id}`);
+    await page.waitForSelector('.job-head [data-status="failed"]', { timeout: 60_000 });
+    const view = await api<JobView>(`/api/jobs/${id}`);
+    expect(view.lastError).not.toBeNull();
+    const box = page.locator('[data-testid="last-error"]');
+    await box.waitFor();
+    expect(await box.locator('.error-code').textContent()).toBe(view.lastError!.code);
+    expect(await box.locator('.error-message').textContent()).toBe(view.lastError!.message);
+    expect(await page.locator('button[data-action="resume"]').isEnabled()).toBe(true);
+    expect(consoleErrors).toEqual([]);
+  }, 120_000);
+
   it('submits a streaming job through the form, then stops it with the Stop button', async () => {
     await page.goto(`${base}/#/submit`);
     await page.fill('textarea.yaml', [
