@@ -500,11 +500,9 @@ function yamlText(job: Record<string, unknown>): string {
   return stringify(job);
 }
 
-/** Rows each stage handed to its dirty-data policy, for the stages whose progress counts them. */
+/** Rows each transform and sink handed to its dirty-data policy, by stage name. */
 function rowsErroredOf(progress: JobProgress): Record<string, number> {
   const counts: Record<string, number> = {};
-  for (const stage of [...progress.sources, ...progress.transforms, ...progress.sinks] as { name: string; rowsErrored?: unknown }[]) {
-    if (typeof stage.rowsErrored === 'number') counts[stage.name] = stage.rowsErrored;
-  }
+  for (const stage of [...progress.transforms, ...progress.sinks]) counts[stage.name] = stage.rowsErrored;
   return counts;
 }

@@ -1,7 +1,8 @@
 import { resolve } from 'node:path';
 import { describeError, errorCode } from '../../api/errors.js';
 import { createServer } from '../../server/app.js';
-import { optionalPlugins } from '../../server/plugins.js';
+import { metricsPlugin } from '../../server/metrics.js';
+import { staticPlugin } from '../../server/static.js';
 import { ExitCode } from '../exit-codes.js';
 import { cliLogger } from '../terminal.js';
 import type { CommandContext } from './context.js';
@@ -38,7 +39,7 @@ export async function serveCommand(flags: ServeFlags, context: CommandContext): 
       baseDir: context.cwd,
       logger,
       redactor: io.redactor,
-      plugins: await optionalPlugins(),
+      plugins: [staticPlugin, metricsPlugin],
     });
   } catch (error) {
     io.stderr.write(`error [${errorCode(error)}]: ${describeError(error)}\n`);

@@ -51,6 +51,7 @@ describe('job server API', () => {
     expect(view.progress?.rowsWritten).toBe(1500);
     expect(view.checkpoints.at(-1)).toMatchObject({ status: 'committed', endOfInput: true, rowsCommitted: 1500 });
     expect(view.lastError).toBeNull();
+    expect(view.rowsErrored).toEqual({ file: 0 });
     expect(view.resumedFrom).toBeNull();
     expect(view.plan.stages.map((st) => [st.kind, st.name, st.type])).toEqual([
       ['source', 'fake', 'fake'],
