@@ -5,6 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { benchEngine, type BenchLine } from './engine.js';
+import { benchTransforms } from './transforms.js';
 
 function print(group: string, lines: BenchLine[]): void {
   process.stdout.write(`\n## ${group}\n`);
@@ -27,6 +28,7 @@ const scripts: Record<string, string> = {
 const only = process.argv[2];
 process.stdout.write(`Tideway benchmarks: node ${process.version}, ${(await import('node:os')).cpus().length} cores\n`);
 if (!only || only === 'engine') print('engine', await benchEngine());
+if (!only || only === 'transforms') print('transforms', await benchTransforms());
 for (const [group, script] of Object.entries(scripts)) {
   if (only && only !== group) continue;
   if (!existsSync(script)) continue;

@@ -45,6 +45,8 @@ export interface Env {
   readonly now: number;
   readonly errors: RowErrors;
   column(index: number): Vec;
+  /** The NULL mask of an input column without decoding its values (1 = value, null = no NULLs). */
+  validity(index: number): Uint8Array | null;
 }
 
 /** A compiled expression: its type, and a function that computes it for a whole batch at once. */
@@ -350,7 +352,7 @@ export class Compiler {
     if (!a.constant || !b.constant) return node;
     // Both operands known: compute once now, unless it fails (then every row is rejected at run time).
     const errors = new RowErrors(1);
-    const value = scalarAt(node.run({ n: 1, now: 0, errors, column: () => ({ kind: 'const', value: null }) }), type, 0);
+    const value = scalarAt(node.run({ n: 1, now: 0, errors, column: () => ({ kind: 'const', value: null }), validity: () => null }), type, 0);
     return errors.list.length ? node : constNode(type, value);
   }
 
@@ -368,9 +370,14 @@ export class Compiler {
         // The right side matters only where the left does not decide: errors elsewhere are not errors.
         const outer = env.errors.active;
         const mask = new Uint8Array(n);
-        for (let i = 0; i < n; i++) {
-          const x = scalarAt(a, 'bool', i);
-          mask[i] = (outer === null || outer[i] === 1) && !(isAnd ? x === false : x === true) ? 1 : 0;
+        if (a.kind === 'col' && a.valid === null) {
+          const x = a.values as Uint8Array;
+          for (let i = 0; i < n; i++) mask[i] = (outer === null || outer[i] === 1) && x[i] === (isAnd ? 1 : 0) ? 1 : 0;
+        } else {
+          for (let i = 0; i < n; i++) {
+            const x = scalarAt(a, 'bool', i);
+            mask[i] = (outer === null || outer[i] === 1) && !(isAnd ? x === false : x === true) ? 1 : 0;
+          }
         }
         env.errors.active = mask;
         let b: Vec;
@@ -378,6 +385,14 @@ export class Compiler {
           b = rb(env);
         } finally {
           env.errors.active = outer;
+        }
+        if (a.kind === 'col' && a.valid === null && b.kind === 'col' && b.valid === null) {
+          const x = a.values as Uint8Array;
+          const y = b.values as Uint8Array;
+          const out = new Uint8Array(n);
+          if (isAnd) for (let i = 0; i < n; i++) out[i] = x[i]! & y[i]!;
+          else for (let i = 0; i < n; i++) out[i] = x[i]! | y[i]!;
+          return { kind: 'col', values: out, valid: null };
         }
         const out = new Uint8Array(n);
         const valid = new Uint8Array(n);
@@ -400,10 +415,11 @@ export class Compiler {
 
   private isNull(arg: Node, negated: boolean): Node {
     const run = arg.run;
+    const column = arg.column;
     return {
       type: 'bool',
       run: (env) => {
-        const v = run(env);
+        const v: Vec = column === undefined ? run(env) : { kind: 'col', values: new Uint8Array(0), valid: env.validity(column) };
         if (v.kind === 'const') return { kind: 'const', value: (v.value === null) !== negated };
         const n = env.n;
         const out = new Uint8Array(n);
@@ -658,10 +674,17 @@ export class Compiler {
     if ((name === 'extract' || name === 'date_part') && args[0]?.constant && !/^(EPOCH|SECOND)$/i.test(String(args[0].constant.value))) returns = 'int32';
     const kinds = args.map((_, i) => spec.params[i] ?? spec.rest ?? 'any');
     const impl = spec.impl;
+    // Only the arguments whose type differs from what the function reads are converted, in place.
+    const convert = kinds.map((kind, i) => (needsConversion(types[i]!, kind) ? i : -1)).filter((i) => i >= 0);
     return this.generic(
       returns === 'null' ? 'utf8' : returns,
       args,
-      (a, t, now) => impl(a.map((v, i) => (v === null ? null : convertArg(v, t[i]!, kinds[i]!))), t, now),
+      convert.length === 0
+        ? impl
+        : (a, t, now) => {
+            for (const i of convert) if (a[i] !== null) a[i] = convertArg(a[i]!, t[i]!, kinds[i]!);
+            return impl(a, t, now);
+          },
       false,
       spec.nulls ?? 'propagate',
       spec.volatile || spec.clock,
@@ -715,6 +738,33 @@ export class Compiler {
         const row: Scalar[] = new Array<Scalar>(arity);
         const errors = env.errors;
         let nullCount = 0;
+        const only = vecs[0];
+        if (arity === 1 && only?.kind === 'col' && types[0] !== 'bool' && nulls === 'propagate') {
+          // One column argument: read its values directly, no per-row dispatch.
+          const values = only.values as ArrayLike<Scalar>;
+          const inValid = only.valid;
+          for (let i = 0; i < n; i++) {
+            if (inValid !== null && inValid[i] === 0) {
+              nullCount++;
+              continue;
+            }
+            row[0] = values[i]!;
+            let value: Scalar = null;
+            try {
+              value = f(row, types, env.now);
+            } catch (error) {
+              if (!(error instanceof RowFailure)) throw error;
+              if (!orNull) errors.fail(i, error.code, error.message);
+            }
+            if (value === null || value === undefined) {
+              nullCount++;
+              continue;
+            }
+            valid[i] = 1;
+            (out as unknown[])[i] = type === 'bool' ? (value ? 1 : 0) : value;
+          }
+          return { kind: 'col', values: out, valid: nullCount ? valid : null };
+        }
         for (let i = 0; i < n; i++) {
           let hasNull = false;
           for (let k = 0; k < arity; k++) {
@@ -748,6 +798,23 @@ function undecided(decided: Uint8Array, outer: Uint8Array | null, n: number): Ui
   const mask = new Uint8Array(n);
   for (let i = 0; i < n; i++) mask[i] = !decided[i] && (outer === null || outer[i]) ? 1 : 0;
   return mask;
+}
+
+function needsConversion(type: SqlType, kind: Param): boolean {
+  switch (kind) {
+    case 'str':
+      return type !== 'utf8';
+    case 'num':
+      return type === 'int64';
+    case 'int':
+      return type !== 'int32';
+    case 'dt':
+      return type === 'date';
+    case 'bin':
+      return type === 'utf8';
+    default:
+      return false;
+  }
 }
 
 /** A non-NULL argument in the form its parameter kind promises the function. */

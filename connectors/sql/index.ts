@@ -5,7 +5,7 @@ import type { Transform, TransformContext } from '../../src/api/transform.js';
 import { Compiler, type Env, type Node, type RowReject, RowErrors } from './compile.js';
 import { queryError } from './errors.js';
 import { parseQuery, type SelectQuery } from './parse.js';
-import { arrowTypeOf, decode, encode, gatherData, scalarAt, sqlTypeOf, type Vec } from './types.js';
+import { arrowTypeOf, decode, encode, gatherData, scalarAt, sqlTypeOf, validityOf, type Vec } from './types.js';
 
 export const sqlOptions = z.object({
   query: z
@@ -97,6 +97,7 @@ export class SqlTransform implements Transform {
         n: rows ? rows.length : n,
         now,
         errors,
+        validity: (index) => validityOf(batch.getChildAt(index)!.data[0]!, rows),
         column: (index) => {
           let vec = cache.get(index);
           if (!vec) {

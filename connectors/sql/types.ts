@@ -96,7 +96,7 @@ export function arrowTypeOf(type: SqlType): DataType {
 }
 
 /** The validity bytes (1 = value) of `data`, or null when it has no NULLs; for rows `sel` when given. */
-function validityOf(data: Data, sel: Int32Array | null): Uint8Array | null {
+export function validityOf(data: Data, sel: Int32Array | null): Uint8Array | null {
   if (data.nullCount === 0 || !data.nullBitmap) return null;
   const n = sel ? sel.length : data.length;
   const out = new Uint8Array(n);
@@ -177,6 +177,19 @@ export function decode(vector: Vector, type: SqlType, sel: Int32Array | null): V
       const offsets = data.valueOffsets as Int32Array | BigInt64Array;
       const buffer = Buffer.from(data.values.buffer, data.values.byteOffset, data.values.byteLength);
       const out: (string | null)[] = new Array(n);
+      if (offsets instanceof Int32Array) {
+        // ASCII text (the common case) is decoded once for the whole column and cut into substrings.
+        const first = offsets[at(0)] ?? 0;
+        const last = n > 0 ? offsets[at(n - 1) + 1]! : 0;
+        if (isAscii(buffer, first, last)) {
+          const whole = buffer.toString('latin1', first, last);
+          for (let i = 0; i < n; i++) {
+            const r = at(i);
+            out[i] = valid && valid[i] === 0 ? null : whole.substring(offsets[r]! - first, offsets[r + 1]! - first);
+          }
+          return { kind: 'col', values: out, valid };
+        }
+      }
       for (let i = 0; i < n; i++) {
         const r = at(i);
         out[i] = valid && valid[i] === 0 ? null : buffer.toString('utf8', Number(offsets[r]!), Number(offsets[r + 1]!));
@@ -197,6 +210,11 @@ export function decode(vector: Vector, type: SqlType, sel: Int32Array | null): V
     case 'null':
       return { kind: 'const', value: null };
   }
+}
+
+function isAscii(bytes: Uint8Array, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (bytes[i]! > 0x7f) return false;
+  return true;
 }
 
 /** Dictionary-encoded, chunked or half-float columns: read through `get`, which is slower but general. */
@@ -304,6 +322,16 @@ export function encode(vec: Vec, type: SqlType, n: number): Data {
       const offsets = new Int32Array(n + 1);
       let total = 0;
       for (let i = 0; i < n; i++) {
+        total += items[i]?.length ?? 0;
+        offsets[i + 1] = total;
+      }
+      // Encode the column as one string; when every character took one byte (ASCII) the offsets are the lengths.
+      const joined = Buffer.from(items.join(''), 'utf8');
+      if (joined.length === total) {
+        return makeData({ type: arrowType as Utf8, length: n, nullCount, nullBitmap, valueOffsets: offsets, data: new Uint8Array(joined.buffer, joined.byteOffset, total) });
+      }
+      total = 0;
+      for (let i = 0; i < n; i++) {
         const s = items[i];
         total += s ? Buffer.byteLength(s, 'utf8') : 0;
         offsets[i + 1] = total;
@@ -347,22 +375,35 @@ export function gatherData(data: Data, sel: Int32Array): Data {
       out[i + 1] = total;
     }
     const bytes = new Uint8Array(total);
-    for (let i = 0; i < n; i++) {
-      const r = sel[i]! + offset;
-      bytes.set(src.subarray(offsets[r]!, offsets[r + 1]!), out[i]!);
+    // Copy runs of consecutive rows at once: a WHERE usually keeps long runs.
+    for (let i = 0; i < n; ) {
+      let j = i + 1;
+      while (j < n && sel[j] === sel[j - 1]! + 1) j++;
+      const from = offsets[sel[i]! + offset]!;
+      bytes.set(src.subarray(from, offsets[sel[j - 1]! + offset + 1]!), out[i]!);
+      i = j;
     }
     return makeData({ type: type as Utf8, length: n, nullCount, nullBitmap, valueOffsets: out, data: bytes });
   }
   const fixed = typeId === Type.Int || typeId === Type.Float || typeId === Type.Date || typeId === Type.Timestamp || typeId === Type.Time || typeId === Type.Decimal || typeId === Type.Interval || typeId === Type.Duration;
   if (fixed && ArrayBuffer.isView(data.values)) {
-    const src = data.values as unknown as ArrayLike<unknown> & { constructor: new (length: number) => Record<number, unknown> };
-    const width = (data as unknown as { stride: number }).stride;
-    const out = new src.constructor(n * width);
-    for (let i = 0; i < n; i++) {
-      const r = (sel[i]! + offset) * width;
-      for (let k = 0; k < width; k++) out[i * width + k] = src[r + k];
+    // Copy raw bits through a 32-bit (or byte) view: no BigInt per value, no NaN canonicalisation.
+    const values = data.values as unknown as ArrayBufferView & { length: number; BYTES_PER_ELEMENT: number };
+    const elementBytes = values.BYTES_PER_ELEMENT * (data as unknown as { stride: number }).stride;
+    const unit = elementBytes % 4 === 0 ? 4 : 1;
+    const width = elementBytes / unit;
+    const View = unit === 4 ? Uint32Array : Uint8Array;
+    const src = new View(values.buffer as ArrayBuffer, values.byteOffset, Math.floor(values.byteLength / unit));
+    const out = new View(n * width);
+    for (let i = 0; i < n; ) {
+      let j = i + 1;
+      while (j < n && sel[j] === sel[j - 1]! + 1) j++;
+      const from = (sel[i]! + offset) * width;
+      out.set(src.subarray(from, from + (j - i) * width), i * width);
+      i = j;
     }
-    return makeData({ type: type as Int32, length: n, nullCount, nullBitmap, data: out as unknown as Int32Array });
+    const Typed = values.constructor as new (buffer: ArrayBuffer) => unknown;
+    return makeData({ type: type as Int32, length: n, nullCount, nullBitmap, data: new Typed(out.buffer as ArrayBuffer) as Int32Array });
   }
   return slowGather(data, sel);
 }

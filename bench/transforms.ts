@@ -1,0 +1,69 @@
+/**
+ * Transform benchmarks (figures, not pass/fail): fake -> sql -> blackhole against fake -> select -> blackhole,
+ * measured in the same run, interleaved, best of three. The sql query computes three columns (arithmetic on a
+ * double, on an int with NULLs, a string function) and filters with a WHERE, so every batch is decoded,
+ * computed, filtered and re-encoded; select passes columns through without copying.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { silentLogger } from '../src/api/logger.js';
+import type { JobConfig } from '../src/engine/job-config.js';
+import { runJob } from '../src/index.js';
+import type { BenchLine } from './engine.js';
+
+const BATCH = 8192;
+
+export const SQL_QUERY = 'SELECT id, name, amount * 1.1 AS gross, quantity + 1 AS next_quantity, upper(category) AS category FROM default WHERE amount > 100 AND created_at IS NOT NULL';
+
+interface Run {
+  rowsPerSecond: number;
+  rowsWritten: number;
+  bytesWritten: number;
+}
+
+async function run(rows: number, transform: JobConfig['transform']): Promise<Run> {
+  const dir = mkdtempSync(join(tmpdir(), 'tideway-bench-'));
+  try {
+    const result = await runJob(
+      {
+        env: { name: 'bench-transforms', parallelism: 1, transport: 'in-process', checkpoint: { interval: '1s', dir } },
+        source: [{ type: 'fake', rows, splits: 4, chunk_rows: BATCH }],
+        ...(transform ? { transform } : {}),
+        sink: [{ type: 'blackhole' }],
+      },
+      { logger: silentLogger },
+    );
+    if (result.status !== 'finished' || result.rowsRead !== rows) throw new Error(`bench job ${result.status}: ${result.error?.message}`);
+    return { rowsPerSecond: rows / (result.durationMs / 1000), rowsWritten: result.rowsWritten, bytesWritten: result.bytesWritten };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
+
+function best(runs: Run[]): Run {
+  return runs.reduce((a, b) => (b.rowsPerSecond > a.rowsPerSecond ? b : a));
+}
+
+export async function benchTransforms(rows = Number(process.env.TIDEWAY_BENCH_TRANSFORM_ROWS ?? 2_000_000)): Promise<BenchLine[]> {
+  const select: JobConfig['transform'] = [{ type: 'select', columns: ['id', 'name', 'amount', 'quantity', 'category'] }];
+  const sql: JobConfig['transform'] = [{ type: 'sql', query: SQL_QUERY }];
+  await run(200_000, select);
+  await run(200_000, sql);
+  const selects: Run[] = [];
+  const sqls: Run[] = [];
+  for (let i = 0; i < 3; i++) {
+    selects.push(await run(rows, select));
+    sqls.push(await run(rows, sql));
+  }
+  const s = best(selects);
+  const q = best(sqls);
+  return [
+    { name: `fake -> select -> blackhole, ${fmt(rows)} rows`, value: `${fmt(s.rowsPerSecond)} rows/s` },
+    { name: `  written`, value: `${fmt(s.rowsWritten)} rows, ${fmt(s.bytesWritten)} B` },
+    { name: `fake -> sql (3 computed columns, WHERE) -> blackhole`, value: `${fmt(q.rowsPerSecond)} rows/s`, ratio: (q.rowsPerSecond / s.rowsPerSecond).toFixed(2), goal: '>= 0.7' },
+    { name: `  written`, value: `${fmt(q.rowsWritten)} rows, ${fmt(q.bytesWritten)} B` },
+  ];
+}
