@@ -1,4 +1,4 @@
-import type { RecordBatch, Schema } from 'apache-arrow';
+import { type Data, type RecordBatch, type Schema, Type } from 'apache-arrow';
 import { type ConnectorDefinition, defineTransform } from '../../src/api/connector.js';
 import type { Logger } from '../../src/api/logger.js';
 import { z } from '../../src/api/options.js';
@@ -6,7 +6,7 @@ import type { Transform, TransformContext } from '../../src/api/transform.js';
 import { ColumnCheck } from '../field-kit/columns.js';
 import { RowMask } from '../field-kit/rows.js';
 import { textReader } from '../field-kit/text.js';
-import { ROW_KIND_COLUMN, ROW_KINDS, type RowKind, rowKindOf } from './row-kind.js';
+import { ROW_KIND_COLUMN, ROW_KINDS, type RowKind, rowKindOf, rowKindOfBytes } from './row-kind.js';
 
 const kinds = z.array(z.enum(ROW_KINDS)).min(1);
 
@@ -21,6 +21,19 @@ export const filterRowKindOptions = z
   });
 
 type FilterRowKindOptions = z.output<typeof filterRowKindOptions>;
+
+/** Row i's kind: straight from the bytes of a plain utf8 column, through its text otherwise. */
+function kindReader(data: Data, read: (row: number) => string | null): (row: number) => RowKind | undefined {
+  if (data.typeId !== Type.Utf8 || !data.valueOffsets || !data.values) return (row) => rowKindOf(read(row));
+  const offsets = data.valueOffsets as Int32Array;
+  const values = data.values as Uint8Array;
+  const bitmap = data.nullCount > 0 ? data.nullBitmap : undefined;
+  return (row) => {
+    const bit = data.offset + row;
+    if (bitmap && ((bitmap[bit >> 3]! >> (bit & 7)) & 1) === 0) return 'INSERT';
+    return rowKindOfBytes(values, offsets[row]!, offsets[row + 1]!);
+  };
+}
 
 /** Keeps the rows of a change stream whose kind (`__row_kind`) is wanted; the report counts the rest as filtered. */
 class FilterRowKindTransform implements Transform {
@@ -49,17 +62,18 @@ class FilterRowKindTransform implements Transform {
 
   apply(batch: RecordBatch, context: TransformContext): RecordBatch | null {
     if (this.column === undefined) return this.keep.has('INSERT') ? batch : null;
-    const read = textReader(batch.data.children[this.column]!);
+    const data = batch.data.children[this.column]!;
+    const read = textReader(data);
+    const kindAt = kindReader(data, read);
     const mask = new RowMask(batch.numRows);
     for (let row = 0; row < batch.numRows; row++) {
-      const value = read(row);
-      const kind = rowKindOf(value);
+      const kind = kindAt(row);
       if (kind === undefined) {
         mask.drop(row);
         context.reject(row, {
           code: 'ROW_KIND_UNKNOWN',
           column: ROW_KIND_COLUMN,
-          message: `${ROW_KIND_COLUMN} is ${JSON.stringify(value)}, which is not a row kind (${ROW_KINDS.join(', ')}, or +I, -U, +U, -D)`,
+          message: `${ROW_KIND_COLUMN} is ${JSON.stringify(read(row))}, which is not a row kind (${ROW_KINDS.join(', ')}, or +I, -U, +U, -D)`,
         });
       } else if (!this.keep.has(kind)) mask.drop(row);
     }

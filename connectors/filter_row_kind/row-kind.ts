@@ -17,3 +17,23 @@ export function rowKindOf(value: string | null): RowKind | undefined {
   if ((ROW_KINDS as readonly string[]).includes(value)) return value as RowKind;
   return SHORT[value];
 }
+
+const encoder = new TextEncoder();
+const SPELLINGS: readonly (readonly [Uint8Array, RowKind])[] = [
+  ...ROW_KINDS.map((kind) => [encoder.encode(kind), kind] as const),
+  ...Object.entries(SHORT).map(([short, kind]) => [encoder.encode(short), kind] as const),
+];
+
+/**
+ * `rowKindOf` for a value given as UTF-8 bytes `values[start, end)`, without decoding it to a string: a
+ * change stream's `__row_kind` is read for every row.
+ */
+export function rowKindOfBytes(values: Uint8Array, start: number, end: number): RowKind | undefined {
+  const length = end - start;
+  next: for (const [bytes, kind] of SPELLINGS) {
+    if (bytes.length !== length) continue;
+    for (let i = 0; i < length; i++) if (values[start + i] !== bytes[i]) continue next;
+    return kind;
+  }
+  return undefined;
+}

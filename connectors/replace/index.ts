@@ -4,8 +4,7 @@ import { z } from '../../src/api/options.js';
 import type { Transform } from '../../src/api/transform.js';
 import { ColumnCheck } from '../field-kit/columns.js';
 import { batchOf } from '../field-kit/rows.js';
-import { textReader } from '../field-kit/text.js';
-import { TypedColumn } from '../field-kit/typed-column.js';
+import { TextColumn, textReader } from '../field-kit/text.js';
 
 const REGEX_HELP = 'a JavaScript regular expression, compiled with the u (Unicode) flag';
 
@@ -79,7 +78,7 @@ function compile(r: Rule): (text: string) => string {
   }
   // A function as replacement keeps `$` literal.
   const literal = () => replacement;
-  return r.replace_first ? (text) => text.replace(pattern, literal) : (text) => text.split(pattern).join(replacement);
+  return r.replace_first ? (text) => text.replace(pattern, literal) : (text) => text.replaceAll(pattern, literal);
 }
 
 interface ColumnRules {
@@ -123,18 +122,17 @@ class ReplaceTransform implements Transform {
       const dictionary = data.dictionary!;
       let edited = this.dictionaries.get(dictionary);
       if (!edited) {
-        const field = new Field(column.field.name, data.type.dictionary, true);
-        edited = new Vector(dictionary.data.map((chunk) => this.edit(chunk, field, column.edit)));
+        edited = new Vector(dictionary.data.map((chunk) => this.edit(chunk, column.edit)));
         this.dictionaries.set(dictionary, edited);
       }
       return new Data(data.type, data.offset, data.length, data.nullCount, data, data.children, edited);
     }
-    return this.edit(data, new Field(column.field.name, data.type, true), column.edit);
+    return this.edit(data, column.edit);
   }
 
-  private edit(data: Data, field: Field, edit: (text: string) => string): Data {
+  private edit(data: Data, edit: (text: string) => string): Data {
     const read = textReader(data);
-    const out = new TypedColumn(field);
+    const out = new TextColumn(data.type);
     for (let row = 0; row < data.length; row++) {
       const text = read(row);
       out.appendText(text === null ? null : edit(text));

@@ -4,7 +4,7 @@ import { z } from '../../src/api/options.js';
 import type { Transform, TransformContext } from '../../src/api/transform.js';
 import { ColumnCheck } from '../field-kit/columns.js';
 import { batchOf, RowMask } from '../field-kit/rows.js';
-import { textReader } from '../field-kit/text.js';
+import { TextColumn, textReader } from '../field-kit/text.js';
 import { columnTypeName, TypedColumn, typedField } from '../field-kit/typed-column.js';
 import { splitter } from './splitter.js';
 
@@ -66,9 +66,9 @@ class SplitTransform implements Transform {
 
   apply(batch: RecordBatch, context: TransformContext): RecordBatch | null {
     const read = textReader(batch.data.children[this.source]!);
-    const columns = this.outputs.map((field) => new TypedColumn(field));
     // An empty part is NULL for a typed column, and empty text for a text one.
-    const emptyIsNull = columns.map((c) => c.field.type.typeId !== Type.Utf8);
+    const emptyIsNull = this.outputs.map((field) => field.type.typeId !== Type.Utf8);
+    const columns = this.outputs.map((field, i) => (emptyIsNull[i] ? new TypedColumn(field) : new TextColumn(field.type)));
     const mask = new RowMask(batch.numRows);
     for (let row = 0; row < batch.numRows; row++) {
       const text = read(row);
@@ -83,7 +83,7 @@ class SplitTransform implements Transform {
         const problem = column.appendText(part);
         if (problem !== undefined) {
           mask.drop(row);
-          context.reject(row, { code: 'SPLIT_TYPE', column: this.options.split_field, message: `part ${i + 1} of "${this.options.split_field}", for output field "${column.field.name}": ${problem}` });
+          context.reject(row, { code: 'SPLIT_TYPE', column: this.options.split_field, message: `part ${i + 1} of "${this.options.split_field}", for output field "${this.outputs[i]!.name}": ${problem}` });
         }
       }
     }

@@ -1,4 +1,4 @@
-import { Int32, Int64, Utf8 } from 'apache-arrow';
+import { Dictionary, Int32, Int64, Utf8 } from 'apache-arrow';
 import { describe, expect, it } from 'vitest';
 import { filterRowKindConnector } from '../../../connectors/filter_row_kind/index.js';
 import { ROW_KIND_COLUMN, rowKindOf } from '../../../connectors/filter_row_kind/row-kind.js';
@@ -79,6 +79,20 @@ describe('filter_row_kind', () => {
     const t = await transformOf(filterRowKindConnector, { include_kinds: ['INSERT'] });
     const batch = batchFrom({ [ROW_KIND_COLUMN]: { type: new Int32(), values: [1] } });
     expect(schemaError(t, batch.schema)).toMatchObject({ code: 'FILTER_ROW_KIND_NOT_TEXT', option: '', message: expect.stringContaining('"__row_kind" is of type Int32') });
+  });
+
+  it('reads a dictionary-encoded or sliced __row_kind column the same way', async () => {
+    const t = await transformOf(filterRowKindConnector, { include_kinds: ['DELETE', 'INSERT'] });
+    const values = ['DELETE', 'UPDATE_AFTER', null, 'nope', '-D', 'INSERT'];
+    const batch = batchFrom({ id: { type: new Int64(), values: values.map((_, i) => BigInt(i)) }, [ROW_KIND_COLUMN]: { type: new Dictionary(new Utf8(), new Int32()), values } });
+    t.outputSchema(batch.schema);
+    const context = collectingContext();
+    expect(ids(await t.apply(batch, context))).toEqual([0n, 2n, 4n, 5n]);
+    expect(context.rejected.map((r) => r.row)).toEqual([3]);
+    const sliced = changes(values).slice(2, 6);
+    const plain = collectingContext();
+    expect(ids(await t.apply(sliced, plain))).toEqual([2n, 4n, 5n]);
+    expect(plain.rejected.map((r) => [r.row, r.message.slice(0, 24)])).toEqual([[1, '__row_kind is "nope", wh']]);
   });
 
   it('rowKindOf', () => {

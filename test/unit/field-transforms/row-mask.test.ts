@@ -1,8 +1,8 @@
-import { Bool, Dictionary, Float64, Int32, Int64, Struct, Field, TimestampMillisecond, Utf8, List } from 'apache-arrow';
+import { Bool, Dictionary, Field, Float64, Int32, Int64, LargeUtf8, List, makeVector, Struct, TimestampMillisecond, Utf8 } from 'apache-arrow';
 import { describe, expect, it } from 'vitest';
 import { RowMask } from '../../../connectors/field-kit/rows.js';
 import { seededRandom } from '../../../src/testing/random.js';
-import { textReader } from '../../../connectors/field-kit/text.js';
+import { TextColumn, textReader } from '../../../connectors/field-kit/text.js';
 import { batchFrom, rowsOf } from './kit.js';
 
 describe('RowMask', () => {
@@ -51,5 +51,36 @@ describe('textReader', () => {
     const d = textReader(batch.data.children[1]!);
     expect([0, 1, 2].map(s)).toEqual([null, 'ü😀', '']);
     expect([0, 1, 2].map(d)).toEqual([null, 'y', 'x']);
+  });
+});
+
+describe('TextColumn', () => {
+  it.each([
+    ['ASCII with nulls and empty strings', ['a', null, '', 'bc', null]],
+    ['multi-byte text and emoji', ['é', '日本', null, '😀x', '', 'Zoë']],
+    ['a lone surrogate (encoded as U+FFFD, as any UTF-8 encoder does)', ['a\ud800b', 'c']],
+    ['only nulls', [null, null]],
+    ['nothing', []],
+  ] as [string, (string | null)[]][])('%s', (_, values) => {
+    for (const type of [new Utf8(), new LargeUtf8()]) {
+      const column = new TextColumn(type);
+      for (const v of values) column.appendText(v);
+      const data = column.finish();
+      expect(String(data.type)).toBe(String(type));
+      expect(data.nullCount).toBe(values.filter((v) => v === null).length);
+      expect([...makeVector(data)]).toEqual(values.map((v) => (v === null ? null : v.replace('\ud800', '\ufffd'))));
+      // The column owns its buffer (small strings are encoded into Node's shared pool).
+      expect(data.values.byteOffset).toBe(0);
+      expect(data.values.buffer.byteLength).toBe(data.values.byteLength);
+    }
+  });
+
+  it('starts again empty after finish', () => {
+    const column = new TextColumn(new Utf8());
+    column.appendText('a');
+    column.finish();
+    column.appendNull();
+    const data = column.finish();
+    expect([...makeVector(data)]).toEqual([null]);
   });
 });
