@@ -20,7 +20,7 @@ export const copyConnector: ConnectorDefinition = {
     options: copyOptions,
     create: (o) =>
       projectionTransform('copy', 'COPY', (check, input) => [
-        ...input.fields.map((field, index) => ({ name: field.name, index, option: `(input column "${field.name}")` })),
+        ...input.fields.map((field, index) => ({ name: field.name, index })),
         ...Object.entries(o.fields).map(([to, from]) => ({ name: to, index: check.column(from, `fields.${to}`).index, option: `fields.${to}` })),
       ]),
   }),

@@ -48,21 +48,24 @@ export class ColumnCheck {
   }
 
   /**
-   * Checks that the output columns `names` (with the option each comes from) are unique; a name given twice
-   * throws DUPLICATE_COLUMN at the second option naming it.
+   * Checks that the output columns are unique. Each comes from an option (`option`, its key path) or is an
+   * input column passed on (no option). A name given twice throws DUPLICATE_COLUMN at the option among the
+   * two that names it (the later one when both do).
    */
-  unique(columns: readonly { name: string; option: string }[]): void {
-    const seen = new Map<string, string>();
+  unique(columns: readonly { name: string; option?: string | undefined }[]): void {
+    const seen = new Map<string, string | undefined>();
+    const label = (name: string, option: string | undefined) => option ?? `the input column "${name}"`;
     for (const { name, option } of columns) {
-      const first = seen.get(name);
-      if (first !== undefined) {
-        throw new TidewayError(
-          `${this.code}_DUPLICATE_COLUMN`,
-          `${this.connector} would output two columns named "${name}" (${first} and ${option}); choose another name, or drop or rename the other column first`,
-          { context: { connector: this.connector, option } },
-        );
+      if (!seen.has(name)) {
+        seen.set(name, option);
+        continue;
       }
-      seen.set(name, option);
+      const first = seen.get(name);
+      throw new TidewayError(
+        `${this.code}_DUPLICATE_COLUMN`,
+        `${this.connector} would output two columns named "${name}" (${label(name, first)} and ${label(name, option)}); choose another name, or drop or rename the other column first`,
+        { context: { connector: this.connector, option: option ?? first ?? '' } },
+      );
     }
   }
 }

@@ -36,12 +36,13 @@ export class Projection {
 
 /**
  * A transform whose output columns are input columns: `plan` names them (each with the option it comes
- * from, for errors), using `check` to look input columns up; names must come out unique.
+ * from, for errors; none for a column passed on as it is), using `check` to look input columns up; names
+ * must come out unique.
  */
 export function projectionTransform(
   connector: string,
   code: string,
-  plan: (check: ColumnCheck, input: Schema) => (ProjectedColumn & { option: string })[],
+  plan: (check: ColumnCheck, input: Schema) => (ProjectedColumn & { option?: string | undefined })[],
 ): Transform {
   let projection: Projection | undefined;
   return {

@@ -71,7 +71,7 @@ class JsonPathTransform implements Transform {
       return { source: this.sources.indexOf(index), srcField: c.src_field, path: c.path, steps: parsed.steps, field: typedField(c.dest_field, c.dest_type) };
     });
     check.unique([
-      ...input.fields.map((f) => ({ name: f.name, option: `(input column "${f.name}")` })),
+      ...input.fields.map((f) => ({ name: f.name })),
       ...this.options.columns.map((c, i) => ({ name: c.dest_field, option: `columns[${i}].dest_field` })),
     ]);
     this.schema = new Schema([...input.fields, ...this.extractions.map((e) => e.field)], input.metadata);

@@ -23,7 +23,7 @@ export const renameConnector: ConnectorDefinition = {
         for (const from of Object.keys(o.fields)) check.column(from, `fields.${from}`);
         return input.fields.map((field, index) => {
           const to = o.fields[field.name];
-          return to === undefined ? { name: field.name, index, option: `(input column "${field.name}", not renamed)` } : { name: to, index, option: `fields.${field.name}` };
+          return to === undefined ? { name: field.name, index } : { name: to, index, option: `fields.${field.name}` };
         });
       }),
   }),

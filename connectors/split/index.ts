@@ -57,7 +57,7 @@ class SplitTransform implements Transform {
     const types = this.options.output_types;
     this.outputs = this.options.output_fields.map((name, i) => (types ? typedField(name, types[i]!) : new Field(name, new Utf8(), true)));
     check.unique([
-      ...kept.map(({ field }) => ({ name: field.name, option: `(input column "${field.name}")` })),
+      ...kept.map(({ field }) => ({ name: field.name })),
       ...this.outputs.map((f, i) => ({ name: f.name, option: `output_fields[${i}]` })),
     ]);
     this.schema = new Schema([...kept.map((k) => k.field), ...this.outputs], input.metadata);

@@ -30,7 +30,9 @@ describe('rename', () => {
     const clash = await transformOf(renameConnector, { fields: { id: 'amount' } });
     const error = schemaError(clash, input().schema);
     expect(error.code).toBe('RENAME_DUPLICATE_COLUMN');
-    expect(error.message).toContain('two columns named "amount"');
+    // At the option that made the clash, though the column it clashes with comes later.
+    expect(error.option).toBe('fields.id');
+    expect(error.message).toContain('two columns named "amount" (fields.id and the input column "amount")');
   });
 
   it('names an unknown column at fields.<column>, with a did-you-mean', async () => {
