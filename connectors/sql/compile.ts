@@ -701,9 +701,9 @@ export class Compiler {
   private checkParam(name: string, param: Param, arg: Node, index: number, at: QueryPosition): void {
     const t = arg.type;
     if (t === 'null' || param === 'any' || param === 'str') return;
-    const ok = param === 'num' || param === 'int' ? isNumeric(t) : param === 'dt' ? isTemporal(t) : param === 'bool' ? t === 'bool' : param === 'bin' ? t === 'binary' || t === 'utf8' : true;
+    const ok = param === 'num' || param === 'exact' || param === 'int' ? isNumeric(t) : param === 'dt' ? isTemporal(t) : param === 'bool' ? t === 'bool' : param === 'bin' ? t === 'binary' || t === 'utf8' : true;
     if (!ok) {
-      const wanted = { num: 'a number', int: 'an integer', dt: 'a date or timestamp', bool: 'a boolean', bin: 'text or bytes' }[param];
+      const wanted = { num: 'a number', exact: 'a number', int: 'an integer', dt: 'a date or timestamp', bool: 'a boolean', bin: 'text or bytes' }[param];
       this.mismatch(`${name.toUpperCase()} argument ${index + 1} must be ${wanted}, got ${t}${param === 'dt' && t === 'utf8' ? `; use CAST(... AS TIMESTAMP) or TO_TIMESTAMP(text, pattern)` : ''}`, at);
     }
   }

@@ -46,13 +46,11 @@ const pad = (value: number, width: number): string => String(Math.abs(value)).pa
 
 /** ISO 8601 week number and week-numbering year. */
 function isoWeek(ms: number): { week: number; year: number } {
+  // The Thursday of the week decides its year; weeks are counted from that year's first Thursday.
   const d = new Date(Math.floor(ms / MS_PER_DAY) * MS_PER_DAY);
-  const dow = (d.getUTCDay() + 6) % 7;
-  d.setUTCDate(d.getUTCDate() - dow + 3);
+  d.setUTCDate(d.getUTCDate() + 4 - (d.getUTCDay() || 7));
   const year = d.getUTCFullYear();
-  const firstThursday = new Date(Date.UTC(year, 0, 4));
-  const week = 1 + Math.round((d.getTime() - firstThursday.getTime()) / MS_PER_DAY / 7 - ((firstThursday.getUTCDay() + 6) % 7) / 7 + 3 / 7);
-  return { week, year };
+  return { week: Math.ceil(((d.getTime() - Date.UTC(year, 0, 1)) / MS_PER_DAY + 1) / 7), year };
 }
 
 function dayOfYear(d: Date): number {

@@ -6,10 +6,10 @@ import { MS_PER_DAY, type Scalar, type SqlType } from './types.js';
 
 /**
  * How a function's argument is checked and handed over: `str` takes any type as its text, `num` any number
- * (as a JS number), `int` an integer, `dt` a date or timestamp (as epoch ms), `bool` a boolean, `bin` bytes or
+ * (as a JS number), `exact` any number as it is (bigint for BIGINT), `int` an integer, `dt` a date or timestamp (as epoch ms), `bool` a boolean, `bin` bytes or
  * text (as bytes), `any` the value as it is.
  */
-export type Param = 'str' | 'num' | 'int' | 'dt' | 'bool' | 'bin' | 'any';
+export type Param = 'str' | 'num' | 'exact' | 'int' | 'dt' | 'bool' | 'bin' | 'any';
 
 export interface FunctionSpec {
   /** Parameters in order; the last `optional` of them may be left out. */
@@ -153,11 +153,14 @@ function unitOf(text: string): string {
 /** A temporal result from epoch ms: days for a date. */
 const fromMs = (ms: number, type: SqlType): number => (type === 'date' ? Math.floor(ms / MS_PER_DAY) : ms);
 
+/** Rounds half away from zero on the decimal digits as written (1.005 -> 1.01), not on the binary value. */
 function roundTo(x: number, digits: number, mode: 'round' | 'trunc'): number {
-  const factor = 10 ** digits;
-  const scaled = x * factor;
-  const r = mode === 'trunc' ? Math.trunc(scaled) : Math.sign(scaled) * Math.round(Math.abs(scaled));
-  return r / factor;
+  if (!Number.isFinite(x)) return x;
+  const text = String(Math.abs(x));
+  const shifted = text.includes('e') ? Math.abs(x) * 10 ** digits : Number(`${text}e${digits}`);
+  const r = mode === 'trunc' ? Math.trunc(shifted) : Math.round(shifted);
+  const back = String(r).includes('e') ? r / 10 ** digits : Number(`${r}e${-digits}`);
+  return x < 0 ? -back : back;
 }
 
 function math(f: (x: number) => number): FunctionSpec {
@@ -300,7 +303,7 @@ define('reverse', { params: ['str'], returns: 'utf8', impl: (a) => [...str(a[0]!
 define('initcap', { params: ['str'], returns: 'utf8', impl: (a) => str(a[0]!).toLowerCase().replace(/(^|[^\p{L}\p{N}])(\p{L})/gu, (_, p: string, c: string) => p + c.toUpperCase()) });
 
 // Numeric functions.
-define('abs', { params: ['num'], returns: sameType, impl: (a, t) => (t[0] === 'int64' ? ((a[0] as bigint) < 0n ? -(a[0] as bigint) : a[0]!) : Math.abs(num(a[0]!))) });
+define('abs', { params: ['exact'], returns: sameType, impl: (a, t) => (t[0] === 'int64' ? ((a[0] as bigint) < 0n ? -(a[0] as bigint) : a[0]!) : Math.abs(num(a[0]!))) });
 define('acos', math(Math.acos));
 define('asin', math(Math.asin));
 define('atan', math(Math.atan));
@@ -325,7 +328,7 @@ define('pi', { params: [], returns: 'float64', impl: () => Math.PI });
 define('power,pow', { params: ['num', 'num'], returns: 'float64', impl: (a) => num(a[0]!) ** num(a[1]!) });
 define('rand,random', { params: ['int'], optional: 1, returns: 'float64', volatile: true, impl: () => Math.random() });
 define('mod', {
-  params: ['num', 'num'],
+  params: ['exact', 'exact'],
   returns: widest,
   impl: (a, t) => {
     if (num(a[1]!) === 0 || a[1] === 0n) throw new RowFailure('SQL_DIVISION_BY_ZERO', 'MOD by zero');
@@ -334,12 +337,12 @@ define('mod', {
     return widest(t) === 'int64' ? r : Number(r);
   },
 });
-define('ceil,ceiling', { params: ['num'], returns: sameType, impl: (a, t) => (t[0] === 'float64' ? Math.ceil(num(a[0]!)) : a[0]!) });
-define('floor', { params: ['num'], returns: sameType, impl: (a, t) => (t[0] === 'float64' ? Math.floor(num(a[0]!)) : a[0]!) });
-define('round', { params: ['num', 'int'], optional: 1, returns: sameType, impl: (a, t) => (t[0] === 'float64' ? roundTo(num(a[0]!), a[1] === undefined ? 0 : num(a[1]), 'round') : t[0] === 'int64' ? a[0]! : roundTo(num(a[0]!), Math.min(0, a[1] === undefined ? 0 : num(a[1])), 'round')) });
-define('trunc,truncate', { params: ['num', 'int'], optional: 1, returns: sameType, impl: (a, t) => (t[0] === 'float64' ? roundTo(num(a[0]!), a[1] === undefined ? 0 : num(a[1]), 'trunc') : a[0]!) });
-define('trim_scale', { params: ['num'], returns: sameType, impl: (a) => a[0]! });
-define('sign', { params: ['num'], returns: 'int32', impl: (a) => (typeof a[0] === 'bigint' ? (a[0] > 0n ? 1 : a[0] < 0n ? -1 : 0) : Number.isNaN(num(a[0]!)) ? 0 : Math.sign(num(a[0]!))) });
+define('ceil,ceiling', { params: ['exact'], returns: sameType, impl: (a, t) => (t[0] === 'float64' ? Math.ceil(num(a[0]!)) : a[0]!) });
+define('floor', { params: ['exact'], returns: sameType, impl: (a, t) => (t[0] === 'float64' ? Math.floor(num(a[0]!)) : a[0]!) });
+define('round', { params: ['exact', 'int'], optional: 1, returns: sameType, impl: (a, t) => (t[0] === 'float64' ? roundTo(num(a[0]!), a[1] === undefined ? 0 : num(a[1]), 'round') : t[0] === 'int64' ? a[0]! : roundTo(num(a[0]!), Math.min(0, a[1] === undefined ? 0 : num(a[1])), 'round')) });
+define('trunc,truncate', { params: ['exact', 'int'], optional: 1, returns: sameType, impl: (a, t) => (t[0] === 'float64' ? roundTo(num(a[0]!), a[1] === undefined ? 0 : num(a[1]), 'trunc') : a[0]!) });
+define('trim_scale', { params: ['exact'], returns: sameType, impl: (a) => a[0]! });
+define('sign', { params: ['exact'], returns: 'int32', impl: (a) => (typeof a[0] === 'bigint' ? (a[0] > 0n ? 1 : a[0] < 0n ? -1 : 0) : Number.isNaN(num(a[0]!)) ? 0 : Math.sign(num(a[0]!))) });
 
 // Date and time functions. Timestamps are UTC.
 define('current_date,curdate', { params: [], returns: 'date', clock: true, impl: (_a, _t, now) => Math.floor(now / MS_PER_DAY) });

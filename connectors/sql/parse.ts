@@ -103,7 +103,8 @@ function convert(raw: RawNode, parent: QueryPosition): Expr {
     case 'single_quote_string':
     case 'string':
     case 'natural_string':
-      return { kind: 'literal', value: String(raw.value), literalType: 'string', at };
+      // The parser keeps the doubled quote of 'it''s' as written.
+      return { kind: 'literal', value: String(raw.value).replace(/''/g, "'"), literalType: 'string', at };
     case 'bool':
       return { kind: 'literal', value: Boolean(raw.value), literalType: 'bool', at };
     case 'null':
@@ -220,6 +221,8 @@ function convertFunction(raw: RawNode, at: QueryPosition): Expr {
     return { kind: 'call', name: mode, args: args.length === 2 ? [args[1]!, args[0]!] : args, at };
   }
   if (name === 'position' && keywords.includes('in')) return { kind: 'call', name: 'position', args, at };
+  // NOT (a AND b) reaches here as a call of "not".
+  if (name === 'not' && args.length === 1) return { kind: 'unary', op: 'NOT', arg: args[0]!, at };
   if (keywords.length > 0) throw queryError('SQL_UNSUPPORTED', `${name.toUpperCase()}(${keywords.join(' ').toUpperCase()} ...) is not supported; call ${name}(...) with comma-separated arguments`, at);
   return { kind: 'call', name, args, at };
 }
