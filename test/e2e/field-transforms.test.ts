@@ -134,6 +134,64 @@ sink:
     expect(report.error.message).toContain('"doc" is not valid JSON');
   });
 
+  it('with tolerance: all, rejected rows go to the dead-letter sink with their stage, code and row, and the rest is written', async () => {
+    const events = [
+      { id: 1, __row_kind: 'INSERT', doc: '{"n":1}' },
+      { id: 2, __row_kind: 'UPSERT', doc: '{"n":2}' },
+      { id: 3, __row_kind: 'DELETE', doc: '{"n":3}' },
+      { id: 4, __row_kind: 'INSERT', doc: '{"n":' },
+      { id: 5, __row_kind: '+U', doc: '{"n":"five"}' },
+      { id: 6, __row_kind: 'UPDATE_AFTER', doc: '{"m":6}' },
+    ];
+    const dir = workspace({
+      'events.jsonl': events.map((e) => JSON.stringify(e)).join('\n') + '\n',
+      'job.yaml': `env:
+  name: e2e-field-dead-letter
+  checkpoint:
+    dir: .ckpt
+  errors:
+    tolerance: all
+    dead_letter:
+      type: file
+      path: bad
+      format: jsonl
+source:
+  - type: file
+    path: events.jsonl
+transform:
+  - type: filter_row_kind
+    name: changes
+    exclude_kinds: [DELETE]
+  - type: json_path
+    name: extract
+    columns:
+      - { src_field: doc, path: $.n, dest_field: n, dest_type: int32 }
+sink:
+  - type: file
+    path: out
+    format: jsonl
+`,
+    });
+    const run = await runCli(['run', 'job.yaml', '--json'], { cwd: dir, env: {}, timeoutMs: 90_000 });
+    expect(run.code, run.stderr).toBe(0);
+    expect(outputRows(join(dir, 'out')).map((r) => [r.id, r.n])).toEqual([
+      [1, 1],
+      [6, null],
+    ]);
+    const bad = outputRows(join(dir, 'bad')).map((r) => ({ ...r, id: (JSON.parse(String(r.row_json)) as { id: number }).id }));
+    bad.sort((a, b) => a.id - b.id);
+    expect(bad.map((r) => [r.id, r.stage, r.stage_type, r.error_code, r.column])).toEqual([
+      [2, 'changes', 'filter_row_kind', 'ROW_KIND_UNKNOWN', '__row_kind'],
+      [4, 'extract', 'json_path', 'JSON_PATH_INVALID_JSON', 'doc'],
+      [5, 'extract', 'json_path', 'JSON_PATH_TYPE', 'doc'],
+    ]);
+    const report = JSON.parse(run.stdout) as { transforms: { name: string; rowsIn: number; rowsOut: number; rowsErrored?: number }[] };
+    expect(report.transforms.map((t) => [t.name, t.rowsIn, t.rowsOut, t.rowsErrored])).toEqual([
+      ['changes', 6, 4, 1],
+      ['extract', 4, 2, 2],
+    ]);
+  });
+
   it('tideway check names a column a field transform lacks, at its option, with a did-you-mean', async () => {
     const dir = workspace({
       'job.yaml': `env:
