@@ -40,11 +40,40 @@ interface RawNode {
 
 const parser = new sqlParser.Parser();
 
+/** Type names the parser's grammar accepts after CAST(... AS; others are swapped for CHAR before parsing. */
+const GRAMMAR_TYPES = new Set(['STRING', 'VARCHAR', 'TEXT', 'JSON', 'TINYINT', 'SMALLINT', 'INT', 'INTEGER', 'BIGINT', 'FLOAT', 'REAL', 'DOUBLE', 'DECIMAL', 'NUMERIC', 'NUMBER', 'BOOLEAN', 'BOOL', 'DATE', 'TIMESTAMP', 'DATETIME', 'TIMESTAMP_NTZ', 'TIMESTAMP_TZ', 'TIME', 'BINARY', 'VARBINARY']);
+
+/** 0-based offset to 1-based line and column. */
+function positionAt(text: string, offset: number): QueryPosition {
+  const before = text.slice(0, offset).split('\n');
+  return { offset, line: before.length, column: before[before.length - 1]!.length + 1 };
+}
+
+/**
+ * The grammar knows a fixed list of type names, so CAST(x AS BYTES) or a misspelt type would be a bare syntax
+ * error. Every `AS <name>(` or `AS <name>)` whose name the grammar lacks is replaced by `CHAR` padded to the
+ * same length (offsets stay valid); the names, with genuine CHARs, are queued in source order for the
+ * converter, which meets the casts in that order.
+ */
+function protectCastTargets(query: string): { text: string; targets: { name: string; at: QueryPosition }[] } {
+  const targets: { name: string; at: QueryPosition }[] = [];
+  const text = query.replace(/\bAS(\s+)([A-Za-z_][A-Za-z0-9_]*)(?=\s*[()])/gi, (match, space: string, name: string, offset: number) => {
+    const upper = name.toUpperCase();
+    if (GRAMMAR_TYPES.has(upper)) return match;
+    const at = positionAt(query, offset + 2 + space.length);
+    if (name.length < 4) throw queryError('SQL_UNKNOWN_TYPE', `unknown type ${upper} in CAST (types: STRING, VARCHAR, INT, BIGINT, DOUBLE, DECIMAL(p,s), BOOLEAN, DATE, TIMESTAMP, TIME, BYTES, ...)`, at);
+    targets.push({ name: upper, at });
+    return `AS${space}${'CHAR'.padEnd(name.length)}`;
+  });
+  return { text, targets };
+}
+
 /** Parses one `SELECT ... FROM <stream> [WHERE ...]`; every problem is a SQL_* error at its position. */
 export function parseQuery(query: string): SelectQuery {
   let raw: unknown;
+  const { text, targets } = protectCastTargets(query);
   try {
-    raw = parser.astify(query, { database: 'snowflake', parseOptions: { includeLocations: true } });
+    raw = parser.astify(text, { database: 'snowflake', parseOptions: { includeLocations: true } });
   } catch (error) {
     const loc = (error as { location?: RawLoc }).location?.start ?? START;
     const found = (error as { found?: string | null }).found;
@@ -66,16 +95,22 @@ export function parseQuery(query: string): SelectQuery {
   if (from.length !== 1) throw queryError(from.length === 0 ? 'SQL_NO_FROM' : 'SQL_UNSUPPORTED', from.length === 0 ? 'the query has no FROM; name the input stream: SELECT ... FROM <stream>' : 'joins are not supported: FROM names one stream', from[1]?.loc?.start ?? at);
   const table = from[0]!;
   if (typeof table.table !== 'string' || table.expr) throw queryError('SQL_UNSUPPORTED', 'FROM must name the input stream, not a subquery', table.loc?.start ?? at);
-  const items = (select.columns as RawNode[]).map((c) => convertItem(c, at));
-  return { items, from: { name: table.table, at: table.loc?.start ?? at }, where: select.where ? convert(select.where as RawNode, at) : undefined };
+  const context: Context = { targets };
+  const items = (select.columns as RawNode[]).map((c) => convertItem(c, at, context));
+  return { items, from: { name: table.table, at: table.loc?.start ?? at }, where: select.where ? convert(select.where as RawNode, at, context) : undefined };
 }
 
-function convertItem(raw: RawNode, parent: QueryPosition): SelectItem {
+interface Context {
+  /** Cast target names swapped for CHAR before parsing, in source order. */
+  readonly targets: { name: string; at: QueryPosition }[];
+}
+
+function convertItem(raw: RawNode, parent: QueryPosition, context: Context): SelectItem {
   const at = raw.loc?.start ?? parent;
   const expr = raw.expr as RawNode;
   if (expr.type === 'column_ref' && columnName(expr) === '*') return { kind: 'star', at };
   const alias = typeof raw.as === 'string' ? raw.as : undefined;
-  return { kind: 'expr', expr: convert(expr, at), alias, at };
+  return { kind: 'expr', expr: convert(expr, at, context), alias, at };
 }
 
 function columnName(raw: RawNode): string {
@@ -83,7 +118,7 @@ function columnName(raw: RawNode): string {
   return typeof column === 'string' ? column : String(column?.expr?.value ?? '');
 }
 
-function convert(raw: RawNode, parent: QueryPosition): Expr {
+function convert(raw: RawNode, parent: QueryPosition, context: Context): Expr {
   const at = raw.loc?.start ?? parent;
   switch (raw.type) {
     case 'column_ref': {
@@ -116,31 +151,34 @@ function convert(raw: RawNode, parent: QueryPosition): Expr {
     case 'unary_expr': {
       const op = String(raw.operator).toUpperCase();
       if (op !== '-' && op !== '+' && op !== 'NOT' && op !== '!') throw queryError('SQL_UNSUPPORTED', `operator ${op} is not supported`, at);
-      return { kind: 'unary', op: op === '!' ? 'NOT' : op, arg: convert(raw.expr as RawNode, at), at };
+      return { kind: 'unary', op: op === '!' ? 'NOT' : op, arg: convert(raw.expr as RawNode, at, context), at };
     }
     case 'binary_expr':
-      return convertBinary(raw, at);
+      return convertBinary(raw, at, context);
     case 'case': {
       const args = raw.args as RawNode[];
-      const whens = args.filter((a) => a.type === 'when').map((a) => ({ when: convert(a.cond as RawNode, at), then: convert(a.result as RawNode, at) }));
+      const whens = args.filter((a) => a.type === 'when').map((a) => ({ when: convert(a.cond as RawNode, at, context), then: convert(a.result as RawNode, at, context) }));
       const otherwise = args.find((a) => a.type === 'else');
-      return { kind: 'case', operand: raw.expr ? convert(raw.expr as RawNode, at) : undefined, whens, otherwise: otherwise ? convert(otherwise.result as RawNode, at) : undefined, at };
+      return { kind: 'case', operand: raw.expr ? convert(raw.expr as RawNode, at, context) : undefined, whens, otherwise: otherwise ? convert(otherwise.result as RawNode, at, context) : undefined, at };
     }
     case 'cast': {
       const target = (raw.target as { dataType: string; scale?: number; length?: number }[])[0]!;
       const keyword = String(raw.keyword).toLowerCase();
-      const scale = target.scale ?? (target.dataType.toUpperCase() === 'DECIMAL' || target.dataType.toUpperCase() === 'NUMERIC' ? 0 : undefined);
-      return { kind: 'cast', arg: convert(raw.expr as RawNode, at), target: { name: target.dataType.toUpperCase(), ...(scale === undefined ? {} : { scale }) }, orNull: keyword === 'try_cast', at };
+      const arg = convert(raw.expr as RawNode, at, context);
+      const swapped = target.dataType.toUpperCase() === 'CHAR' ? context.targets.shift() : undefined;
+      const name = swapped?.name ?? target.dataType.toUpperCase();
+      const scale = target.scale ?? (name === 'DECIMAL' || name === 'NUMERIC' ? 0 : undefined);
+      return { kind: 'cast', arg, target: { name, ...(scale === undefined ? {} : { scale }) }, orNull: keyword === 'try_cast', at: swapped?.at ?? at };
     }
     case 'extract': {
       const args = raw.args as { field: string; source: RawNode };
-      return { kind: 'call', name: 'extract', args: [{ kind: 'literal', value: String(args.field).toUpperCase(), literalType: 'string', at }, convert(args.source, at)], at };
+      return { kind: 'call', name: 'extract', args: [{ kind: 'literal', value: String(args.field).toUpperCase(), literalType: 'string', at }, convert(args.source, at, context)], at };
     }
     case 'function':
-      return convertFunction(raw, at);
+      return convertFunction(raw, at, context);
     case 'expr_list': {
       const list = raw.value as RawNode[];
-      if (list.length === 1) return convert(list[0]!, at);
+      if (list.length === 1) return convert(list[0]!, at, context);
       throw queryError('SQL_UNSUPPORTED', 'a list of values is only allowed after IN', at);
     }
     default:
@@ -148,20 +186,20 @@ function convert(raw: RawNode, parent: QueryPosition): Expr {
   }
 }
 
-function convertBinary(raw: RawNode, at: QueryPosition): Expr {
+function convertBinary(raw: RawNode, at: QueryPosition, context: Context): Expr {
   const op = String(raw.operator).toUpperCase();
-  const left = convert(raw.left as RawNode, at);
+  const left = convert(raw.left as RawNode, at, context);
   const right = raw.right as RawNode;
   switch (op) {
     case 'IN':
     case 'NOT IN': {
       const list = right.type === 'expr_list' ? (right.value as RawNode[]) : [right];
-      return { kind: 'in', arg: left, list: list.map((v) => convert(v, at)), negated: op === 'NOT IN', at };
+      return { kind: 'in', arg: left, list: list.map((v) => convert(v, at, context)), negated: op === 'NOT IN', at };
     }
     case 'BETWEEN':
     case 'NOT BETWEEN': {
       const [low, high] = right.value as RawNode[];
-      return { kind: 'between', arg: left, low: convert(low!, at), high: convert(high!, at), negated: op === 'NOT BETWEEN', at };
+      return { kind: 'between', arg: left, low: convert(low!, at, context), high: convert(high!, at, context), negated: op === 'NOT BETWEEN', at };
     }
     case 'IS':
     case 'IS NOT': {
@@ -169,21 +207,21 @@ function convertBinary(raw: RawNode, at: QueryPosition): Expr {
       if (right.type === 'null') return { kind: 'isnull', arg: left, negated, at };
       if (right.type === 'bool') {
         // x IS TRUE is never NULL: x = TRUE where x is not NULL.
-        const test: Expr = { kind: 'call', name: '__is_bool', args: [left, convert(right, at)], at };
+        const test: Expr = { kind: 'call', name: '__is_bool', args: [left, convert(right, at, context)], at };
         return negated ? { kind: 'unary', op: 'NOT', arg: test, at } : test;
       }
       throw queryError('SQL_UNSUPPORTED', `IS${negated ? ' NOT' : ''} takes NULL, TRUE or FALSE`, at);
     }
     case '!=':
-      return { kind: 'binary', op: '<>', left, right: convert(right, at), at };
+      return { kind: 'binary', op: '<>', left, right: convert(right, at, context), at };
     case '==':
-      return { kind: 'binary', op: '=', left, right: convert(right, at), at };
+      return { kind: 'binary', op: '=', left, right: convert(right, at, context), at };
     case 'REGEXP':
     case 'RLIKE':
-      return { kind: 'call', name: 'regexp_like', args: [left, convert(right, at)], at };
+      return { kind: 'call', name: 'regexp_like', args: [left, convert(right, at, context)], at };
     case 'NOT REGEXP':
     case 'NOT RLIKE':
-      return { kind: 'unary', op: 'NOT', arg: { kind: 'call', name: 'regexp_like', args: [left, convert(right, at)], at }, at };
+      return { kind: 'unary', op: 'NOT', arg: { kind: 'call', name: 'regexp_like', args: [left, convert(right, at, context)], at }, at };
     case '+':
     case '-':
     case '*':
@@ -202,19 +240,19 @@ function convertBinary(raw: RawNode, at: QueryPosition): Expr {
     case 'NOT LIKE':
     case 'ILIKE':
     case 'NOT ILIKE':
-      return { kind: 'binary', op, left, right: convert(right, at), at };
+      return { kind: 'binary', op, left, right: convert(right, at, context), at };
     default:
       throw queryError('SQL_UNSUPPORTED', `operator ${op} is not supported`, at);
   }
 }
 
 /** Function calls, with the keyword forms TRIM(BOTH x FROM y) and POSITION(a IN b) rewritten to plain calls. */
-function convertFunction(raw: RawNode, at: QueryPosition): Expr {
+function convertFunction(raw: RawNode, at: QueryPosition, context: Context): Expr {
   const parts = ((raw.name as { name: { value: string }[] }).name ?? []).map((p) => p.value);
   const name = parts.join('.').toLowerCase();
   const rawArgs = ((raw.args as { value?: RawNode[] } | null)?.value ?? []) as RawNode[];
   const keywords = rawArgs.filter((a) => a.type === 'origin').map((a) => String(a.value).toLowerCase());
-  const args = rawArgs.filter((a) => a.type !== 'origin').map((a) => convert(a, at));
+  const args = rawArgs.filter((a) => a.type !== 'origin').map((a) => convert(a, at, context));
   if (name === 'trim' && keywords.includes('from')) {
     const mode = keywords.includes('leading') ? 'ltrim' : keywords.includes('trailing') ? 'rtrim' : 'trim';
     // TRIM([BOTH|LEADING|TRAILING] [chars] FROM value)
