@@ -7,7 +7,7 @@ import type { Logger } from '../api/logger.js';
 import { silentLogger } from '../api/logger.js';
 import type { Redactor } from '../config/secrets.js';
 import type { ConnectorRegistry } from '../engine/registry.js';
-import { JobManager, type JobManagerEvents, JobRequestError, type JobSubmission } from './jobs.js';
+import { JobManager, type JobManagerEvents, JobRequestError, type JobSubmission, maskDeep } from './jobs.js';
 
 /** Request bodies larger than this are refused with 413 before they are read whole. */
 export const BODY_LIMIT = 1024 * 1024;
@@ -191,7 +191,7 @@ export function createServer(options: ServerOptions): TidewayServer {
   }
 
   function send(res: ServerResponse, event: string, data: unknown): void {
-    res.write(`event: ${event}\ndata: ${jobs.redactor.redact(JSON.stringify(data))}\n\n`);
+    res.write(`event: ${event}\ndata: ${JSON.stringify(maskDeep(jobs.redactor, data))}\n\n`);
   }
 
   let closing: Promise<void> | undefined;

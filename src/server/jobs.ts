@@ -151,7 +151,7 @@ export class JobManager extends EventEmitter<JobManagerEvents> {
     this.registry = options.registry ?? builtinRegistry();
     this.redactor = options.redactor ?? new Redactor();
     const base = options.logger ?? silentLogger;
-    const mask = (fields: Record<string, unknown> | undefined) => (fields ? (JSON.parse(this.redactor.redact(JSON.stringify(fields))) as Record<string, unknown>) : undefined);
+    const mask = (fields: Record<string, unknown> | undefined) => (fields ? maskDeep(this.redactor, fields) : undefined);
     this.logger = {
       debug: (m, f) => base.debug(this.redactor.redact(m), mask(f)),
       info: (m, f) => base.info(this.redactor.redact(m), mask(f)),
@@ -253,7 +253,7 @@ export class JobManager extends EventEmitter<JobManagerEvents> {
   async plan(id: string): Promise<ReturnType<typeof maskedPlan>> {
     const job = this.lookup(id);
     if (!job.masked) job.masked = maskedPlan((await this.prepare(job.spec)).plan);
-    return JSON.parse(this.redactor.redact(JSON.stringify(job.masked))) as ReturnType<typeof maskedPlan>;
+    return maskDeep(this.redactor, job.masked);
   }
 
   /**
@@ -356,8 +356,8 @@ export class JobManager extends EventEmitter<JobManagerEvents> {
           logger: this.jobLogger(job.view.id),
           baseDir: this.options.baseDir ?? process.cwd(),
           progressIntervalMs: this.options.progressIntervalMs ?? 1000,
-          onProgress: (progress) => this.onProgress(job, progress),
-          onCheckpoint: (checkpoint) => this.onCheckpoint(job, checkpoint),
+          onProgress: (progress) => this.guard('progress', () => this.onProgress(job, progress)),
+          onCheckpoint: (checkpoint) => this.guard('checkpoint', () => this.onCheckpoint(job, checkpoint)),
           ...(this.options.registry ? { registry: this.options.registry } : {}),
         };
         result = await runJob(loaded.config, runOptions);
@@ -383,6 +383,15 @@ export class JobManager extends EventEmitter<JobManagerEvents> {
       this.update(job, { status: 'failed', endedAt, lastError: this.mask(failure ?? { code: 'INTERNAL', message: 'the job did not run' }) });
     }
     await job.writes;
+  }
+
+  /** The engine calls these from its timers: a listener that throws must not take the server down. */
+  private guard(what: string, call: () => void): void {
+    try {
+      call();
+    } catch (error) {
+      this.logger.warn(`a ${what} listener failed`, { error: describeError(error) });
+    }
   }
 
   private onProgress(job: ManagedJob, progress: JobProgress): void {
@@ -473,8 +482,22 @@ export class JobManager extends EventEmitter<JobManagerEvents> {
   }
 
   private masked<T>(value: T): T {
-    return this.redactor.size === 0 ? structuredClone(value) : (JSON.parse(this.redactor.redact(JSON.stringify(value))) as T);
+    return maskDeep(this.redactor, value);
   }
+}
+
+/**
+ * A copy of `value` with every known secret masked in its strings (keys included). Numbers stay numbers: a
+ * secret of digits must not turn a row count into `***`, which would also break the JSON around it.
+ */
+export function maskDeep<T>(redactor: Redactor, value: T): T {
+  const walk = (v: unknown): unknown => {
+    if (typeof v === 'string') return redactor.redact(v);
+    if (Array.isArray(v)) return v.map(walk);
+    if (typeof v === 'object' && v !== null) return Object.fromEntries(Object.entries(v).map(([k, x]) => [redactor.redact(k), walk(x)]));
+    return v;
+  };
+  return walk(value) as T;
 }
 
 function specOf(submission: JobSubmission): JobSpec {

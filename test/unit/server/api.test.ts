@@ -313,6 +313,36 @@ describe('job server security', () => {
     expect(events.some((e) => e.event === 'progress')).toBe(true);
   });
 
+  it('masks a secret of digits in text without turning equal numbers into ***', async () => {
+    const s = await server();
+    const out = join(dir(), 'out');
+    const job = `env:\n  name: api-digits\nsource:\n  - type: fake\n    rows: 2000\n    splits: 2\nsink:\n  - type: file\n    path: ${out}\n    file_prefix: p\${TAG}\n`;
+    const response = await s.app.inject({ method: 'POST', url: '/api/jobs', payload: { job, variables: { TAG: '2000' }, secretVariables: ['TAG'] } });
+    expect(response.statusCode).toBe(201);
+    const { id } = response.json<{ id: string }>();
+    const view = await waitForEnd(s.jobs, id);
+    expect(view.status).toBe('finished');
+    const fetched = (await s.app.inject({ method: 'GET', url: `/api/jobs/${id}` })).json<JobView>();
+    expect(fetched.progress?.rowsRead).toBe(2000);
+    const plan = (await s.app.inject({ method: 'GET', url: `/api/jobs/${id}/plan` })).json<{ sinks: { options: Record<string, unknown> }[] }>();
+    expect(plan.sinks[0]!.options.file_prefix).toBe('p***');
+  });
+
+  it('a progress or checkpoint listener that throws does not stop the job or the server', async () => {
+    const s = await server();
+    const boom = () => {
+      throw new Error('listener bug');
+    };
+    s.jobs.on('progress', boom);
+    s.jobs.on('checkpoint', boom);
+    const out = join(dir(), 'out');
+    const { id } = (await submitYaml(s, batchJob('api-listener', out, 800))).json<{ id: string }>();
+    const view = await waitForEnd(s.jobs, id);
+    expect(view.status).toBe('finished');
+    expect(committedIds(out)).toHaveLength(800);
+    expect(logged.some((line) => line.includes('listener failed'))).toBe(true);
+  });
+
   it('knows loopback addresses', () => {
     for (const host of ['127.0.0.1', '127.1.2.3', 'localhost', '::1', '[::1]']) expect(isLoopback(host), host).toBe(true);
     for (const host of ['0.0.0.0', '::', '10.0.0.1', '192.168.1.1', 'example.com', '128.0.0.1', '127.0.0.1.evil.example']) expect(isLoopback(host), host).toBe(false);
