@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type LabelValues, Registry } from 'prom-client';
 import type { CheckpointEvent, JobProgress } from '../engine/result.js';
 
 /** One job as the metrics see it: its name is the `job` label. */
@@ -47,162 +47,105 @@ export class TidewayMetrics {
   private jobs: readonly MetricsJob[] = [];
 
   constructor(private readonly source: MetricsSource, private readonly now: () => number = Date.now) {
-    const registers = [this.registry];
-    const self = this;
-    const stageLabels = ['job', 'stage', 'stage_type', 'direction'] as const;
-
-    new Counter({
-      name: 'tideway_stage_rows_total',
-      help: 'Rows through a stage in the current run: a source\'s rows read (direction="out"), a transform\'s rows in and out, a sink\'s rows committed (direction="in").',
-      labelNames: stageLabels,
-      registers,
-      collect() {
-        this.reset();
-        for (const { name: job, progress } of self.jobs) {
-          if (!progress) continue;
-          for (const s of progress.sources) this.inc({ job, stage: s.name, stage_type: s.type, direction: 'out' }, s.rowsRead);
-          for (const t of progress.transforms) {
-            this.inc({ job, stage: t.name, stage_type: t.type, direction: 'in' }, t.rowsIn);
-            this.inc({ job, stage: t.name, stage_type: t.type, direction: 'out' }, t.rowsOut);
-          }
-          for (const s of progress.sinks) this.inc({ job, stage: s.name, stage_type: s.type, direction: 'in' }, s.rowsWritten);
+    const stage = ['job', 'stage', 'stage_type', 'direction'] as const;
+    const jobs = () => this.jobs.filter((j): j is MetricsJob & { progress: JobProgress } => j.progress !== null);
+    this.series('counter', 'tideway_stage_rows_total', 'Rows through a stage in the current run: a source\'s rows read (direction="out"), a transform\'s rows in and out, a sink\'s rows committed (direction="in").', stage, function* () {
+      for (const { name: job, progress } of jobs()) {
+        for (const s of progress.sources) yield [{ job, stage: s.name, stage_type: s.type, direction: 'out' }, s.rowsRead];
+        for (const t of progress.transforms) {
+          yield [{ job, stage: t.name, stage_type: t.type, direction: 'in' }, t.rowsIn];
+          yield [{ job, stage: t.name, stage_type: t.type, direction: 'out' }, t.rowsOut];
         }
-      },
+        for (const s of progress.sinks) yield [{ job, stage: s.name, stage_type: s.type, direction: 'in' }, s.rowsWritten];
+      }
     });
-    new Counter({
-      name: 'tideway_stage_bytes_total',
-      help: 'Bytes through a stage in the current run: a source\'s bytes read (direction="out"), a sink\'s bytes written (direction="in").',
-      labelNames: stageLabels,
-      registers,
-      collect() {
-        this.reset();
-        for (const { name: job, progress } of self.jobs) {
-          if (!progress) continue;
-          for (const s of progress.sources) this.inc({ job, stage: s.name, stage_type: s.type, direction: 'out' }, s.bytesRead);
-          for (const s of progress.sinks) this.inc({ job, stage: s.name, stage_type: s.type, direction: 'in' }, s.bytesWritten);
+    this.series('counter', 'tideway_stage_bytes_total', 'Bytes through a stage in the current run: a source\'s bytes read (direction="out"), a sink\'s bytes written (direction="in").', stage, function* () {
+      for (const { name: job, progress } of jobs()) {
+        for (const s of progress.sources) yield [{ job, stage: s.name, stage_type: s.type, direction: 'out' }, s.bytesRead];
+        for (const s of progress.sinks) yield [{ job, stage: s.name, stage_type: s.type, direction: 'in' }, s.bytesWritten];
+      }
+    });
+    this.series('counter', 'tideway_stage_dead_letter_rows_total', 'Rows a transform or sink handed to its dirty-data policy (rowsErrored) in the current run.', ['job', 'stage', 'stage_type'], function* () {
+      for (const { name: job, progress } of jobs()) {
+        for (const s of [...progress.transforms, ...progress.sinks]) {
+          const errored = rowsErrored(s);
+          if (errored !== undefined) yield [{ job, stage: s.name, stage_type: s.type }, errored];
         }
-      },
+      }
     });
-    new Counter({
-      name: 'tideway_stage_dead_letter_rows_total',
-      help: 'Rows a transform or sink handed to its dirty-data policy (rowsErrored) in the current run; absent for stages that do not count them.',
-      labelNames: ['job', 'stage', 'stage_type'] as const,
-      registers,
-      collect() {
-        this.reset();
-        for (const { name: job, progress } of self.jobs) {
-          if (!progress) continue;
-          for (const stage of [...progress.transforms, ...progress.sinks]) {
-            const errored = rowsErrored(stage);
-            if (errored !== undefined) this.inc({ job, stage: stage.name, stage_type: stage.type }, errored);
-          }
+    this.series('gauge', 'tideway_source_lag_rows', 'Rows a source has yet to read, where it knows its total (rows_total minus rows read by this and earlier runs); absent otherwise.', ['job', 'stage', 'stage_type'], function* () {
+      for (const { name: job, progress } of jobs()) {
+        for (const s of progress.sources) {
+          if (s.rowsTotal !== null) yield [{ job, stage: s.name, stage_type: s.type }, Math.max(0, s.rowsTotal - (s.rowsReadEarlier ?? 0) - s.rowsRead)];
         }
-      },
+      }
     });
-    new Gauge({
-      name: 'tideway_source_lag_rows',
-      help: 'Rows a source has yet to read, where it knows its total (rows_total minus rows read by this and earlier runs); absent otherwise.',
-      labelNames: ['job', 'stage', 'stage_type'] as const,
-      registers,
-      collect() {
-        this.reset();
-        for (const { name: job, progress } of self.jobs) {
-          for (const s of progress?.sources ?? []) {
-            if (s.rowsTotal === null) continue;
-            this.set({ job, stage: s.name, stage_type: s.type }, Math.max(0, s.rowsTotal - (s.rowsReadEarlier ?? 0) - s.rowsRead));
-          }
-        }
-      },
-    });
-    new Gauge({
-      name: 'tideway_pipeline_queue_depth',
-      help: 'Batches waiting in a pipeline\'s queue between its reader and its writers; at tideway_pipeline_queue_capacity the sinks hold the reader back.',
-      labelNames: ['job', 'pipeline', 'source'] as const,
-      registers,
-      collect() {
-        this.reset();
-        for (const { name: job, progress } of self.jobs) {
-          for (const p of progress?.pipelines ?? []) this.set({ job, pipeline: String(p.id), source: p.source }, p.queueDepth);
-        }
-      },
-    });
-    new Gauge({
-      name: 'tideway_pipeline_queue_capacity',
-      help: 'Batches a pipeline\'s queue holds at most (env.queue_capacity).',
-      labelNames: ['job', 'pipeline', 'source'] as const,
-      registers,
-      collect() {
-        this.reset();
-        for (const { name: job, progress } of self.jobs) {
-          for (const p of progress?.pipelines ?? []) this.set({ job, pipeline: String(p.id), source: p.source }, p.queueCapacity);
-        }
-      },
-    });
-    new Counter({
-      name: 'tideway_checkpoints_completed_total',
-      help: 'Checkpoints committed by the job\'s current run.',
-      labelNames: ['job'] as const,
-      registers,
-      collect() {
-        this.reset();
-        for (const { name: job, progress } of self.jobs) if (progress) this.inc({ job }, progress.checkpoints);
-      },
+    const pipelines = (value: (p: JobProgress['pipelines'][number]) => number) =>
+      function* (): Generator<[Record<'job' | 'pipeline' | 'source', string>, number]> {
+        for (const { name: job, progress } of jobs()) for (const p of progress.pipelines ?? []) yield [{ job, pipeline: String(p.id), source: p.source }, value(p)];
+      };
+    this.series('gauge', 'tideway_pipeline_queue_depth', 'Batches waiting in a pipeline\'s queue between its reader and its writers; at tideway_pipeline_queue_capacity the sinks hold the reader back.', ['job', 'pipeline', 'source'], pipelines((p) => p.queueDepth));
+    this.series('gauge', 'tideway_pipeline_queue_capacity', 'Batches a pipeline\'s queue holds at most (env.queue_capacity).', ['job', 'pipeline', 'source'], pipelines((p) => p.queueCapacity));
+    this.series('counter', 'tideway_checkpoints_completed_total', 'Checkpoints committed by the job\'s current run.', ['job'], function* () {
+      for (const { name: job, progress } of jobs()) yield [{ job }, progress.checkpoints];
     });
     this.checkpointDuration = new Histogram({
       name: 'tideway_checkpoint_duration_seconds',
       help: 'Time from a checkpoint\'s trigger until it settled, by outcome (committed, abandoned, in-doubt, failed).',
       labelNames: ['job', 'status'] as const,
       buckets: CHECKPOINT_DURATION_BUCKETS,
-      registers,
+      registers: [this.registry],
     });
-    new Gauge({
-      name: 'tideway_checkpoint_last_size_bytes',
-      help: 'Size of the job\'s last committed checkpoint as saved.',
-      labelNames: ['job'] as const,
-      registers,
-      collect() {
-        this.reset();
-        for (const [job, last] of self.lastCheckpoint) this.set({ job }, last.bytes);
-      },
+    const last = this.lastCheckpoint;
+    this.series('gauge', 'tideway_checkpoint_last_size_bytes', 'Size of the job\'s last committed checkpoint as saved.', ['job'], function* () {
+      for (const [job, checkpoint] of last) yield [{ job }, checkpoint.bytes];
     });
-    new Gauge({
-      name: 'tideway_checkpoint_last_committed_rows',
-      help: 'Rows every sink had made visible when the job\'s last checkpoint committed.',
-      labelNames: ['job'] as const,
-      registers,
-      collect() {
-        this.reset();
-        for (const [job, last] of self.lastCheckpoint) this.set({ job }, last.rowsCommitted);
-      },
+    this.series('gauge', 'tideway_checkpoint_last_committed_rows', 'Rows every sink had made visible when the job\'s last checkpoint committed.', ['job'], function* () {
+      for (const [job, checkpoint] of last) yield [{ job }, checkpoint.rowsCommitted];
     });
-    new Gauge({
-      name: 'tideway_seconds_since_last_checkpoint',
-      help: 'Seconds since the running job\'s last committed checkpoint (absent before its first and once the job has ended): alert when it exceeds a few checkpoint intervals.',
-      labelNames: ['job'] as const,
-      registers,
-      collect() {
-        this.reset();
-        for (const job of self.jobs) {
-          if (!job.active) continue;
-          const at = self.lastCommitAt(job);
-          if (at !== undefined) this.set({ job: job.name }, Math.max(0, (self.now() - at) / 1000));
-        }
-      },
+    const self = this;
+    this.series('gauge', 'tideway_seconds_since_last_checkpoint', 'Seconds since the running job\'s last committed checkpoint (absent before its first and once the job has ended): alert when it exceeds a few checkpoint intervals.', ['job'], function* () {
+      for (const job of self.jobs) {
+        const at = job.active ? self.lastCommitAt(job) : undefined;
+        if (at !== undefined) yield [{ job: job.name }, Math.max(0, (self.now() - at) / 1000)];
+      }
     });
-    new Gauge({
-      name: 'tideway_job_status',
-      help: 'The job\'s status: 1 on the series of its current status, 0 on the others.',
-      labelNames: ['job', 'status'] as const,
-      registers,
-      collect() {
-        this.reset();
-        for (const job of self.jobs) {
-          for (const status of self.source.statuses) this.set({ job: job.name, status }, status === job.status ? 1 : 0);
-        }
-      },
+    this.series('gauge', 'tideway_job_status', 'The job\'s status: 1 on the series of its current status, 0 on the others.', ['job', 'status'], function* () {
+      for (const job of self.jobs) for (const status of self.source.statuses) yield [{ job: job.name, status }, status === job.status ? 1 : 0];
     });
 
     this.unsubscribe = source.subscribe((job, event) => this.onCheckpoint(job, event));
+  }
+
+  /**
+   * A counter or gauge whose series are computed at each scrape from `values` (label values and the number):
+   * counters carry the run's totals as the engine counts them, so they are set, not incremented by deltas.
+   */
+  private series<L extends string>(kind: 'counter' | 'gauge', name: string, help: string, labelNames: readonly L[], values: () => Iterable<[Record<L, string>, number]>): void {
+    const registers = [this.registry];
+    if (kind === 'counter') {
+      new Counter({
+        name,
+        help,
+        labelNames,
+        registers,
+        collect() {
+          this.reset();
+          for (const [labels, value] of values()) this.inc(labels as LabelValues<L>, value);
+        },
+      });
+      return;
+    }
+    new Gauge({
+      name,
+      help,
+      labelNames,
+      registers,
+      collect() {
+        this.reset();
+        for (const [labels, value] of values()) this.set(labels as LabelValues<L>, value);
+      },
+    });
   }
 
   /** The Content-Type of `metrics()`. */

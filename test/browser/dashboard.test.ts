@@ -68,6 +68,11 @@ describe.skipIf(!chromiumPresent())('dashboard in headless Chromium', () => {
     rmSync(work, { recursive: true, force: true });
   });
 
+  /** Waits until the throughput chart shows at least `min` points (the expression runs in the page). */
+  async function chartPoints(min: number): Promise<void> {
+    await page.waitForFunction(`Number(document.querySelector('svg.chart')?.getAttribute('data-points')) >= ${min}`, null, { timeout: 60_000 });
+  }
+
   async function api<T>(path: string, init?: RequestInit): Promise<T> {
     const response = await fetch(`${base}${path}`, init);
     expect(response.ok, `${path}: ${response.status} ${await response.clone().text()}`).toBe(true);
@@ -92,7 +97,7 @@ describe.skipIf(!chromiumPresent())('dashboard in headless Chromium', () => {
     expect(await page.locator('svg.dag .node').count()).toBe(4);
     expect(await page.locator('svg.dag path.edge').count()).toBe(3);
     // Live throughput: points appear while the job runs, one series per source and sink.
-    await page.waitForFunction(() => Number(document.querySelector('svg.chart')?.getAttribute('data-points')) >= 6, null, { timeout: 60_000 });
+    await chartPoints(6);
     expect(await page.locator('.legend-item').allTextContents()).toEqual([expect.stringContaining('read by orders'), expect.stringContaining('committed by lake'), expect.stringContaining('committed by audit')]);
     await page.waitForSelector('.job-head [data-status="finished"]', { timeout: 120_000 });
 
@@ -164,7 +169,7 @@ describe.skipIf(!chromiumPresent())('dashboard in headless Chromium', () => {
     await page.waitForURL(/#\/jobs\/[^/]+$/);
     const id = decodeURIComponent(new URL(page.url()).hash.replace('#/jobs/', ''));
     await page.waitForSelector('.job-head [data-status="running"]', { timeout: 60_000 });
-    await page.waitForFunction(() => Number(document.querySelector('svg.chart')?.getAttribute('data-points')) >= 4, null, { timeout: 60_000 });
+    await chartPoints(4);
     // Wait for a committed checkpoint so that the screenshot of a running job shows its timeline.
     await page.waitForSelector('[data-testid="checkpoints"] tr[data-checkpoint]', { timeout: 60_000 });
     await page.screenshot({ path: join(OUTPUT, 'job-running.png'), fullPage: true });
