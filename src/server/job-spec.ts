@@ -59,7 +59,7 @@ export async function prepareJob(spec: JobSpec, options: PrepareOptions): Promis
   const issues = await verifyPlan(loaded.plan, { baseDir: options.baseDir });
   if (issues.length > 0) return { ok: false, problem: configProblem(spec.file, issues.map((issue) => loaded.locations.attach(issue))), secrets };
   try {
-    await ensureDirectory(dir, { option: 'env.checkpoint.dir' });
+    await ensureDirectory(dir, { option: 'checkpoint.dir' });
   } catch (error) {
     if (!(error instanceof TidewayError) || !error.code.startsWith('PATH_')) throw error;
     const issue = loaded.locations.attach({ path: 'env.checkpoint.dir', message: `[${error.code}] ${error.message}` });

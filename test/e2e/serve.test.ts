@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { committedIds, expectExactlyOnce } from '../helpers/output.js';
+import { streamingJob } from '../unit/server/helpers.js';
 import { ensureBuilt } from './support/build.js';
 import { runCli, startCli, useWorkspaces, waitFor } from './support/cli.js';
 
@@ -103,22 +104,7 @@ sink:
     format: jsonl
 `;
 
-const streaming = `env:
-  name: e2e-stream
-  mode: streaming
-  checkpoint:
-    interval: 200ms
-source:
-  - type: fake
-    unbounded: true
-    splits: 2
-    chunk_rows: 50
-    rows_per_second: 2000
-sink:
-  - type: file
-    path: out/stream
-    format: jsonl
-`;
+const streaming = streamingJob('e2e-stream', 'out/stream');
 
 const SLOW_ROWS = 6000;
 const slow = `env:
