@@ -1,10 +1,10 @@
-import { Data, type RecordBatch, type Schema, Struct, RecordBatch as Batch, type TypeMap } from 'apache-arrow';
+import { Data, RecordBatch, type Schema, Struct, type TypeMap } from 'apache-arrow';
 import { takeRows } from '../oss/take.js';
 
 /** A batch of `schema` whose columns are `children` (each `length` rows long); the buffers are shared, not copied. */
 export function batchOf(schema: Schema, children: Data[], length: number): RecordBatch {
   const data = new Data(new Struct(schema.fields), 0, length, 0, undefined, children);
-  return new Batch(schema as Schema<TypeMap>, data as Data<Struct<TypeMap>>);
+  return new RecordBatch(schema as Schema<TypeMap>, data as Data<Struct<TypeMap>>);
 }
 
 /**

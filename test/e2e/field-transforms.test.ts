@@ -178,7 +178,8 @@ sink:
       [1, 1],
       [6, null],
     ]);
-    const bad = outputRows(join(dir, 'bad')).map((r) => ({ ...r, id: (JSON.parse(String(r.row_json)) as { id: number }).id }));
+    type DeadLetter = { stage: string; stage_type: string; error_code: string; column: string | null; row_json: string };
+    const bad = (outputRows(join(dir, 'bad')) as DeadLetter[]).map((r) => ({ ...r, id: (JSON.parse(r.row_json) as { id: number }).id }));
     bad.sort((a, b) => a.id - b.id);
     expect(bad.map((r) => [r.id, r.stage, r.stage_type, r.error_code, r.column])).toEqual([
       [2, 'changes', 'filter_row_kind', 'ROW_KIND_UNKNOWN', '__row_kind'],
