@@ -18,7 +18,7 @@ export function planText(plan: JobPlan, parallelismOverride?: number): string {
   out.push('');
   section(out, 'sources', plan.sources, (s) => `-> ${s.output}`);
   section(out, 'transforms', plan.transforms, (s) => `${s.input} -> ${s.output}`);
-  section(out, 'sinks', plan.sinks, (s) => `<- ${s.input}`);
+  section(out, 'sinks', plan.sinks, (s) => (s.deadLetterFor !== undefined ? `<- rejected rows (${s.deadLetterFor})` : `<- ${s.input}`));
   out.push('dag');
   for (const line of dagLines(plan)) out.push(`  ${line}`);
   return `${out.join('\n')}\n`;

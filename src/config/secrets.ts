@@ -1,4 +1,5 @@
 import { secretKeys } from '../api/options.js';
+import { deadLetterBlocks } from '../engine/dirty-data.js';
 import { RESERVED_STAGE_KEYS } from '../engine/job-config.js';
 import type { Capability, ConnectorRegistry } from '../engine/registry.js';
 import type { Substitution } from './read-yaml.js';
@@ -22,20 +23,26 @@ const STAGE_SECTIONS: readonly [string, Capability][] = [
 export function collectSecrets(config: unknown, registry: ConnectorRegistry, substitutions: readonly Substitution[] = [], vars: Readonly<Record<string, string>> = {}, env: Readonly<Record<string, string | undefined>> = {}): string[] {
   const found = new Set<string>();
   const secretPaths: string[] = [];
+  const blocks: [unknown, string, Capability][] = [];
   if (isRecord(config)) {
     for (const [section, capability] of STAGE_SECTIONS) {
       const stages = config[section];
       const list = Array.isArray(stages) ? stages : stages === undefined || stages === null ? [] : [stages];
       list.forEach((stage, index) => {
-        if (!isRecord(stage) || typeof stage.type !== 'string') return;
-        const factory = registry.get(stage.type)?.[capability];
-        if (!factory) return;
-        for (const key of secretKeys(factory.options)) {
-          if ((RESERVED_STAGE_KEYS as readonly string[]).includes(key) || stage[key] === undefined) continue;
-          secretPaths.push(`${section}[${index}].${key}`);
-          for (const text of leaves(stage[key])) found.add(text);
-        }
+        blocks.push([stage, `${section}[${index}]`, capability]);
       });
+    }
+    // A dead_letter block is a sink block too (README, "Dirty data").
+    for (const { block, path } of deadLetterBlocks(config)) blocks.push([block, path, 'sink']);
+  }
+  for (const [stage, path, capability] of blocks) {
+    if (!isRecord(stage) || typeof stage.type !== 'string') continue;
+    const factory = registry.get(stage.type)?.[capability];
+    if (!factory) continue;
+    for (const key of secretKeys(factory.options)) {
+      if ((RESERVED_STAGE_KEYS as readonly string[]).includes(key) || stage[key] === undefined) continue;
+      secretPaths.push(`${path}.${key}`);
+      for (const text of leaves(stage[key])) found.add(text);
     }
   }
   // A variable that feeds a secret is itself a secret, whatever it is called and wherever else it is used.

@@ -4,6 +4,7 @@ import type { Logger } from '../api/logger.js';
 import type { JobConfig } from './job-config.js';
 import { stderrLogger } from './logger.js';
 import { planJobOrThrow } from './plan.js';
+import { DEAD_LETTER_SCHEMA } from './dirty-data.js';
 import type { ConnectorRegistry } from './registry.js';
 
 export interface ConnectionCheck {
@@ -75,7 +76,8 @@ export async function checkConnections(
     }
     await attempt(stage, async () => {
       try {
-        const schema = stage.input === undefined ? undefined : streams.get(stage.input);
+        // A dead-letter sink receives rejected rows in their own schema, not a stream.
+        const schema = stage.deadLetterFor !== undefined ? DEAD_LETTER_SCHEMA : stage.input === undefined ? undefined : streams.get(stage.input);
         await sink.check!({
           jobName: plan.env.name,
           attemptId: 'check',

@@ -343,3 +343,23 @@ export class ErrorBudget {
     return undefined;
   }
 }
+
+/** Every `dead_letter` block a job writes (in env.errors and in stage errors blocks), with its key path, valid or not. */
+export function deadLetterBlocks(config: unknown): { block: Record<string, unknown>; path: string }[] {
+  const out: { block: Record<string, unknown>; path: string }[] = [];
+  const from = (errors: unknown, path: string) => {
+    const block = isRecord(errors) ? errors.dead_letter : undefined;
+    if (isRecord(block)) out.push({ block, path: `${path}.errors.dead_letter` });
+  };
+  if (!isRecord(config)) return out;
+  if (isRecord(config.env)) from(config.env.errors, 'env');
+  for (const section of ['transform', 'sink'] as const) {
+    const stages = config[section];
+    if (Array.isArray(stages)) stages.forEach((stage, i) => from(isRecord(stage) ? stage.errors : undefined, `${section}[${i}]`));
+  }
+  return out;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/api/logger.js';
 import { LocalCheckpointStore } from '../../src/engine/checkpoint-store.js';
-import type { JobConfig } from '../../src/engine/job-config.js';
+import type { JobConfig, StageConfig } from '../../src/engine/job-config.js';
 import { builtinConnectors, ConnectorRegistry, runJob } from '../../src/index.js';
 import { fakeSource, fileSinkOutput, kitSeeds, type KitSubject, runFailureAndResume } from '../../src/testing/connector-kit.js';
 import { rejectTransformConnector } from '../../src/testing/reject-transform.js';
@@ -29,7 +29,7 @@ async function deadLetterIds(dir: string): Promise<number[]> {
   return ids;
 }
 
-function rejectStage(workDir: string, maxErrors: number): Record<string, unknown> {
+function rejectStage(workDir: string, maxErrors: number): StageConfig {
   return {
     type: 'test-reject',
     name: 'reject',

@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { DateDay, Decimal, Field, Int64, makeData, RecordBatch, Schema, Struct, Utf8, vectorFromArray } from 'apache-arrow';
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/api/logger.js';
+import { planText } from '../../../src/cli/plan-text.js';
+import { collectSecrets } from '../../../src/config/secrets.js';
 import type { RowError } from '../../../src/api/transform.js';
 import { BatchRejections, DEAD_LETTER_SCHEMA, ErrorBudget, type ErrorPolicy, limitCrossed, mergePolicy, rowJson, SecretMask, type StageRef } from '../../../src/engine/dirty-data.js';
 import type { JobConfig } from '../../../src/engine/job-config.js';
@@ -131,6 +133,20 @@ describe('dirty-data policy: planning', () => {
     if (!result.ok) return;
     const deadLetter = result.plan.sinks[1]!;
     expect(JSON.stringify(deadLetter.maskedOptions)).not.toContain('hunter22');
+  });
+
+  it('collects the dead-letter sink\'s secrets, so the CLI masks them in logs and errors', () => {
+    const url = 'postgres://u:hunter22@db/x';
+    const config = { ...base, env: { name: 'p', errors: { tolerance: 'all', dead_letter: { type: 'postgres', url, table: 'bad_rows' } } }, transform: [{ type: 'test-reject', every: 2, errors: { dead_letter: { type: 'postgres', url: `${url}2`, table: 't' } } }] };
+    const secrets = collectSecrets(config, registry);
+    expect(secrets).toContain(url);
+    expect(secrets).toContain(`${url}2`);
+  });
+
+  it('shows a dead-letter sink in the plan as reading the rejected rows', () => {
+    const result = planJob({ ...base, env: { name: 'p', errors: { tolerance: 'all', dead_letter: { type: 'file', path: 'bad' } } } }, registry);
+    if (!result.ok) throw new Error(JSON.stringify(result.issues));
+    expect(planText(result.plan)).toMatch(/^ {2}dead-letter \(file\) {2}\[env.errors.dead_letter\] {2}<- rejected rows \(env.errors.dead_letter\)$/m);
   });
 });
 
