@@ -509,6 +509,8 @@ export class Compiler {
     const otherwise = expr.otherwise ? this.compile(expr.otherwise) : constNode('null', null);
     const branches = [...whens.map((w) => ({ value: w.value, at: w.at })), { value: otherwise, at: expr.otherwise?.at ?? expr.at }];
     const type = this.unify(branches, 'CASE');
+    // Every branch NULL: the CASE is NULL, of the type that coerces to anything.
+    if (type === 'null') return constNode('null', null);
     return this.conditional(
       type,
       whens.map((w) => ({ condition: w.condition, value: widen(w.value, type) })),
@@ -524,7 +526,7 @@ export class Compiler {
       if (!next) this.mismatch(`${what} mixes ${type} and ${branch.value.type}; CAST the values to one type`, branch.at);
       type = next;
     }
-    return type === 'null' ? 'utf8' : type;
+    return type;
   }
 
   /**
@@ -628,6 +630,7 @@ export class Compiler {
         if (expr.args.length < 1) this.arity(name, 'at least 1', expr);
         const args = expr.args.map((a) => this.compile(a));
         const type = this.unify(args.map((value, i) => ({ value, at: expr.args[i]!.at })), name.toUpperCase());
+        if (type === 'null') return constNode('null', null);
         const greater = name === 'greatest';
         // NULLs are ignored, as in PostgreSQL; the result is NULL only when every argument is.
         return this.generic(type, args.map((a) => widen(a, type)), (a) => a.reduce<Scalar>((best, v) => (v === null ? best : best === null ? v : (greater ? v! > best! : v! < best!) ? v : best), null), false, 'handle');
@@ -677,7 +680,7 @@ export class Compiler {
     // Only the arguments whose type differs from what the function reads are converted, in place.
     const convert = kinds.map((kind, i) => (needsConversion(types[i]!, kind) ? i : -1)).filter((i) => i >= 0);
     return this.generic(
-      returns === 'null' ? 'utf8' : returns,
+      returns,
       args,
       convert.length === 0
         ? impl

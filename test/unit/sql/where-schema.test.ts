@@ -1,0 +1,90 @@
+import { Bool, Float64, Int32, Int64, TimestampMillisecond, Utf8 } from 'apache-arrow';
+import { describe, expect, it } from 'vitest';
+import { fakeSchema, generateBatch } from '../../../connectors/fake/generator.js';
+import { SqlTransform } from '../../../connectors/sql/index.js';
+import { batchToRows } from '../../../src/api/rows.js';
+import { runSql, schemaOf } from './support.js';
+
+const schema = schemaOf({ id: new Int64(), name: new Utf8(), amount: new Float64(), qty: new Int32(), ok: new Bool(), at: new TimestampMillisecond() });
+const rows = [
+  { id: 1n, name: 'apple', amount: 10.5, qty: 3, ok: true, at: Date.UTC(2024, 0, 1) },
+  { id: 2n, name: 'Banana', amount: 99.0, qty: null, ok: false, at: Date.UTC(2024, 5, 1) },
+  { id: 3n, name: null, amount: 150.25, qty: 7, ok: null, at: null },
+  { id: 4n, name: 'cherry', amount: -1, qty: 0, ok: true, at: Date.UTC(2025, 0, 1) },
+];
+
+describe('sql WHERE and output schema', () => {
+  it('SELECT * passes every column through unchanged', () => {
+    const run = runSql('SELECT * FROM t', schema, rows);
+    expect(run.rows).toEqual(rows);
+    expect(run.schema.fields.map((f) => f.name)).toEqual(['id', 'name', 'amount', 'qty', 'ok', 'at']);
+  });
+
+  it('a query of bare columns without WHERE returns the same batch object (no copy)', () => {
+    const transform = new SqlTransform('SELECT * FROM t', 't');
+    transform.outputSchema(fakeSchema);
+    const batch = generateBatch(1, 0, 100);
+    expect(transform.apply(batch, { reject: () => undefined })).toBe(batch);
+  });
+
+  it('WHERE with BETWEEN, IN, LIKE, ILIKE, IS NULL and timestamps', () => {
+    const ids = (where: string) => runSql(`SELECT id FROM t WHERE ${where}`, schema, rows).rows.map((r) => r.id);
+    expect(ids('amount BETWEEN 0 AND 100')).toEqual([1n, 2n]);
+    expect(ids('amount NOT BETWEEN 0 AND 100')).toEqual([3n, 4n]);
+    expect(ids("name IN ('apple', 'cherry')")).toEqual([1n, 4n]);
+    expect(ids("name LIKE 'b%'")).toEqual([]);
+    expect(ids("name ILIKE 'b%'")).toEqual([2n]);
+    expect(ids('qty IS NULL OR name IS NULL')).toEqual([2n, 3n]);
+    expect(ids("at >= '2024-06-01'")).toEqual([2n, 4n]);
+    expect(ids("at < TIMESTAMP '2024-06-01 00:00:00'")).toEqual([1n]);
+    expect(ids('ok')).toEqual([1n, 4n]);
+    expect(ids('id % 2 = 0 AND amount > 0')).toEqual([2n]);
+    expect(ids('FALSE')).toEqual([]);
+  });
+
+  it('computed columns over the kept rows, with aliases and the types they produce', () => {
+    const run = runSql("SELECT id, upper(name) AS up, amount * 2 AS twice, qty + 1 AS next, amount > 50 AS big, CAST(at AS DATE) AS day, name || '!' AS shout FROM t WHERE id <> 2", schema, rows);
+    expect(run.schema.fields.map((f) => [f.name, String(f.type)])).toEqual([
+      ['id', 'Int64'],
+      ['up', 'Utf8'],
+      ['twice', 'Float64'],
+      ['next', 'Int32'],
+      ['big', 'Bool'],
+      ['day', 'Date32<DAY>'],
+      ['shout', 'Utf8'],
+    ]);
+    expect(run.rows).toEqual([
+      { id: 1n, up: 'APPLE', twice: 21, next: 4, big: false, day: Date.UTC(2024, 0, 1), shout: 'apple!' },
+      { id: 3n, up: null, twice: 300.5, next: 8, big: true, day: null, shout: null },
+      { id: 4n, up: 'CHERRY', twice: -2, next: 1, big: false, day: Date.UTC(2025, 0, 1), shout: 'cherry!' },
+    ]);
+  });
+
+  it('the output schema is known before any row moves; unaliased expressions get stable names', () => {
+    const transform = new SqlTransform('SELECT lower(name), amount + 1, CAST(qty AS BIGINT), id AS key FROM t', 't');
+    const out = transform.outputSchema(schema);
+    expect(out.fields.map((f) => `${f.name}:${String(f.type)}`)).toEqual(['lower:Utf8', 'col_2:Float64', 'qty:Int64', 'key:Int64']);
+  });
+
+  it('a WHERE that drops every row returns null; rejected rows are left out and reported by input index', () => {
+    expect(runSql('SELECT id FROM t WHERE amount > 1000', schema, rows).rows).toEqual([]);
+    const run = runSql("SELECT id, CAST(name AS INT) AS n FROM t WHERE amount > 0", schema, [...rows, { ...rows[0]!, id: 5n, name: '12' }]);
+    expect(run.rows).toEqual([
+      { id: 3n, n: null },
+      { id: 5n, n: 12 },
+    ]);
+    expect(run.rejects.map((r) => r.row)).toEqual([0, 1]);
+  });
+
+  it('filters and computes on the fake source batch with the same result as a row-by-row evaluation', () => {
+    const transform = new SqlTransform("SELECT id, name, amount * 1.1 AS gross, quantity + 1 AS next, upper(category) AS category FROM t WHERE amount > 5000 AND category <> 'toys'", 't');
+    transform.outputSchema(fakeSchema);
+    const batch = generateBatch(7, 0, 5000);
+    const output = transform.apply(batch, { reject: () => undefined });
+    const expected = batchToRows(batch)
+      .filter((r) => (r.amount as number) > 5000 && r.category !== 'toys')
+      .map((r) => ({ id: r.id, name: r.name, gross: (r.amount as number) * 1.1, next: r.quantity === null ? null : (r.quantity as number) + 1, category: (r.category as string).toUpperCase() }));
+    expect(expected.length).toBeGreaterThan(1000);
+    expect(batchToRows(output!)).toEqual(expected);
+  });
+});
