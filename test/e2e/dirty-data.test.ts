@@ -45,6 +45,18 @@ describe('tideway run: dirty data with a dead-letter sink (configs/dead-letter.y
     expect(bad[0]!.error_message).toMatch(/is not an integer in the range of Int8/);
   });
 
+  it('with -p 3 (pipelines on worker threads, each with its own dead-letter writer): the same rows, each once', async () => {
+    const dir = workspace();
+    const run = await runCli(['run', CONFIG, '-p', '3', '--var', 'ROWS=3000', '--var', 'MAX_ERRORS=5000', '--json'], { cwd: dir, env: {}, timeoutMs: 90_000 });
+    expect(run.code, run.stderr).toBe(0);
+    const report = JSON.parse(run.stdout) as JsonReport;
+    expect(report.rowsErrored).toBe(3000 - 128);
+    const good = rows(join(dir, 'out/dead-letter/good')).map((r) => Number(r.id));
+    const bad = rows(join(dir, 'out/dead-letter/bad-rows')).map((r) => (JSON.parse(r.row_json as string) as { id: number }).id);
+    expect(good.sort((a, b) => a - b)).toEqual(Array.from({ length: 128 }, (_, i) => i));
+    expect(bad.sort((a, b) => a - b)).toEqual(Array.from({ length: 3000 - 128 }, (_, i) => 128 + i));
+  });
+
   it('prints the errored rows and the dead-letter sink in the human report', async () => {
     const dir = workspace();
     const run = await runCli(['run', CONFIG], { cwd: dir, env: {}, timeoutMs: 90_000 });

@@ -2,7 +2,11 @@ import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { DateDay, Decimal, Field, Int64, makeData, RecordBatch, Schema, Struct, Utf8, vectorFromArray } from 'apache-arrow';
 import { describe, expect, it } from 'vitest';
+import { type ConnectorDefinition, defineSink } from '../../../src/api/connector.js';
 import { silentLogger } from '../../../src/api/logger.js';
+import { z } from '../../../src/api/options.js';
+import { NoopCommitter } from '../../../src/api/simple-sink.js';
+import type { Sink } from '../../../src/api/sink.js';
 import { planText } from '../../../src/cli/plan-text.js';
 import { collectSecrets } from '../../../src/config/secrets.js';
 import type { RowError } from '../../../src/api/transform.js';
@@ -15,7 +19,37 @@ import { useTempDirs } from '../../helpers/jobs.js';
 import { committedIds, stagedFiles } from '../../helpers/output.js';
 
 const dir = useTempDirs('tideway-dirty-');
-const registry = new ConnectorRegistry([...builtinConnectors, rejectTransformConnector]);
+
+/** Ids a `test-picky` writer wrote (not committed: enough to see what it left out). */
+const pickyWritten: number[] = [];
+
+/** A sink whose target refuses ids ending in 7, row by row, through the write context. */
+const pickySink: ConnectorDefinition = {
+  name: 'test-picky',
+  description: 'test sink: refuses ids ending in 7 through context.reject',
+  sink: defineSink({
+    options: z.object({}).strict(),
+    create: (): Sink => ({
+      createWriter: async () => ({
+        async write(batch, context) {
+          const ids = batch.getChild('id')!;
+          for (let row = 0; row < batch.numRows; row++) {
+            const id = Number(ids.get(row));
+            if (id % 10 === 7) context?.reject(row, { code: 'PICKY_REFUSED', message: `the target refuses id ${id}`, column: 'id' });
+            else pickyWritten.push(id);
+          }
+        },
+        prepareCommit: async () => [],
+        snapshotState: () => undefined,
+        abortPrepare: async () => undefined,
+        close: async () => undefined,
+      }),
+      createCommitter: async () => new NoopCommitter(),
+    }),
+  }),
+};
+
+const registry = new ConnectorRegistry([...builtinConnectors, rejectTransformConnector, pickySink]);
 
 const policy = (over: Partial<ErrorPolicy> = {}): ErrorPolicy => ({ tolerance: 'all', maxErrors: null, maxErrorRatio: null, ratioMinRows: 1000, deadLetter: null, origin: 'env.errors', ...over });
 const stage = (over: Partial<ErrorPolicy> = {}): StageRef => ({ key: 'transform:check', path: 'transform[0]', name: 'check', type: 'test-reject', policy: policy(over) });
@@ -294,6 +328,38 @@ describe('dirty-data policy: jobs', () => {
     const result = await runJob(job(join(base, 'out'), join(base, 'bad'), join(base, 'chk'), { tolerance: 'all', max_error_ratio: 0.05, ratio_min_rows: 200 }), { registry, logger: silentLogger });
     expect(result.status).toBe('failed');
     expect(result.error?.message).toMatch(/rejected \d+ of \d+ rows \(in this run\), 1\d\.\d% of its rows, above max_error_ratio \(0.05\)/);
+  });
+
+  it('a sink that refuses rows one by one: they follow the sink\'s policy, go to the dead letter and are counted for the sink', async () => {
+    const base = dir();
+    const bad = join(base, 'bad');
+    pickyWritten.length = 0;
+    const config = job(join(base, 'out'), bad, join(base, 'chk'), { tolerance: 'all' });
+    config.sink = [{ type: 'test-picky', name: 'picky' }];
+    const result = await runJob(config, { registry, logger: silentLogger });
+    expect(result.status, result.error?.message).toBe('finished');
+    expect(result.sinks.map((s) => [s.name, s.rowsWritten, s.rowsErrored])).toEqual([
+      ['picky', 800, 100],
+      ['dead-letter', 200, 0],
+    ]);
+    expect(result.rowsErrored).toBe(200);
+    const rows = committedRows(bad);
+    const byStage = (stage: string) => rows.filter((r) => r.stage === stage).map((r) => Number((JSON.parse(r.row_json as string) as { id: number }).id)).sort((a, b) => a - b);
+    expect(byStage('picky')).toEqual(Array.from({ length: 100 }, (_, i) => i * 10 + 7));
+    expect(byStage('every-tenth')).toEqual(Array.from({ length: 100 }, (_, i) => i * 10 + 3));
+    expect(rows.find((r) => r.stage === 'picky')).toMatchObject({ stage_type: 'test-picky', error_code: 'PICKY_REFUSED', column: 'id' });
+    expect(pickyWritten.some((id) => id % 10 === 7 || id % 10 === 3)).toBe(false);
+  });
+
+  it('a sink refusing a row under tolerance none fails the job naming the sink', async () => {
+    const base = dir();
+    const config = job(join(base, 'out'), join(base, 'bad'), join(base, 'chk'), { dead_letter: null });
+    delete config.env.errors;
+    config.transform = [];
+    config.sink = [{ type: 'test-picky', name: 'picky' }];
+    const result = await runJob(config, { registry, logger: silentLogger });
+    expect(result.status).toBe('failed');
+    expect(result.error?.message).toMatch(/^sink\[0\] \(picky\) rejected row \d+ of a batch \(column id\): the target refuses id \d*7;/);
   });
 
   it('a stage block overrides env.errors for that stage only', async () => {
