@@ -13,7 +13,14 @@ import type { FileSinkConfig } from '../../connectors/file/index.js';
 import type { FilterConfig } from '../../connectors/filter/index.js';
 import type { maxComputeSourceOptions } from '../../connectors/maxcompute/options.js';
 import type { sinkOptionsSchema as ossSinkOptions, sourceOptionsSchema as ossSourceOptions } from '../../connectors/oss/options.js';
+import type { CopyConfig } from '../../connectors/copy/index.js';
+import type { FieldMapperConfig } from '../../connectors/field_mapper/index.js';
+import type { FilterRowKindConfig } from '../../connectors/filter_row_kind/index.js';
+import type { JsonPathConfig } from '../../connectors/json_path/index.js';
+import type { RenameConfig } from '../../connectors/rename/index.js';
+import type { ReplaceConfig } from '../../connectors/replace/index.js';
 import type { SelectConfig } from '../../connectors/select/index.js';
+import type { SplitConfig } from '../../connectors/split/index.js';
 import type { EnvConfig, JobConfig } from '../engine/job-config.js';
 
 /** Options of each source type, as a job writes them. */
@@ -32,6 +39,13 @@ export interface SourceOptionsByType {
 export interface TransformOptionsByType {
   filter: FilterConfig;
   select: SelectConfig;
+  field_mapper: FieldMapperConfig;
+  rename: RenameConfig;
+  copy: CopyConfig;
+  replace: ReplaceConfig;
+  split: SplitConfig;
+  json_path: JsonPathConfig;
+  filter_row_kind: FilterRowKindConfig;
 }
 
 /** Options of each sink type, as a job writes them. */
