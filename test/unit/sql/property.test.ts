@@ -20,6 +20,11 @@ interface Gen {
   sql: string;
   type: 'int' | 'float' | 'bool';
   eval: (row: Row) => V;
+  /**
+   * NULL known from the query alone (a NULL literal, or built only from them). An operator with such an
+   * operand is NULL without evaluating the other one, as PostgreSQL folds strict operators at plan time.
+   */
+  staticNull?: boolean;
 }
 
 function prng(seed: number): () => number {
@@ -50,7 +55,7 @@ function generator(random: () => number) {
       }
       case 'lit': {
         const v = Math.floor(random() * 21) - 10;
-        return random() < 0.2 ? { sql: 'NULL', type: 'int', eval: () => null } : { sql: `(${v})`, type: 'int', eval: () => v };
+        return random() < 0.2 ? { sql: 'NULL', type: 'int', eval: () => null, staticNull: true } : { sql: `(${v})`, type: 'int', eval: () => v };
       }
       case 'arith': {
         const l = num(depth - 1);
@@ -61,6 +66,7 @@ function generator(random: () => number) {
           sql: `(${l.sql} ${op} ${r.sql})`,
           type,
           eval: (row) => {
+            if (l.staticNull || r.staticNull) return null;
             const x = l.eval(row) as number | null;
             const y = r.eval(row) as number | null;
             if (x === null || y === null) return null;
@@ -75,22 +81,22 @@ function generator(random: () => number) {
         const a = num(depth - 1);
         const b = num(depth - 1);
         const type = a.type === 'float' || b.type === 'float' ? 'float' : 'int';
-        return { sql: `CASE WHEN ${cond.sql} THEN ${a.sql} ELSE ${b.sql} END`, type, eval: (row) => (cond.eval(row) === true ? a.eval(row) : b.eval(row)) };
+        return { sql: `CASE WHEN ${cond.sql} THEN ${a.sql} ELSE ${b.sql} END`, type, eval: (row) => (cond.eval(row) === true ? a.eval(row) : b.eval(row)), staticNull: !!a.staticNull && !!b.staticNull };
       }
       case 'coalesce': {
         const a = num(depth - 1);
         const b = num(depth - 1);
         const type = a.type === 'float' || b.type === 'float' ? 'float' : 'int';
-        return { sql: `COALESCE(${a.sql}, ${b.sql})`, type, eval: (row) => a.eval(row) ?? b.eval(row) };
+        return { sql: `COALESCE(${a.sql}, ${b.sql})`, type, eval: (row) => a.eval(row) ?? b.eval(row), staticNull: !!a.staticNull && !!b.staticNull };
       }
       case 'abs': {
         const a = num(depth - 1);
-        return { sql: `abs(${a.sql})`, type: a.type, eval: (row) => (a.eval(row) === null ? null : Math.abs(a.eval(row) as number)) };
+        return { sql: `abs(${a.sql})`, type: a.type, eval: (row) => (a.eval(row) === null ? null : Math.abs(a.eval(row) as number)), staticNull: !!a.staticNull };
       }
       default: {
         const a = num(depth - 1);
         const v = Math.floor(random() * 5) - 2;
-        return { sql: `NULLIF(${a.sql}, ${v})`, type: a.type, eval: (row) => (a.eval(row) === v ? null : a.eval(row)) };
+        return { sql: `NULLIF(${a.sql}, ${v})`, type: a.type, eval: (row) => (a.eval(row) === v ? null : a.eval(row)), staticNull: !!a.staticNull };
       }
     }
   }
@@ -108,6 +114,7 @@ function generator(random: () => number) {
           sql: `(${l.sql} ${op} ${r.sql})`,
           type: 'bool',
           eval: (row) => {
+            if (l.staticNull || r.staticNull) return null;
             const x = l.eval(row) as number | null;
             const y = r.eval(row) as number | null;
             if (x === null || y === null) return null;
