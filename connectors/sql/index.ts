@@ -49,7 +49,7 @@ export class SqlTransform implements Transform {
     const { from } = this.query;
     if (this.stream !== undefined && from.name !== this.stream && from.name.toLowerCase() !== this.stream.toLowerCase()) {
       const hint = didYouMean(from.name, [this.stream]);
-      throw queryError('SQL_UNKNOWN_STREAM', `FROM names "${from.name}", but this stage reads the stream "${this.stream}"${hint ? '; did you mean it?' : `; write FROM ${/^[A-Za-z_]\w*$/.test(this.stream) && this.stream.toLowerCase() !== 'default' ? this.stream : `"${this.stream}"`}`}`, from.at);
+      throw queryError('SQL_UNKNOWN_STREAM', `FROM names "${from.name}", but this stage reads the stream "${this.stream}"${hint ? '; did you mean it?' : `; write FROM ${/^[A-Za-z_]\w*$/.test(this.stream) ? this.stream : `"${this.stream}"`}`}`, from.at);
     }
     const compiler = new Compiler(input, this.text);
     const outputs: Output[] = [];
