@@ -1,7 +1,7 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { JsonReport } from '../../src/cli/report.js';
+import { committedRows } from '../helpers/output.js';
 import { ensureBuilt, ROOT } from './support/build.js';
 import { runCli, useWorkspaces } from './support/cli.js';
 
@@ -9,14 +9,6 @@ beforeAll(ensureBuilt, 240_000);
 
 const workspace = useWorkspaces();
 const CONFIG = join(ROOT, 'configs', 'dead-letter.yaml');
-
-function rows(dir: string): Record<string, unknown>[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .filter((f) => f.endsWith('.jsonl'))
-    .flatMap((f) => readFileSync(join(dir, f), 'utf8').split('\n').filter(Boolean))
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
-}
 
 describe('tideway run: dirty data with a dead-letter sink (configs/dead-letter.yaml)', () => {
   it('writes the good rows to the output and each rejected row once to the dead letter; --json counts them per stage', async () => {
@@ -34,9 +26,9 @@ describe('tideway run: dirty data with a dead-letter sink (configs/dead-letter.y
       ['file', 128, false],
       ['dead-letter', 72, true],
     ]);
-    const good = rows(join(dir, 'out/dead-letter/good'));
+    const good = committedRows(join(dir, 'out/dead-letter/good'));
     expect(good.map((r) => r.id).sort((a, b) => Number(a) - Number(b))).toEqual(Array.from({ length: 128 }, (_, i) => i));
-    const bad = rows(join(dir, 'out/dead-letter/bad-rows'));
+    const bad = committedRows(join(dir, 'out/dead-letter/bad-rows'));
     expect(bad).toHaveLength(72);
     const ids = bad.map((r) => (JSON.parse(r.row_json as string) as { id: number }).id).sort((a, b) => a - b);
     expect(ids).toEqual(Array.from({ length: 72 }, (_, i) => 128 + i));
@@ -51,8 +43,8 @@ describe('tideway run: dirty data with a dead-letter sink (configs/dead-letter.y
     expect(run.code, run.stderr).toBe(0);
     const report = JSON.parse(run.stdout) as JsonReport;
     expect(report.rowsErrored).toBe(3000 - 128);
-    const good = rows(join(dir, 'out/dead-letter/good')).map((r) => Number(r.id));
-    const bad = rows(join(dir, 'out/dead-letter/bad-rows')).map((r) => (JSON.parse(r.row_json as string) as { id: number }).id);
+    const good = committedRows(join(dir, 'out/dead-letter/good')).map((r) => Number(r.id));
+    const bad = committedRows(join(dir, 'out/dead-letter/bad-rows')).map((r) => (JSON.parse(r.row_json as string) as { id: number }).id);
     expect(good.sort((a, b) => a - b)).toEqual(Array.from({ length: 128 }, (_, i) => i));
     expect(bad.sort((a, b) => a - b)).toEqual(Array.from({ length: 3000 - 128 }, (_, i) => 128 + i));
   });
@@ -75,7 +67,7 @@ describe('tideway run: dirty data with a dead-letter sink (configs/dead-letter.y
     expect(report.error?.code).toBe('DIRTY_DATA_LIMIT');
     expect(report.error?.message).toMatch(/^transform\[0\] \(split\) rejected \d+ of \d+ rows \(in this run\), more than max_errors \(10\) set in env.errors. First errors: \[SPLIT_TYPE\] /);
     // Nothing of the failed run is visible: the output only holds what a checkpoint committed.
-    expect(rows(join(dir, 'out/dead-letter/bad-rows')).length).toBeLessThanOrEqual(10);
+    expect(committedRows(join(dir, 'out/dead-letter/bad-rows')).length).toBeLessThanOrEqual(10);
   });
 
   it('refuses a dead_letter under tolerance none before anything runs', async () => {

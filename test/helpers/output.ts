@@ -31,3 +31,12 @@ export function expectExactlyOnce(ids: number[], rows: number): string | undefin
   if (ids.length !== rows) return `${ids.length} rows for ${rows} ids`;
   return undefined;
 }
+
+/** Every row of the committed JSON Lines files of a file-sink directory (none when it does not exist). */
+export function committedRows(dir: string): Record<string, unknown>[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((name) => name.endsWith('.jsonl'))
+    .flatMap((name) => readFileSync(join(dir, name), 'utf8').split('\n').filter(Boolean))
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}

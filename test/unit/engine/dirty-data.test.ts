@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { DateDay, Decimal, Field, Int64, makeData, RecordBatch, Schema, Struct, Utf8, vectorFromArray } from 'apache-arrow';
 import { describe, expect, it } from 'vitest';
@@ -16,7 +16,7 @@ import { planJob } from '../../../src/engine/plan.js';
 import { builtinConnectors, ConnectorRegistry, runJob } from '../../../src/index.js';
 import { rejectTransformConnector } from '../../../src/testing/reject-transform.js';
 import { useTempDirs } from '../../helpers/jobs.js';
-import { committedIds, stagedFiles } from '../../helpers/output.js';
+import { committedIds, committedRows, stagedFiles } from '../../helpers/output.js';
 
 const dir = useTempDirs('tideway-dirty-');
 
@@ -58,15 +58,6 @@ function idBatch(ids: number[]): RecordBatch {
   const schema = new Schema([new Field('id', new Int64(), false), new Field('name', new Utf8(), false)]);
   const children = [vectorFromArray(ids.map(BigInt), new Int64()).data[0]!, vectorFromArray(ids.map((i) => `n${i}`), new Utf8()).data[0]!];
   return new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: ids.length, nullCount: 0, children }));
-}
-
-/** Rows of the committed JSON Lines files of a file sink. */
-function committedRows(path: string): Record<string, unknown>[] {
-  if (!existsSync(path)) return [];
-  return readdirSync(path)
-    .filter((f) => f.endsWith('.jsonl'))
-    .flatMap((f) => readFileSync(join(path, f), 'utf8').split('\n').filter(Boolean))
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
 }
 
 /** A job of 1,000 fake rows whose transform rejects ids ending in 3; `dead_letter: null` leaves the dead letter out. */
