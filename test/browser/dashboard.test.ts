@@ -34,7 +34,9 @@ function ensureDashboardBuilt(): void {
   if (result.status !== 0) throw new Error(`vite build failed with exit ${result.status}:\n${result.stdout}${result.stderr}`);
 }
 
-const BATCH_ROWS = 24_000;
+const BATCH_ROWS = 36_000;
+/** Fake rows are named customer-<id>: ids 32,768 and up do not fit an int16. */
+const REJECTED = BATCH_ROWS - 32_768;
 
 describe.skipIf(!chromiumPresent())('dashboard in headless Chromium', () => {
   const work = mkdtempSync(join(tmpdir(), 'tideway-dashboard-'));
@@ -80,10 +82,21 @@ describe.skipIf(!chromiumPresent())('dashboard in headless Chromium', () => {
   }
 
   it('shows a batch job live (throughput, DAG, counters, checkpoints) until it finishes', async () => {
+    // Customer numbers above 32,767 do not fit the int16 the split asks for: those rows are rejected and go
+    // to the dead-letter sink.
     const job = {
-      env: { name: 'orders-to-lake', parallelism: 2, transport: 'in-process', checkpoint: { interval: '1s' } },
-      source: [{ type: 'fake', name: 'orders', rows: BATCH_ROWS, splits: 4, chunk_rows: 500, rows_per_second: 3000 }],
-      transform: [{ type: 'filter', name: 'big-orders', where: [{ column: 'amount', op: '>=', value: 100 }] }],
+      env: {
+        name: 'orders-to-lake',
+        parallelism: 2,
+        transport: 'in-process',
+        checkpoint: { interval: '1s' },
+        errors: { tolerance: 'all', dead_letter: { type: 'file', path: join(work, 'bad-rows'), format: 'jsonl' } },
+      },
+      source: [{ type: 'fake', name: 'orders', rows: BATCH_ROWS, splits: 4, chunk_rows: 500, rows_per_second: 4000 }],
+      transform: [
+        { type: 'split', name: 'parse-customer', split_field: 'name', separator: '-', output_fields: ['prefix', 'customer'], output_types: ['string', 'int16'] },
+        { type: 'filter', name: 'big-orders', where: [{ column: 'amount', op: '>=', value: 100 }] },
+      ],
       sink: [
         { type: 'file', name: 'lake', path: join(work, 'lake'), format: 'jsonl' },
         { type: 'blackhole', name: 'audit' },
@@ -93,21 +106,31 @@ describe.skipIf(!chromiumPresent())('dashboard in headless Chromium', () => {
     await page.goto(`${base}/#/jobs/${id}`);
     await page.waitForSelector('.job-head h1');
     expect(await page.textContent('.job-head h1')).toBe('orders-to-lake');
-    // The DAG: one node per stage, one edge per stream a stage reads.
-    expect(await page.locator('svg.dag .node').count()).toBe(4);
-    expect(await page.locator('svg.dag path.edge').count()).toBe(3);
+    // The DAG: one node per stage (the dead-letter sink too), one edge per stream a stage reads.
+    expect(await page.locator('svg.dag .node').count()).toBe(6);
+    expect(await page.locator('svg.dag path.edge').count()).toBe(4);
+    expect(await page.locator('svg.dag .node-dead-letter').getAttribute('data-stage')).toBe('dead-letter');
     // Live throughput: points appear while the job runs, one series per source and sink.
     await chartPoints(6);
-    expect(await page.locator('.legend-item').allTextContents()).toEqual([expect.stringContaining('read by orders'), expect.stringContaining('committed by lake'), expect.stringContaining('committed by audit')]);
+    expect(await page.locator('.legend-item').allTextContents()).toEqual(
+      ['read by orders', 'committed by lake', 'committed by audit', 'committed by dead-letter'].map((label) => expect.stringContaining(label)),
+    );
     await page.waitForSelector('.job-head [data-status="finished"]', { timeout: 120_000 });
 
     const view = await api<JobView>(`/api/jobs/${id}`);
     expect(view.status).toBe('finished');
     const cell = (stage: string, col: string) => page.textContent(`[data-testid="counters"] tr[data-stage="${stage}"] td[data-col="${col}"]`);
     expect(await cell('orders', 'rows-out')).toBe(BATCH_ROWS.toLocaleString('en-US'));
-    expect(await cell('big-orders', 'rows-out')).toBe(view.progress!.transforms[0]!.rowsOut.toLocaleString('en-US'));
-    expect(await cell('lake', 'rows-in')).toBe(view.progress!.sinks[0]!.rowsWritten.toLocaleString('en-US'));
-    expect(await cell('big-orders', 'dead-letter')).toBe((view.rowsErrored['big-orders'] ?? 0).toLocaleString('en-US'));
+    const transform = (name: string) => view.progress!.transforms.find((t) => t.name === name)!;
+    expect(await cell('parse-customer', 'rows-out')).toBe((BATCH_ROWS - REJECTED).toLocaleString('en-US'));
+    expect(await cell('big-orders', 'rows-in')).toBe((BATCH_ROWS - REJECTED).toLocaleString('en-US'));
+    expect(await cell('big-orders', 'rows-out')).toBe(transform('big-orders').rowsOut.toLocaleString('en-US'));
+    expect(await cell('lake', 'rows-in')).toBe(transform('big-orders').rowsOut.toLocaleString('en-US'));
+    expect(await cell('audit', 'rows-in')).toBe(transform('big-orders').rowsOut.toLocaleString('en-US'));
+    expect(view.rowsErrored['parse-customer']).toBe(REJECTED);
+    expect(await cell('parse-customer', 'dead-letter')).toBe(REJECTED.toLocaleString('en-US'));
+    expect(await cell('big-orders', 'dead-letter')).toBe('0');
+    expect(await cell('dead-letter', 'rows-in')).toBe(REJECTED.toLocaleString('en-US'));
     // Checkpoints: every one the server keeps is on the timeline; the table lists them newest first.
     const committed = view.checkpoints.filter((c) => c.status === 'committed');
     expect(committed.length).toBeGreaterThan(1);

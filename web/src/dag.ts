@@ -3,9 +3,9 @@ import { svg } from './dom.js';
 
 type Stage = JobView['plan']['stages'][number];
 
-const NODE_W = 168;
+const NODE_W = 150;
 const NODE_H = 46;
-const COL_GAP = 86;
+const COL_GAP = 64;
 const ROW_GAP = 18;
 const PAD = 8;
 
@@ -58,13 +58,15 @@ export function dagView(stages: readonly Stage[]): SVGSVGElement {
   });
   const nodes = stages.map((stage) => {
     const { x, y } = position.get(stage)!;
+    // A sink that reads no stream is a dead_letter block's: it receives the rows stages reject.
+    const role = stage.kind === 'sink' && !stage.input ? 'dead letter' : stage.kind;
     return svg(
       'g',
-      { class: `node node-${stage.kind}`, 'data-stage': stage.name },
+      { class: `node node-${role.replace(' ', '-')}`, 'data-stage': stage.name },
       svg('rect', { x, y, width: NODE_W, height: NODE_H, rx: 6 }),
-      svg('text', { x: x + 10, y: y + 19, class: 'node-name' }, clip(stage.name, 20)),
-      svg('text', { x: x + 10, y: y + 36, class: 'node-type' }, `${stage.kind} · ${clip(stage.type, 16)}`),
-      svg('title', {}, `${stage.kind} ${stage.name} (${stage.type})`),
+      svg('text', { x: x + 10, y: y + 19, class: 'node-name' }, clip(stage.name, 18)),
+      svg('text', { x: x + 10, y: y + 36, class: 'node-type' }, `${role} · ${clip(stage.type, 12)}`),
+      svg('title', {}, `${role} ${stage.name} (${stage.type})`),
     );
   });
   return svg(
