@@ -1,12 +1,10 @@
 import { type ConnectorDefinition, defineTransform } from '../../src/api/connector.js';
 import { z } from '../../src/api/options.js';
+import { columnMap } from '../field-kit/columns.js';
 import { projectionTransform } from '../field-kit/projection.js';
 
 export const copyOptions = z.object({
-  fields: z
-    .record(z.string().min(1), z.string())
-    .refine((map) => Object.keys(map).length > 0, { message: 'name at least one column to copy: {new: source}' })
-    .meta({ description: 'Columns to add: {new: source}. Each new column is added after the existing ones and holds the same values as its source.' }),
+  fields: columnMap('name at least one column to copy: {new: source}', 'Columns to add: {new: source}. Each new column is added after the existing ones and holds the same values as its source.'),
 });
 
 /** The copy transform's options as a job writes them. */

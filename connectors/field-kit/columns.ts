@@ -1,6 +1,6 @@
 import type { Field, Schema } from 'apache-arrow';
 import { TidewayError } from '../../src/api/errors.js';
-import { didYouMean } from '../../src/api/options.js';
+import { didYouMean, z } from '../../src/api/options.js';
 import { describeType, isText } from './text.js';
 
 /**
@@ -68,4 +68,12 @@ export class ColumnCheck {
       );
     }
   }
+}
+
+/** An option mapping column names to column names (`{old: new}`, `{new: source}`), with at least one entry. */
+export function columnMap(empty: string, description: string) {
+  return z
+    .record(z.string().min(1), z.string().min(1))
+    .refine((map) => Object.keys(map).length > 0, { message: empty })
+    .meta({ description });
 }

@@ -1,12 +1,10 @@
 import { type ConnectorDefinition, defineTransform } from '../../src/api/connector.js';
 import { z } from '../../src/api/options.js';
+import { columnMap } from '../field-kit/columns.js';
 import { projectionTransform } from '../field-kit/projection.js';
 
 export const fieldMapperOptions = z.object({
-  field_mapper: z
-    .record(z.string(), z.string().min(1))
-    .refine((map) => Object.keys(map).length > 0, { message: 'name at least one column: {old: new}' })
-    .meta({ description: 'Columns to keep, in this order, each under its new name: {old: new} (write {name: name} to keep a name). Columns not listed are dropped.' }),
+  field_mapper: columnMap('name at least one column: {old: new}', 'Columns to keep, in this order, each under its new name: {old: new} (write {name: name} to keep a name). Columns not listed are dropped.'),
 });
 
 /** The field_mapper transform's options as a job writes them. */

@@ -1,12 +1,10 @@
 import { type ConnectorDefinition, defineTransform } from '../../src/api/connector.js';
 import { z } from '../../src/api/options.js';
+import { columnMap } from '../field-kit/columns.js';
 import { projectionTransform } from '../field-kit/projection.js';
 
 export const renameOptions = z.object({
-  fields: z
-    .record(z.string(), z.string().min(1))
-    .refine((map) => Object.keys(map).length > 0, { message: 'name at least one column to rename: {old: new}' })
-    .meta({ description: 'New names: {old: new}. Every other column is kept as it is, in its place.' }),
+  fields: columnMap('name at least one column to rename: {old: new}', 'New names: {old: new}. Every other column is kept as it is, in its place.'),
 });
 
 /** The rename transform's options as a job writes them. */

@@ -19,6 +19,14 @@ function outputRows(dir: string): Record<string, unknown>[] {
   return rows.sort((a, b) => Number(a.id) - Number(b.id));
 }
 
+/** Runs `tideway run job.yaml --json` in a new workspace holding `files`; the run must end with `code`. */
+async function runJobFiles(files: Record<string, string>, code = 0): Promise<{ dir: string; report: Record<string, unknown> }> {
+  const dir = workspace(files);
+  const run = await runCli(['run', 'job.yaml', '--json'], { cwd: dir, env: {}, timeoutMs: 90_000 });
+  expect(run.code, run.stderr).toBe(code);
+  return { dir, report: JSON.parse(run.stdout) as Record<string, unknown> };
+}
+
 describe('field transforms through the CLI', () => {
   it('configs/field-transforms.yaml: a change stream through every field transform into JSON Lines', async () => {
     const dir = workspace();
@@ -49,7 +57,7 @@ describe('field transforms through the CLI', () => {
 
   it('fake -> filter_row_kind, split, copy, replace, rename, field_mapper -> file: every row as computed from the generator', async () => {
     const rows = 3000;
-    const dir = workspace({
+    const { dir } = await runJobFiles({
       'job.yaml': `env:
   name: e2e-field-transforms
   parallelism: 2
@@ -87,8 +95,6 @@ sink:
     format: jsonl
 `,
     });
-    const run = await runCli(['run', 'job.yaml', '--json'], { cwd: dir, env: {}, timeoutMs: 90_000 });
-    expect(run.code, run.stderr).toBe(0);
     const expected = Array.from({ length: rows }, (_, id) => {
       const r = fakeRow(5, id);
       return {
@@ -105,7 +111,7 @@ sink:
   });
 
   it('a row whose JSON does not parse fails the job (no dirty-data policy), naming the stage, the row and the code', async () => {
-    const dir = workspace({
+    const files = {
       'events.jsonl': ['{"id":1,"doc":"{\\"a\\":1}"}', '{"id":2,"doc":"{\\"a\\":"}'].join('\n') + '\n',
       'job.yaml': `env:
   name: e2e-json-path-bad
@@ -123,15 +129,14 @@ sink:
   - type: file
     path: out
 `,
-    });
-    const run = await runCli(['run', 'job.yaml', '--json'], { cwd: dir, env: {}, timeoutMs: 90_000 });
-    expect(run.code, run.stderr).toBe(1);
-    const report = JSON.parse(run.stdout) as { status: string; error: { code: string; message: string } };
-    expect(report.status).toBe('failed');
-    expect(report.error.code).toBe('JSON_PATH_INVALID_JSON');
-    expect(report.error.message).toContain('transform[0] (extract)');
-    expect(report.error.message).toContain('row 1');
-    expect(report.error.message).toContain('"doc" is not valid JSON');
+    };
+    const { report } = await runJobFiles(files, 1);
+    const { status, error } = report as { status: string; error: { code: string; message: string } };
+    expect(status).toBe('failed');
+    expect(error.code).toBe('JSON_PATH_INVALID_JSON');
+    expect(error.message).toContain('transform[0] (extract)');
+    expect(error.message).toContain('row 1');
+    expect(error.message).toContain('"doc" is not valid JSON');
   });
 
   it('with tolerance: all, rejected rows go to the dead-letter sink with their stage, code and row, and the rest is written', async () => {
@@ -143,7 +148,7 @@ sink:
       { id: 5, __row_kind: '+U', doc: '{"n":"five"}' },
       { id: 6, __row_kind: 'UPDATE_AFTER', doc: '{"m":6}' },
     ];
-    const dir = workspace({
+    const { dir, report } = await runJobFiles({
       'events.jsonl': events.map((e) => JSON.stringify(e)).join('\n') + '\n',
       'job.yaml': `env:
   name: e2e-field-dead-letter
@@ -172,8 +177,6 @@ sink:
     format: jsonl
 `,
     });
-    const run = await runCli(['run', 'job.yaml', '--json'], { cwd: dir, env: {}, timeoutMs: 90_000 });
-    expect(run.code, run.stderr).toBe(0);
     expect(outputRows(join(dir, 'out')).map((r) => [r.id, r.n])).toEqual([
       [1, 1],
       [6, null],
@@ -186,8 +189,8 @@ sink:
       [4, 'extract', 'json_path', 'JSON_PATH_INVALID_JSON', 'doc'],
       [5, 'extract', 'json_path', 'JSON_PATH_TYPE', 'doc'],
     ]);
-    const report = JSON.parse(run.stdout) as { transforms: { name: string; rowsIn: number; rowsOut: number; rowsErrored?: number }[] };
-    expect(report.transforms.map((t) => [t.name, t.rowsIn, t.rowsOut, t.rowsErrored])).toEqual([
+    const { transforms } = report as { transforms: { name: string; rowsIn: number; rowsOut: number; rowsErrored?: number }[] };
+    expect(transforms.map((t) => [t.name, t.rowsIn, t.rowsOut, t.rowsErrored])).toEqual([
       ['changes', 6, 4, 1],
       ['extract', 4, 2, 2],
     ]);
