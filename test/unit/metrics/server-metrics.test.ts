@@ -32,11 +32,15 @@ async function waitForStatus(base: string, id: string, statuses: string[]): Prom
   }
 }
 
+/** Rows are named customer-<id>; ids from 128 do not fit the int8 the split asks for, so it rejects them. */
 function fakeJob(name: string, extra: { rows?: number; unbounded?: boolean } = {}) {
   return {
-    env: { name, ...(extra.unbounded ? { mode: 'streaming' } : {}), checkpoint: { interval: '100ms' } },
+    env: { name, ...(extra.unbounded ? { mode: 'streaming' } : {}), checkpoint: { interval: '100ms' }, errors: { tolerance: 'all' } },
     source: [{ type: 'fake', name: 'gen', rows: extra.rows ?? 3000, chunk_rows: 250, rows_per_second: 6000, ...(extra.unbounded ? { unbounded: true } : {}) }],
-    transform: [{ type: 'filter', name: 'keep', where: [{ column: 'active', op: '==', value: true }] }],
+    transform: [
+      { type: 'split', name: 'parse', split_field: 'name', separator: '-', output_fields: ['prefix', 'number'], output_types: ['string', 'int8'] },
+      { type: 'filter', name: 'keep', where: [{ column: 'active', op: '==', value: true }] },
+    ],
     sink: [{ type: 'blackhole', name: 'void' }],
   };
 }
@@ -59,11 +63,17 @@ describe('GET /metrics on the job server', () => {
     const progress = finished.progress!;
     const rows = (stage: string, direction: string) => valueOf(families, 'tideway_stage_rows_total', { job: 'batch-one', stage, direction });
     expect(rows('gen', 'out')).toBe(3000);
-    expect(rows('keep', 'in')).toBe(progress.transforms[0]!.rowsIn);
-    expect(rows('keep', 'out')).toBe(progress.transforms[0]!.rowsOut);
+    const keep = progress.transforms.find((t) => t.name === 'keep')!;
+    expect(rows('parse', 'in')).toBe(3000);
+    expect(rows('parse', 'out')).toBe(128);
+    expect(rows('keep', 'in')).toBe(128);
+    expect(rows('keep', 'out')).toBe(keep.rowsOut);
     expect(rows('void', 'in')).toBe(progress.sinks[0]!.rowsWritten);
-    expect(progress.sinks[0]!.rowsWritten).toBe(progress.transforms[0]!.rowsOut);
-    expect(valueOf(families, 'tideway_stage_dead_letter_rows_total', { job: 'batch-one', stage: 'keep' })).toBe(finished.rowsErrored.keep);
+    expect(progress.sinks[0]!.rowsWritten).toBe(keep.rowsOut);
+    const deadLettered = (stage: string) => valueOf(families, 'tideway_stage_dead_letter_rows_total', { job: 'batch-one', stage });
+    expect(deadLettered('parse')).toBe(3000 - 128);
+    expect(deadLettered('parse')).toBe(finished.rowsErrored.parse);
+    expect(deadLettered('keep')).toBe(0);
 
     const committed = finished.checkpoints.filter((c) => c.status === 'committed');
     expect(valueOf(families, 'tideway_checkpoint_duration_seconds_count', { job: 'batch-one', status: 'committed' })).toBe(committed.length);
@@ -82,10 +92,13 @@ describe('GET /metrics on the job server', () => {
     expect(valueOf(families, 'tideway_pipeline_queue_capacity', { job: 'stream-one', pipeline: '0', source: 'gen' })).toBe(4);
 
     // A second run of the same name replaces the first in the metrics (names are the label, not ids).
-    const again = await submit(base, { ...fakeJob('batch-one', { rows: 500 }), env: { name: 'batch-one', checkpoint: { interval: '100ms', dir: 'other' } } });
-    expect((await waitForStatus(base, again, ['finished', 'failed'])).status).toBe('finished');
+    const second = fakeJob('batch-one', { rows: 500 });
+    const again = await submit(base, { ...second, env: { ...second.env, checkpoint: { interval: '100ms', dir: 'other' } } });
+    const secondView = await waitForStatus(base, again, ['finished', 'failed']);
+    expect(secondView.status, JSON.stringify(secondView.lastError)).toBe('finished');
     const after = (await scrape(`${base}/metrics`)).families;
     expect(valueOf(after, 'tideway_stage_rows_total', { job: 'batch-one', stage: 'gen', direction: 'out' })).toBe(500);
+    expect(valueOf(after, 'tideway_stage_dead_letter_rows_total', { job: 'batch-one', stage: 'parse' })).toBe(500 - 128);
 
     await fetch(`${base}/api/jobs/${streaming}/stop`, { method: 'POST' });
     await waitForStatus(base, streaming, ['cancelled']);
