@@ -418,6 +418,20 @@ define('from_unixtime', {
 });
 define('unix_timestamp', { params: ['dt'], returns: 'int64', impl: (a) => BigInt(Math.floor(num(a[0]!) / 1000)) });
 
+// Arrays: Tideway's SQL has no ARRAY type, so SPLIT and ARRAY give a JSON array as text, which ARRAY_MAX and
+// ARRAY_MIN (and the JSON functions) read.
+const jsonItem = (v: Scalar, type: SqlType): unknown => (v === null ? null : typeof v === 'bigint' ? (Number.isSafeInteger(Number(v)) ? Number(v) : String(v)) : typeof v === 'number' || typeof v === 'boolean' ? v : toText(v, type));
+define('array', { params: [], rest: 'any', returns: 'utf8', nulls: 'handle', impl: (a, t) => JSON.stringify(a.map((v, i) => jsonItem(v, t[i]!))) });
+function arrayExtreme(text: string, max: boolean): Scalar {
+  const items = parseJson(text);
+  if (!Array.isArray(items)) throw new RowFailure('SQL_BAD_ARGUMENT', 'not a JSON array');
+  let best: unknown = null;
+  for (const item of items) if (item !== null && (best === null || (max ? (item as number) > (best as number) : (item as number) < (best as number)))) best = item;
+  return best === null ? null : typeof best === 'string' ? best : JSON.stringify(best);
+}
+define('array_max', { params: ['str'], returns: 'utf8', impl: (a) => arrayExtreme(str(a[0]!), true) });
+define('array_min', { params: ['str'], returns: 'utf8', impl: (a) => arrayExtreme(str(a[0]!), false) });
+
 // System, JSON, hashing.
 define('uuid,gen_random_uuid', { params: [], returns: 'utf8', volatile: true, impl: () => randomUUID() });
 define('md5', { params: ['bin'], returns: 'utf8', impl: hash('md5') });

@@ -86,6 +86,10 @@ describe('sql string functions', () => {
     expect(value("rawtohex('A')")).toBe('0041');
     expect(value("hextoraw('00410042')")).toBe('AB');
     expect(value("reverse('abc')")).toBe('cba');
+    expect(value("array(1, 'a', NULL, 2.5)")).toBe('[1,"a",null,2.5]');
+    expect(value("array_max(split('3;10;2', ';'))")).toBe('3');
+    expect(value('array_max(array(3, 10, 2))')).toBe('10');
+    expect(value('array_min(array(3, NULL, 2))')).toBe('2');
   });
 
   it('LIKE and ILIKE with % and _ and escapes', () => {
