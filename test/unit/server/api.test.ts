@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Logger } from '../../../src/api/logger.js';
@@ -88,6 +88,26 @@ describe('job server API', () => {
     expect(body.error.message).toContain('nothing ran');
     expect(body.error.issues[0]).toMatchObject({ path: 'source[0].rows', location: { line: 5, col: 11 } });
     expect(readdirSync(join(stateDir, 'jobs'))).toEqual([]);
+  });
+
+  it('keeps checkpoints where the job says, and reports a checkpoint.dir that is a file at its position', async () => {
+    const s = await server();
+    const own = dir();
+    const yaml = streamingJob('api-own-dir', join(dir(), 'out')).replace('    interval: 100ms', `    interval: 100ms\n    dir: ${own}`);
+    const { id } = (await submitYaml(s, yaml)).json<{ id: string }>();
+    await waitFor(s.jobs, id, (v) => v.checkpoints.length >= 1, 'a checkpoint');
+    s.jobs.stop(id);
+    await waitForEnd(s.jobs, id);
+    expect(readdirSync(join(own, 'api-own-dir')).some((f) => f.startsWith('chk-'))).toBe(true);
+    expect(existsSync(join(s.jobs.stateDir, 'checkpoints', 'api-own-dir'))).toBe(false);
+
+    const file = join(dir(), 'a-file');
+    writeFileSync(file, 'x');
+    const bad = await submitYaml(s, `env:\n  name: api-file-dir\n  checkpoint:\n    dir: ${file}\nsource:\n  - type: fake\nsink:\n  - type: blackhole\n`);
+    expect(bad.statusCode).toBe(400);
+    const error = bad.json<{ error: { code: string; message: string } }>().error;
+    expect(error.code).toBe('CONFIG_INVALID');
+    expect(error.message).toMatch(/^job\.yaml:4:10: env\.checkpoint\.dir: \[PATH_NOT_DIRECTORY\] checkpoint\.dir /);
   });
 
   it('refuses job names that would leave the state directory', async () => {
@@ -219,7 +239,6 @@ describe('job server API', () => {
     // What a killed server leaves: the record still says running.
     const recordPath = join(stateDir, 'jobs', id, 'record.json');
     const record = JSON.parse(readFileSync(recordPath, 'utf8')) as JobView;
-    const { writeFileSync } = await import('node:fs');
     writeFileSync(recordPath, JSON.stringify({ ...record, status: 'running', stopRequested: null }));
 
     const second = createServer({ stateDir, env: {}, progressIntervalMs: 50 });
