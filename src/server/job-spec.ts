@@ -62,8 +62,9 @@ export async function prepareJob(spec: JobSpec, options: PrepareOptions): Promis
     await ensureDirectory(dir, { option: 'checkpoint.dir' });
   } catch (error) {
     if (!(error instanceof TidewayError) || !error.code.startsWith('PATH_')) throw error;
+    // As `tideway run --json` reports it: the path error's own code, the located text as the message.
     const issue = loaded.locations.attach({ path: 'env.checkpoint.dir', message: `[${error.code}] ${error.message}` });
-    return { ok: false, problem: configProblem(spec.file, [issue]), secrets };
+    return { ok: false, problem: { ...configProblem(spec.file, [issue]), code: error.code }, secrets };
   }
   return { ok: true, loaded: { ...loaded, secrets } };
 }

@@ -106,7 +106,7 @@ describe('job server API', () => {
     const bad = await submitYaml(s, `env:\n  name: api-file-dir\n  checkpoint:\n    dir: ${file}\nsource:\n  - type: fake\nsink:\n  - type: blackhole\n`);
     expect(bad.statusCode).toBe(400);
     const error = bad.json<{ error: { code: string; message: string } }>().error;
-    expect(error.code).toBe('CONFIG_INVALID');
+    expect(error.code).toBe('PATH_NOT_DIRECTORY');
     expect(error.message).toMatch(/^job\.yaml:4:10: env\.checkpoint\.dir: \[PATH_NOT_DIRECTORY\] checkpoint\.dir /);
   });
 
