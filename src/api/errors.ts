@@ -48,6 +48,8 @@ export interface ConfigIssue {
   message: string;
   /** Where in the source file, when the job came from a file. */
   location?: { file: string; line: number; col: number };
+  /** A position inside the option's text value (1-based), e.g. in a SQL query; the file position adds it. */
+  within?: { line: number; col: number };
 }
 
 export function formatIssue(issue: ConfigIssue): string {

@@ -35,7 +35,7 @@ export interface ReadYamlResult {
 export function readYaml(text: string, file: string, sources: VariableSources): ReadYamlResult {
   const lineCounter = new LineCounter();
   const byPath = new Map<string, NodeLocation>();
-  const locations = new SourceLocations(file, byPath);
+  const locations = new SourceLocations(file, byPath, text);
   const bytes = Buffer.byteLength(text);
   if (bytes > MAX_DOCUMENT_BYTES) {
     const message = `the job file is ${bytes} bytes; a job file may have at most ${MAX_DOCUMENT_BYTES} (1 MiB). Is this the right file?`;

@@ -20,6 +20,8 @@ export class SourceLocations {
   constructor(
     readonly file: string,
     private readonly byPath: ReadonlyMap<string, NodeLocation>,
+    /** The file's text, to place a position inside a value (`ConfigIssue.within`). */
+    private readonly text?: string,
   ) {}
 
   has(path: string): boolean {
@@ -45,7 +47,35 @@ export class SourceLocations {
   /** The issue with its location filled in: the key for unknown keys, the value for wrong values. */
   attach(issue: ConfigIssue): ConfigIssue {
     if (issue.location) return issue;
-    return { ...issue, location: this.locate(issue.path, issueTarget(issue)) };
+    const location = this.locate(issue.path, issueTarget(issue));
+    const inside = issue.within && this.has(issue.path) ? this.inside(location, issue.within) : undefined;
+    return { ...issue, location: inside ?? location };
+  }
+
+  /**
+   * The file position of `within` (line and column inside a text value) when the value starts at `value`: for a
+   * `|` block, line n of the text is the n-th line after the indicator, at the block's indentation; for a plain
+   * or quoted one-line value, the column adds up when no escape comes before it. Otherwise undefined (the
+   * caller keeps the value's own position).
+   */
+  private inside(value: { file: string; line: number; col: number }, within: { line: number; col: number }) {
+    const lines = this.text?.split(/\r?\n/);
+    const first = lines?.[value.line - 1];
+    if (!lines || first === undefined) return undefined;
+    const indicator = first.slice(value.col - 1);
+    if (/^\|[-+]?\s*(#.*)?$/.test(indicator)) {
+      let start = value.line;
+      while (start < lines.length && lines[start]!.trim() === '') start++;
+      const indent = /^ */.exec(lines[start] ?? '')![0].length;
+      const line = start + within.line;
+      if (line > lines.length || indent === 0) return undefined;
+      return { file: value.file, line, col: indent + within.col };
+    }
+    if (within.line !== 1 || indicator.startsWith('>')) return undefined;
+    const quoted = indicator.startsWith('"') || indicator.startsWith("'");
+    const before = indicator.slice(quoted ? 1 : 0, (quoted ? 1 : 0) + within.col - 1);
+    if (before.length < within.col - 1 || (quoted && /\\|''/.test(before))) return undefined;
+    return { file: value.file, line: value.line, col: value.col + (quoted ? 1 : 0) + within.col - 1 };
   }
 }
 

@@ -76,5 +76,8 @@ export async function verifyPlan(plan: JobPlan, options: VerifyOptions): Promise
 /** A connector's error as an issue: at the option its context names, else at the stage. */
 function issueFrom(stagePath: string, error: unknown): ConfigIssue {
   const option = error instanceof TidewayError && typeof error.context.option === 'string' ? error.context.option : undefined;
-  return { path: option ? `${stagePath}.${option}`.replace(/\.\[/g, '[') : stagePath, message: describeError(error) };
+  const issue: ConfigIssue = { path: option ? `${stagePath}.${option}`.replace(/\.\[/g, '[') : stagePath, message: describeError(error) };
+  const { line, column } = error instanceof TidewayError ? error.context : {};
+  if (option && typeof line === 'number' && typeof column === 'number') issue.within = { line, col: column };
+  return issue;
 }

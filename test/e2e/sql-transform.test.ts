@@ -62,7 +62,7 @@ WHERE amount >= 5000 AND category <> 'toys'`),
     const dir = workspace({ 'job.yaml': job('SELECT id,\n       amout * 2 AS x\nFROM default') });
     const run = await runCli(['check', 'job.yaml'], { cwd: dir });
     expect(run.code).not.toBe(0);
-    expect(run.stderr).toMatch(/job\.yaml:\d+:\d+: transform\[0\]\.query: sql query, line 2, column 8: unknown column "amout"; did you mean "amount"\?/);
+    expect(run.stderr).toMatch(/job\.yaml:16:14: transform\[0\]\.query: sql query, line 2, column 8: unknown column "amout"; did you mean "amount"\?/);
   });
 
   it('a row that fails a CAST fails the job under the default dirty-data policy, naming the stage, row and code', async () => {
