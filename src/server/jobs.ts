@@ -201,9 +201,7 @@ export class JobManager extends EventEmitter<JobManagerEvents> {
     const spec = specOf(submission);
     const prepared = await this.prepare(spec);
     const name = prepared.plan.env.name;
-    if (this.activeWithName(name)) {
-      throw new JobRequestError('JOB_ACTIVE', `a job named "${name}" is already ${this.activeWithName(name)!.view.status} (${this.activeWithName(name)!.view.id}); stop it first or wait for it to end`, 409);
-    }
+    this.refuseActiveName(name);
     const id = newJobId();
     const job: ManagedJob = {
       view: {
@@ -228,9 +226,15 @@ export class JobManager extends EventEmitter<JobManagerEvents> {
       writes: Promise.resolve(),
       masked: maskedPlan(prepared.plan),
     };
-    // The spec first: a record without its spec could never be resumed.
-    await this.store.writeSpec(id, spec);
+    // Listed before the first await, so that a second submission of the name meanwhile is refused.
     this.jobs.set(id, job);
+    try {
+      // The spec first: a record without its spec could never be resumed.
+      await this.store.writeSpec(id, spec);
+    } catch (error) {
+      this.jobs.delete(id);
+      throw error;
+    }
     this.persist(job);
     await job.writes;
     const view = this.masked(job.view);
@@ -285,8 +289,7 @@ export class JobManager extends EventEmitter<JobManagerEvents> {
     if (!RESUMABLE.has(job.view.status)) {
       throw new JobRequestError('JOB_NOT_RESUMABLE', `job ${id} is ${job.view.status}; only a cancelled, failed or interrupted job can be resumed`, 409);
     }
-    const other = this.activeWithName(job.view.name);
-    if (other) throw new JobRequestError('JOB_ACTIVE', `a job named "${job.view.name}" is already ${other.view.status} (${other.view.id}); stop it first or wait for it to end`, 409);
+    this.refuseActiveName(job.view.name);
     this.start(job);
     return this.view(id)!;
   }
@@ -456,6 +459,11 @@ export class JobManager extends EventEmitter<JobManagerEvents> {
     const job = JOB_ID.test(id) ? this.jobs.get(id) : undefined;
     if (!job) throw new JobRequestError('JOB_NOT_FOUND', `no job with id ${JSON.stringify(id)}; GET /api/jobs lists them`, 404);
     return job;
+  }
+
+  private refuseActiveName(name: string): void {
+    const other = this.activeWithName(name);
+    if (other) throw new JobRequestError('JOB_ACTIVE', `a job named "${name}" is already ${other.view.status} (${other.view.id}); stop it first or wait for it to end`, 409);
   }
 
   private activeWithName(name: string): ManagedJob | undefined {

@@ -189,6 +189,12 @@ describe('job server API', () => {
     const second = await submitYaml(s, streamingJob('api-twice', join(dir(), 'b')));
     expect(second.statusCode).toBe(409);
     expect(second.json<{ error: { code: string } }>().error.code).toBe('JOB_ACTIVE');
+    // Submitted at the same moment: one runs, the other is refused.
+    const both = await Promise.all([1, 2].map((n) => submitYaml(s, streamingJob('api-together', join(dir(), `t${n}`)))));
+    expect(both.map((r) => r.statusCode).sort()).toEqual([201, 409]);
+    const together = both.find((r) => r.statusCode === 201)!.json<{ id: string }>().id;
+    s.jobs.stop(together);
+    await waitForEnd(s.jobs, together);
     await s.app.inject({ method: 'POST', url: `/api/jobs/${id}/stop` });
     await waitForEnd(s.jobs, id);
     const batch = (await submitYaml(s, batchJob('api-done', join(dir(), 'c'), 10))).json<{ id: string }>();
