@@ -6,6 +6,7 @@ import { LocalCheckpointStore } from '../../src/engine/checkpoint-store.js';
 import type { JobConfig, StageConfig } from '../../src/engine/job-config.js';
 import { builtinConnectors, ConnectorRegistry, runJob } from '../../src/index.js';
 import { fakeSource, fileSinkOutput, kitSeeds, type KitSubject, runFailureAndResume } from '../../src/testing/connector-kit.js';
+import { FaultSession } from '../../src/testing/fault-injection.js';
 import { rejectTransformConnector } from '../../src/testing/reject-transform.js';
 import { useTempDirs } from '../helpers/jobs.js';
 
@@ -85,35 +86,31 @@ describe('failure and resume: dirty data with a dead-letter sink', () => {
 
 describe('dirty-data limits across resumes', () => {
   const dir = useTempDirs('tideway-dirty-budget-');
-  const registry = new ConnectorRegistry([...builtinConnectors, rejectTransformConnector]);
+  const connectors = [...builtinConnectors, rejectTransformConnector];
   const ROWS = 3500;
   const BAD = Array.from({ length: ROWS }, (_, i) => i).filter(isBad).length;
 
   function config(work: string, maxErrors: number): JobConfig {
     return {
       env: { name: 'budget', parallelism: 2, transport: 'in-process', checkpoint: { interval: '30ms', dir: join(work, 'chk') } },
-      source: [{ type: 'fake', rows: ROWS, splits: 6, chunk_rows: 50, rows_per_second: 7000 }],
+      // Slow enough that a stop lands well before the end (a graceful stop reads on until its barrier).
+      source: [{ type: 'fake', rows: ROWS, splits: 6, chunk_rows: 50, rows_per_second: 3000 }],
       transform: [rejectStage(work, maxErrors)],
       sink: [{ type: 'file', path: join(work, 'out'), format: 'jsonl' }],
     };
   }
 
-  /** Runs the job, stopping it gracefully after `ms` (a last checkpoint holds the counts so far). */
-  async function runFor(job: JobConfig, ms: number | undefined) {
-    const controller = new AbortController();
-    const timer = ms === undefined ? undefined : setTimeout(() => controller.abort(), ms);
-    try {
-      return await runJob(job, { registry, logger: silentLogger, signal: controller.signal });
-    } finally {
-      clearTimeout(timer);
-    }
+  /** Runs the job, stopping it gracefully once its readers emitted `atRow` rows (a last checkpoint holds the counts so far). */
+  async function runFor(job: JobConfig, atRow: number | undefined) {
+    const session = new FaultSession(atRow === undefined ? [] : [{ kind: 'stop', atRow }]);
+    return runJob(job, { registry: new ConnectorRegistry(session.connectors(connectors)), logger: silentLogger, signal: session.stopController.signal });
   }
 
   it('a resumed run keeps the earlier runs\' error count: the limit fails it even though it alone stays under', async () => {
     const work = dir();
     const job = config(work, BAD - 1);
-    const first = await runFor(job, 250);
-    expect(first.status).toBe('cancelled');
+    const first = await runFor(job, 1500);
+    expect(first.status, first.error?.message).toBe('cancelled');
     const stored = (await new LocalCheckpointStore(join(work, 'chk'), 'budget').latest())?.errors?.['transform:reject'];
     // The checkpoint holds the rows and errors counted up to its barrier.
     if (!stored?.errors) console.log(JSON.stringify({ read: first.rowsRead, transforms: first.transforms, checkpoints: first.checkpoints, stored }));
@@ -129,10 +126,10 @@ describe('dirty-data limits across resumes', () => {
     const work = dir();
     const job = config(work, BAD);
     const statuses: string[] = [];
-    // Stopped every 120 ms until it finishes: each stop's checkpoint carries the counts, and the rows read
-    // after it are read again by the next run.
+    // Stopped after every 700 rows until it finishes: each stop's checkpoint carries the counts, and the rows
+    // read after it are read again by the next run.
     for (let run = 0; run < 12 && statuses.at(-1) !== 'finished'; run++) {
-      const result = await runFor(job, 120);
+      const result = await runFor(job, 700);
       statuses.push(result.error ? `${result.status}: ${result.error.message}` : result.status);
     }
     expect(statuses.at(-1), statuses.join('\n')).toBe('finished');
