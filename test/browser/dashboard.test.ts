@@ -196,6 +196,11 @@ describe.skipIf(!chromiumPresent())('dashboard in headless Chromium', () => {
     // Wait for a committed checkpoint so that the screenshot of a running job shows its timeline.
     await page.waitForSelector('[data-testid="checkpoints"] tr[data-checkpoint]', { timeout: 60_000 });
     await page.screenshot({ path: join(OUTPUT, 'job-running.png'), fullPage: true });
+    // Readable on a laptop: at 1280 x 720 nothing runs off the side of the page.
+    await page.setViewportSize({ width: 1280, height: 720 });
+    expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(1280);
+    await page.screenshot({ path: join(OUTPUT, 'job-running-1280.png') });
+    await page.setViewportSize({ width: 1440, height: 900 });
 
     await page.click('button[data-action="stop"]');
     await page.waitForSelector('.job-head [data-status="cancelled"]', { timeout: 120_000 });

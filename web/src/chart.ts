@@ -58,7 +58,8 @@ export class ThroughputChart {
     const times = all.flatMap((s) => s.points.map((p) => p.t));
     const t1 = Math.max(...times);
     const t0 = Math.min(Math.min(...times), t1 - 30_000);
-    const top = niceCeiling(Math.max(1, ...all.flatMap((s) => s.points.map((p) => p.v))));
+    // Four grid steps of a round size (1, 2, 2.5 or 5 times a power of ten), so every label is a round number.
+    const top = 4 * niceCeiling(Math.max(4, ...all.flatMap((s) => s.points.map((p) => p.v))) / 4);
     const x = (t: number) => PAD.left + ((t - t0) / Math.max(1, t1 - t0)) * innerW;
     const y = (v: number) => PAD.top + innerH - (v / top) * innerH;
 
@@ -89,7 +90,7 @@ export class ThroughputChart {
 
 /** The smallest of 1, 2, 2.5, 5 × 10^k at or above `value`. */
 function niceCeiling(value: number): number {
-  const magnitude = 10 ** Math.floor(Math.log10(value));
+  const magnitude = 10 ** Math.floor(Math.log10(Math.max(value, 1e-9)));
   for (const step of [1, 2, 2.5, 5, 10]) if (step * magnitude >= value) return step * magnitude;
   return 10 * magnitude;
 }

@@ -27,7 +27,7 @@ export function compact(value: number): string {
   if (Math.abs(value) >= 1e6) return `${decimal.format(value / 1e6)}M`;
   if (Math.abs(value) >= 1e4) return `${integer.format(value / 1e3)}k`;
   if (Math.abs(value) >= 1e3) return `${decimal.format(value / 1e3)}k`;
-  return integer.format(value);
+  return Math.abs(value) < 10 ? decimal.format(value) : integer.format(value);
 }
 
 export function duration(ms: number | null | undefined): string {
