@@ -34,16 +34,17 @@ describe('tideway run', () => {
     const lines = run.stdout.trimEnd().split('\n');
     expect(lines).toHaveLength(1);
     const report = JSON.parse(lines[0]!) as Record<string, unknown>;
-    expect(Object.keys(report)).toEqual(['job', 'status', 'rowsRead', 'rowsWritten', 'checkpoints', 'durationMs', 'resumedFromCheckpoint', 'sources', 'transforms', 'sinks', 'error']);
+    expect(Object.keys(report)).toEqual(['job', 'status', 'rowsRead', 'rowsWritten', 'rowsErrored', 'checkpoints', 'durationMs', 'resumedFromCheckpoint', 'sources', 'transforms', 'sinks', 'error']);
     expect(report).toMatchObject({
       job: 'e2e-run',
       status: 'finished',
       rowsRead: 2000,
       rowsWritten: 2000,
+      rowsErrored: 0,
       resumedFromCheckpoint: null,
       sources: [{ name: 'fake', type: 'fake', rowsRead: 2000 }],
       transforms: [],
-      sinks: [{ name: 'file', type: 'file', rowsWritten: 2000, rowsRejected: 0, rowsLate: 0 }],
+      sinks: [{ name: 'file', type: 'file', rowsWritten: 2000, rowsRejected: 0, rowsLate: 0, rowsErrored: 0, deadLetter: false }],
       error: null,
     });
     expect(report.checkpoints).toBeGreaterThanOrEqual(1);
@@ -83,7 +84,7 @@ sink:
       ['one', 600],
       ['two', 600],
     ]);
-    expect(report.transforms).toEqual([{ name: 'small', type: 'filter', rowsIn: 1000, rowsOut: 600, rowsFiltered: 400 }]);
+    expect(report.transforms).toEqual([{ name: 'small', type: 'filter', rowsIn: 1000, rowsOut: 600, rowsFiltered: 400, rowsErrored: 0 }]);
   });
 
   it('prints the human report on stderr and keeps stdout empty without --json', async () => {
