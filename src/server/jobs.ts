@@ -12,6 +12,7 @@ import type { CheckpointEvent, JobProgress, JobResult, RunOptions } from '../eng
 import { builtinRegistry, runJob } from '../index.js';
 import { checkpointRoot, type JobSpec, maskedPlan, type PlanSummary, planSummary, prepareJob, type SpecProblem } from './job-spec.js';
 import { JOB_ID, JobStore, newJobId } from './job-store.js';
+import { runThroughput, type Throughput, ThroughputWindow } from './throughput.js';
 
 /**
  * A job's life on the server:
@@ -45,7 +46,12 @@ export interface JobView {
   runs: number;
   /** The latest progress of the latest run, or null before its first report. */
   progress: JobProgress | null;
-  /** Rows each stage handed to its dirty-data policy in the latest run, by stage name (stages that count them). */
+  /**
+   * Rows and bytes per second: over the last 10 s while the job runs, the average of the whole run once it
+   * ended; null before two progress reports.
+   */
+  throughput: Throughput | null;
+  /** Rows each transform and sink handed to its dirty-data policy in the latest run, by stage name. */
   rowsErrored: Record<string, number>;
   /** The newest checkpoints of every run, oldest first (at most CHECKPOINT_HISTORY). */
   checkpoints: CheckpointEvent[];
@@ -129,6 +135,7 @@ interface ManagedJob {
   /** Record writes, one after another in the order they were asked for. */
   writes: Promise<void>;
   masked: ReturnType<typeof maskedPlan> | undefined;
+  throughput: ThroughputWindow;
 }
 
 /**
@@ -176,7 +183,7 @@ export class JobManager extends EventEmitter<JobManagerEvents> {
         this.logger.warn('skipping a stored job whose spec cannot be read', { job: id, error: describeError(error) });
         continue;
       }
-      const job: ManagedJob = { view: record, spec, controller: undefined, run: undefined, writes: Promise.resolve(), masked: undefined };
+      const job: ManagedJob = { view: record, spec, controller: undefined, run: undefined, writes: Promise.resolve(), masked: undefined, throughput: new ThroughputWindow() };
       this.jobs.set(id, job);
       this.learnSecrets(spec);
       if (ACTIVE.has(record.status)) {
@@ -213,6 +220,7 @@ export class JobManager extends EventEmitter<JobManagerEvents> {
         endedAt: null,
         runs: 0,
         progress: null,
+        throughput: null,
         rowsErrored: {},
         checkpoints: [],
         lastError: null,
@@ -225,6 +233,7 @@ export class JobManager extends EventEmitter<JobManagerEvents> {
       run: undefined,
       writes: Promise.resolve(),
       masked: maskedPlan(prepared.plan),
+      throughput: new ThroughputWindow(),
     };
     // Listed before the first await, so that a second submission of the name meanwhile is refused.
     this.jobs.set(id, job);
@@ -336,7 +345,8 @@ export class JobManager extends EventEmitter<JobManagerEvents> {
       this.update(job, { status: job.view.stopRequested === 'shutdown' ? 'interrupted' : 'cancelled', endedAt: new Date().toISOString() });
       return;
     }
-    this.update(job, { status: 'running', startedAt: new Date().toISOString(), endedAt: null, runs: job.view.runs + 1, lastError: null, progress: null, rowsErrored: {}, resumedFrom: null });
+    this.update(job, { status: 'running', startedAt: new Date().toISOString(), endedAt: null, runs: job.view.runs + 1, lastError: null, progress: null, throughput: null, rowsErrored: {}, resumedFrom: null });
+    job.throughput = new ThroughputWindow();
     let result: JobResult | undefined;
     let failure: { code: string; message: string } | undefined;
     try {
@@ -378,6 +388,7 @@ export class JobManager extends EventEmitter<JobManagerEvents> {
         status: interrupted ? 'interrupted' : status,
         endedAt,
         progress,
+        throughput: runThroughput(progress),
         rowsErrored: rowsErroredOf(progress),
         lastError: error ? this.mask(error) : null,
         resumedFrom: resumedFromCheckpoint,
@@ -398,7 +409,7 @@ export class JobManager extends EventEmitter<JobManagerEvents> {
   }
 
   private onProgress(job: ManagedJob, progress: JobProgress): void {
-    job.view = { ...job.view, progress, rowsErrored: rowsErroredOf(progress) };
+    job.view = { ...job.view, progress, throughput: job.throughput.add(progress), rowsErrored: rowsErroredOf(progress) };
     this.emit('progress', { jobId: job.view.id, name: job.view.name, progress: this.masked(progress) });
   }
 

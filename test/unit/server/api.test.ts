@@ -52,6 +52,7 @@ describe('job server API', () => {
     expect(view.checkpoints.at(-1)).toMatchObject({ status: 'committed', endOfInput: true, rowsCommitted: 1500 });
     expect(view.lastError).toBeNull();
     expect(view.rowsErrored).toEqual({ file: 0 });
+    expect(view.throughput?.rowsReadPerSecond).toBe(Math.round((1500 * 1000) / view.progress!.elapsedMs));
     expect(view.resumedFrom).toBeNull();
     expect(view.plan.stages.map((st) => [st.kind, st.name, st.type])).toEqual([
       ['source', 'fake', 'fake'],
