@@ -98,6 +98,10 @@ export class SqlTransform implements Transform {
         now,
         errors,
         validity: (index) => validityOf(batch.getChildAt(index)!.data[0]!, rows),
+        data: (index) => {
+          const data = batch.getChildAt(index)!.data[0]!;
+          return rows ? gatherData(data, rows) : data;
+        },
         column: (index) => {
           let vec = cache.get(index);
           if (!vec) {
@@ -115,7 +119,12 @@ export class SqlTransform implements Transform {
       const test = plan.where.run(envFor(null, whereErrors));
       const keep = new Int32Array(n);
       let kept = 0;
-      for (let i = 0; i < n; i++) if (scalarAt(test, 'bool', i) === true && !whereErrors.failed[i]) keep[kept++] = i;
+      if (test.kind === 'col' && test.valid === null && whereErrors.list.length === 0) {
+        const pass = test.values as Uint8Array;
+        for (let i = 0; i < n; i++) if (pass[i] === 1) keep[kept++] = i;
+      } else {
+        for (let i = 0; i < n; i++) if (scalarAt(test, 'bool', i) === true && !whereErrors.failed[i]) keep[kept++] = i;
+      }
       if (kept < n) sel = keep.subarray(0, kept);
     }
     const m = sel ? sel.length : n;
@@ -127,6 +136,8 @@ export class SqlTransform implements Transform {
         return sel ? gatherData(data, sel) : data;
       }
       errors.column = output.name;
+      const fast = output.node.arrow?.(env);
+      if (fast) return fast;
       const vec = output.node.run(env);
       return encode(vec, output.node.type, m);
     });

@@ -23,6 +23,17 @@ describe('sql string functions', () => {
     expect(str('length(s)', null)).toBeNull();
   });
 
+  it('upper and lower of a whole column: ASCII bytes mapped directly, other text through JavaScript, NULLs kept', () => {
+    const rows = [{ s: 'abc' }, { s: null }, { s: 'MiXeD 1!' }, { s: '' }];
+    expect(runSql('SELECT upper(s) AS u, lcase(s) AS l FROM t', text, rows).rows).toEqual([
+      { u: 'ABC', l: 'abc' },
+      { u: null, l: null },
+      { u: 'MIXED 1!', l: 'mixed 1!' },
+      { u: '', l: '' },
+    ]);
+    expect(runSql('SELECT upper(s) AS u FROM t WHERE s IS NULL OR s <> \'abc\'', text, [...rows, { s: 'ça' }]).rows).toEqual([{ u: null }, { u: 'MIXED 1!' }, { u: '' }, { u: 'ÇA' }]);
+  });
+
   it('upper, lower, trim family, pads', () => {
     expect(str('upper(s)', 'straße')).toBe('STRASSE');
     expect(str('lcase(s)', 'ÀB')).toBe('àb');
