@@ -3,6 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/api/logger.js';
 import type { CheckpointEvent, JobProgress } from '../../../src/engine/result.js';
 import { runJob } from '../../../src/index.js';
+import { LocalCheckpointStore } from '../../../src/engine/checkpoint-store.js';
+import { withSave } from '../../../src/testing/fault-injection.js';
 import { useTempDirs } from '../../helpers/jobs.js';
 import { committedIds } from '../../helpers/output.js';
 
@@ -43,5 +45,28 @@ describe('engine observability hooks', () => {
       expect(p.queueDepth).toBeGreaterThanOrEqual(0);
       expect(p.queueDepth).toBeLessThanOrEqual(p.queueCapacity);
     }
+  });
+
+  it('onCheckpoint reports a checkpoint whose save failed as in-doubt, with the rows committed before it', async () => {
+    const checkpoints = dir();
+    const inner = new LocalCheckpointStore(checkpoints, 'hooks-doubt');
+    let saves = 0;
+    const checkpointStore = withSave(inner, async (data) => {
+      if (++saves === 3) throw new Error('disk full');
+      await inner.save(data);
+    });
+    const job = {
+      env: { name: 'hooks-doubt', parallelism: 1, transport: 'in-process' as const, checkpoint: { interval: '40ms', dir: checkpoints } },
+      source: [{ type: 'fake', rows: 3000, splits: 2, chunk_rows: 50, rows_per_second: 4000 }],
+      sink: [{ type: 'file', path: join(dir(), 'out'), format: 'jsonl' }],
+    };
+    const events: CheckpointEvent[] = [];
+    const result = await runJob(job, { logger: silentLogger, checkpointStore, onCheckpoint: (e) => events.push(e) });
+    expect(result.status).toBe('failed');
+    expect(events.map((e) => e.status)).toEqual(['committed', 'committed', 'in-doubt']);
+    const [, second, third] = events;
+    expect(third!.id).toBe(3);
+    expect(third!.rowsCommitted).toBe(second!.rowsCommitted);
+    expect(third!.bytes).toBeGreaterThan(0);
   });
 });
