@@ -169,8 +169,8 @@ export class JobManager extends EventEmitter<JobManagerEvents> {
 
   /**
    * Loads the jobs of earlier servers. A job that was queued or running when its server stopped is marked
-   * `interrupted`; with `resumeInterrupted` each of those (except one a cancel was asked for) runs again and
-   * resumes from its checkpoint.
+   * `interrupted` (or `cancelled` when a stop or cancel had been asked for); with `resumeInterrupted` each
+   * interrupted one runs again and resumes from its checkpoint.
    */
   async open(options: { resumeInterrupted?: boolean } = {}): Promise<void> {
     await this.store.open();
@@ -187,9 +187,11 @@ export class JobManager extends EventEmitter<JobManagerEvents> {
       this.jobs.set(id, job);
       this.learnSecrets(spec);
       if (ACTIVE.has(record.status)) {
-        const resumable = record.stopRequested !== 'cancel';
+        // A job someone asked to stop or cancel stays stopped; one the server's end cut short is interrupted.
+        const resumable = record.stopRequested === null || record.stopRequested === 'shutdown';
         job.view = { ...record, status: resumable ? 'interrupted' : 'cancelled', endedAt: record.endedAt ?? new Date().toISOString() };
         this.persist(job);
+        await job.writes;
         if (resumable) interrupted.push(job);
       }
     }

@@ -259,6 +259,26 @@ describe('job server API', () => {
   });
 });
 
+describe('job server restarts', () => {
+  it('a job that was stopping when the server died shows as cancelled and is not resumed by --resume-interrupted', async () => {
+    const stateDir = dir();
+    const first = await server({ stateDir });
+    const { id } = (await submitYaml(first, batchJob('api-was-stopping', join(dir(), 'out'), 100))).json<{ id: string }>();
+    await waitForEnd(first.jobs, id);
+    await first.close();
+    const recordPath = join(stateDir, 'jobs', id, 'record.json');
+    const record = JSON.parse(readFileSync(recordPath, 'utf8')) as JobView;
+    writeFileSync(recordPath, JSON.stringify({ ...record, status: 'stopping', stopRequested: 'stop' }));
+    const second = createServer({ stateDir, env: {} });
+    servers.push(second);
+    await second.listen({ port: 0, resumeInterrupted: true });
+    const view = second.jobs.view(id)!;
+    expect(view.status).toBe('cancelled');
+    expect(view.runs).toBe(1);
+    expect((JSON.parse(readFileSync(recordPath, 'utf8')) as JobView).status).toBe('cancelled');
+  });
+});
+
 describe('job server security', () => {
   const token = 'a-very-long-test-token-0123456789';
 
