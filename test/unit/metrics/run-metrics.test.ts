@@ -24,7 +24,7 @@ describe('tideway run --metrics-port: /metrics of one run', () => {
   it('matches the run: rows and bytes per stage, checkpoints, queues, lag and status', async () => {
     const job = {
       env: { name: 'metrics-run', parallelism: 2, transport: 'in-process' as const, queue_capacity: 5, checkpoint: { interval: '50ms', dir: dir() } },
-      source: [{ type: 'fake', name: 'orders', rows: 4000, splits: 4, chunk_rows: 200, rows_per_second: 10_000 }],
+      source: [{ type: 'fake', name: 'orders', rows: 4000, splits: 4, chunk_rows: 200, rows_per_second: 4000 }],
       transform: [{ type: 'filter', name: 'big', where: [{ column: 'amount', op: '>=', value: 100 }] }],
       sink: [{ type: 'file', name: 'lake', path: join(dir(), 'out'), format: 'jsonl' }],
     };
