@@ -13,6 +13,7 @@ const MAX_POINTS = 600;
 interface Series {
   label: string;
   color: string;
+  dashed: boolean;
   points: { t: number; v: number }[];
 }
 
@@ -33,11 +34,11 @@ export class ThroughputChart {
     this.render();
   }
 
-  /** Adds a point (time in ms since the epoch, rows per second) to the series `key`. */
-  add(key: string, label: string, t: number, value: number): void {
+  /** Adds a point (time in ms since the epoch, rows per second) to the series `key`; dashed series may overlap. */
+  add(key: string, label: string, t: number, value: number, options: { dashed?: boolean } = {}): void {
     let series = this.series.get(key);
     if (!series) {
-      series = { label, color: PALETTE[this.series.size % PALETTE.length]!, points: [] };
+      series = { label, color: PALETTE[this.series.size % PALETTE.length]!, dashed: options.dashed === true, points: [] };
       this.series.set(key, series);
     }
     series.points.push({ t, v: value });
@@ -71,10 +72,13 @@ export class ThroughputChart {
     const ticks = [0, 1 / 3, 2 / 3, 1].map((f) =>
       svg('text', { x: PAD.left + f * innerW, y: HEIGHT - 8, 'text-anchor': f === 0 ? 'start' : f === 1 ? 'end' : 'middle', class: 'axis' }, f === 1 ? 'now' : `−${Math.round(span * (1 - f))} s`),
     );
-    const lines = all.map((s) => {
+    // Sinks fed the same rows commit the same counts: their lines are dashed, each dash shifted, so lines
+    // lying on top of each other still show every colour.
+    const lines = all.map((s, index) => {
       const d = s.points.map((p, i) => `${i === 0 ? 'M' : 'L'}${x(p.t).toFixed(1)},${y(p.v).toFixed(1)}`).join(' ');
       const last = s.points.at(-1)!;
-      return [svg('path', { d, fill: 'none', stroke: s.color, 'stroke-width': 2, 'stroke-linejoin': 'round' }), svg('circle', { cx: x(last.t), cy: y(last.v), r: 3, fill: s.color })];
+      const dash: Record<string, string | number> = s.dashed ? { 'stroke-dasharray': `8 ${8 * (all.length - 1)}`, 'stroke-dashoffset': 8 * index } : {};
+      return [svg('path', { d, fill: 'none', stroke: s.color, 'stroke-width': 2, 'stroke-linejoin': 'round', ...dash }), svg('circle', { cx: x(last.t), cy: y(last.v), r: 3, fill: s.color })];
     });
     replaceChildren(this.plot, grid, ticks, lines);
     replaceChildren(

@@ -124,7 +124,7 @@ export async function jobPage(page: Page, id: string): Promise<void> {
     }
     for (const s of progress.sinks) {
       const value = rateOver(sinkWindow, progress, (p) => p.sinks.find((x) => x.name === s.name)?.rowsWritten);
-      if (value !== undefined) chart.add(`sink:${s.name}`, `committed by ${s.name}`, now, value);
+      if (value !== undefined) chart.add(`sink:${s.name}`, `committed by ${s.name}`, now, value, { dashed: true });
       added ||= value !== undefined;
     }
     if (added) chart.render();
