@@ -178,11 +178,19 @@ describe('tideway serve', () => {
     expect(exit.code).toBe(0);
   }, 240_000);
 
-  it('refuses to listen beyond loopback without a token, and never prints the token', async () => {
+  it('refuses to listen beyond loopback without a token or on a port in use, and never prints the token', async () => {
     const dir = workspace();
     const refused = await runCli(['serve', '--host', '0.0.0.0', '--port', '0', '--state-dir', 'state'], { cwd: dir, env: {} });
     expect(refused.code).toBe(2);
     expect(refused.stderr).toContain('SERVE_TOKEN_REQUIRED');
+    const { createServer } = await import('node:net');
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const taken = (blocker.address() as { port: number }).port;
+    const busy = await runCli(['serve', '--port', String(taken), '--state-dir', 'state'], { cwd: dir, env: {} });
+    blocker.close();
+    expect(busy.code).toBe(2);
+    expect(busy.stderr).toContain(`error [PORT_IN_USE]: --port ${taken}`);
     const token = 'e2e-token-4f1b9c0d2a7e6f33';
     const guarded = await serve(dir, ['--token', token, '--verbose']);
     expect((await fetch(`${guarded.url}/api/jobs`)).status).toBe(401);

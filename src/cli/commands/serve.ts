@@ -1,9 +1,11 @@
 import { resolve } from 'node:path';
-import { describeError, errorCode } from '../../api/errors.js';
+import { describeError, errorCode, TidewayError } from '../../api/errors.js';
 import { createServer } from '../../server/app.js';
 import { metricsPlugin } from '../../server/metrics.js';
 import { staticPlugin } from '../../server/static.js';
+import { errorText } from '../errors.js';
 import { ExitCode } from '../exit-codes.js';
+import { userSystemError } from '../system-errors.js';
 import { cliLogger } from '../terminal.js';
 import type { CommandContext } from './context.js';
 
@@ -42,7 +44,7 @@ export async function serveCommand(flags: ServeFlags, context: CommandContext): 
       plugins: [staticPlugin, metricsPlugin],
     });
   } catch (error) {
-    io.stderr.write(`error [${errorCode(error)}]: ${describeError(error)}\n`);
+    io.stderr.write(errorText(error, flags.verbose === true));
     return ExitCode.invalid;
   }
   let url: string;
@@ -50,10 +52,13 @@ export async function serveCommand(flags: ServeFlags, context: CommandContext): 
     url = await server.listen({ host: flags.host, port: flags.port, resumeInterrupted: flags.resumeInterrupted === true });
   } catch (error) {
     await server.close().catch(() => undefined);
-    const code = (error as NodeJS.ErrnoException).code;
-    const hint = code === 'EADDRINUSE' ? `; another process listens on port ${flags.port}: pick another with --port` : '';
-    io.stderr.write(`error [${errorCode(error) === 'INTERNAL' && code ? code : errorCode(error)}]: ${describeError(error)}${hint}\n`);
-    return ExitCode.invalid;
+    // serve's --port has a default (8080), so "0 picks any free port" rather than "leave it out".
+    const inUse = (error as NodeJS.ErrnoException).code === 'EADDRINUSE';
+    const reported = inUse
+      ? new TidewayError('PORT_IN_USE', `--port ${flags.port}: ${flags.host}:${flags.port} is already in use by another process; choose another --port (0 picks any free port), or stop the process using it`)
+      : (userSystemError(error, { port: { option: '--port', value: flags.port, host: flags.host } }) ?? error);
+    io.stderr.write(errorText(reported, flags.verbose === true));
+    return errorCode(reported) === 'INTERNAL' ? ExitCode.failed : ExitCode.invalid;
   }
   logger.info(`listening on ${url} (state in ${server.jobs.stateDir}${token ? ', token required' : ''})`);
   let signals = 0;
