@@ -1,3 +1,4 @@
+import { formatDate } from '../../src/formats/text/temporal.js';
 import { parseIsoTimestamp } from './datetime.js';
 import { RowFailure } from './errors.js';
 import type { CastTarget } from './parse.js';
@@ -57,12 +58,6 @@ export function resolveTarget(target: CastTarget): ResolvedTarget | undefined {
 }
 
 const pad = (value: number, width: number): string => String(value).padStart(width, '0');
-
-/** `YYYY-MM-DD` of a day number. */
-export function formatDate(days: number): string {
-  const d = new Date(days * MS_PER_DAY);
-  return `${d.getUTCFullYear() < 0 ? '-' : ''}${pad(Math.abs(d.getUTCFullYear()), 4)}-${pad(d.getUTCMonth() + 1, 2)}-${pad(d.getUTCDate(), 2)}`;
-}
 
 /** `YYYY-MM-DD HH:MM:SS[.mmm]` (UTC) of epoch milliseconds. */
 export function formatTimestampIso(ms: number): string {

@@ -5,7 +5,7 @@ import { parseIsoTimestamp } from './datetime.js';
 import { type QueryPosition, queryError, RowFailure } from './errors.js';
 import { FUNCTIONS, type FunctionSpec, type Param, regex } from './functions.js';
 import type { Expr } from './parse.js';
-import { allocate, isNumeric, isTemporal, MS_PER_DAY, validityOf, type Scalar, scalarAt, type SqlType, sqlTypeOf, type Values, type Vec } from './types.js';
+import { allocate, isNumeric, isTemporal, MS_PER_DAY, packBits, validityOf, type Scalar, scalarAt, type SqlType, sqlTypeOf, type Values, type Vec } from './types.js';
 
 /** One row's failure, before it is handed to the stage's dirty-data policy. */
 export interface RowReject {
@@ -754,30 +754,32 @@ export class Compiler {
         const row: Scalar[] = new Array<Scalar>(arity);
         const errors = env.errors;
         let nullCount = 0;
+        const compute = (i: number): void => {
+          let value: Scalar = null;
+          try {
+            value = f(row, types, env.now);
+          } catch (error) {
+            if (!(error instanceof RowFailure)) throw error;
+            if (!orNull) errors.fail(i, error.code, error.message);
+          }
+          if (value === null || value === undefined) {
+            nullCount++;
+            return;
+          }
+          valid[i] = 1;
+          (out as unknown[])[i] = type === 'bool' ? (value ? 1 : 0) : value;
+        };
         const only = vecs[0];
         if (arity === 1 && only?.kind === 'col' && types[0] !== 'bool' && nulls === 'propagate') {
           // One column argument: read its values directly, no per-row dispatch.
           const values = only.values as ArrayLike<Scalar>;
           const inValid = only.valid;
           for (let i = 0; i < n; i++) {
-            if (inValid !== null && inValid[i] === 0) {
-              nullCount++;
-              continue;
+            if (inValid !== null && inValid[i] === 0) nullCount++;
+            else {
+              row[0] = values[i]!;
+              compute(i);
             }
-            row[0] = values[i]!;
-            let value: Scalar = null;
-            try {
-              value = f(row, types, env.now);
-            } catch (error) {
-              if (!(error instanceof RowFailure)) throw error;
-              if (!orNull) errors.fail(i, error.code, error.message);
-            }
-            if (value === null || value === undefined) {
-              nullCount++;
-              continue;
-            }
-            valid[i] = 1;
-            (out as unknown[])[i] = type === 'bool' ? (value ? 1 : 0) : value;
           }
           return { kind: 'col', values: out, valid: nullCount ? valid : null };
         }
@@ -788,21 +790,8 @@ export class Compiler {
             row[k] = v;
             if (v === null) hasNull = true;
           }
-          let value: Scalar = null;
-          if (!hasNull || nulls === 'handle') {
-            try {
-              value = f(row, types, env.now);
-            } catch (error) {
-              if (!(error instanceof RowFailure)) throw error;
-              if (!orNull) errors.fail(i, error.code, error.message);
-            }
-          }
-          if (value === null || value === undefined) {
-            nullCount++;
-            continue;
-          }
-          valid[i] = 1;
-          (out as unknown[])[i] = type === 'bool' ? (value ? 1 : 0) : value;
+          if (!hasNull || nulls === 'handle') compute(i);
+          else nullCount++;
         }
         return { kind: 'col', values: out, valid: nullCount ? valid : null };
       },
@@ -830,13 +819,7 @@ function asciiCase(data: Data, upper: boolean): Data | undefined {
   let rebased = offsets.subarray(data.offset, data.offset + data.length + 1);
   if (first !== 0) rebased = rebased.map((o) => o - first);
   const valid = validityOf(data, null);
-  return makeData({ type: new Utf8(), length: data.length, nullCount: data.nullCount, ...(valid && data.nullCount > 0 ? { nullBitmap: packValidity(valid) } : {}), valueOffsets: rebased, data: out });
-}
-
-function packValidity(valid: Uint8Array): Uint8Array {
-  const bits = new Uint8Array(((valid.length + 63) >> 6) << 3);
-  for (let i = 0; i < valid.length; i++) if (valid[i]) bits[i >> 3]! |= 1 << (i & 7);
-  return bits;
+  return makeData({ type: new Utf8(), length: data.length, nullCount: data.nullCount, ...(valid && data.nullCount > 0 ? { nullBitmap: packBits(valid, valid.length) } : {}), valueOffsets: rebased, data: out });
 }
 
 function undecided(decided: Uint8Array, outer: Uint8Array | null, n: number): Uint8Array {

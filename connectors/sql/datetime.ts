@@ -1,3 +1,5 @@
+import { TimeUnit } from 'apache-arrow';
+import { parseTimestamp as parseIsoText } from '../../src/formats/text/temporal.js';
 import { RowFailure } from './errors.js';
 import { MS_PER_DAY } from './types.js';
 
@@ -6,27 +8,13 @@ import { MS_PER_DAY } from './types.js';
  * in UTC: a timestamp without an offset is taken as UTC, one with an offset is converted to UTC.
  */
 
-const ISO = /^\s*(-?\d{4,})-(\d{1,2})-(\d{1,2})(?:[T ](\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?\s*(Z|[+-]\d{2}(?::?\d{2})?)?\s*$/i;
-
-/** Epoch milliseconds of an ISO date or timestamp text, or undefined when it is not one. */
+/**
+ * Epoch milliseconds of an ISO date or timestamp text (`2024-05-01`, `2024-05-01 12:00:00.123456`, with `T`
+ * and an offset such as `+08:00` or `Z`), or undefined when it is not one. Text without an offset is UTC.
+ */
 export function parseIsoTimestamp(text: string): number | undefined {
-  const m = ISO.exec(text);
-  if (!m) return undefined;
-  const [, y, mo, d, h, mi, s, frac, zone] = m;
-  const month = Number(mo);
-  const day = Number(d);
-  const hour = Number(h ?? 0);
-  const minute = Number(mi ?? 0);
-  const second = Number(s ?? 0);
-  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(Number(y), month) || hour > 23 || minute > 59 || second > 59) return undefined;
-  let ms = Date.UTC(Number(y), month - 1, day, hour, minute, second) + (frac ? Number(`0.${frac}`) * 1000 : 0);
-  if (Number(y) < 100 && Number(y) >= 0) ms = withYear(ms, Number(y));
-  if (zone && zone.toUpperCase() !== 'Z') {
-    const sign = zone.startsWith('-') ? -1 : 1;
-    const digits = zone.slice(1).replace(':', '');
-    ms -= sign * (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2) || 0)) * 60_000;
-  }
-  return ms;
+  const nanos = parseIsoText(text.trim(), TimeUnit.NANOSECOND);
+  return nanos === undefined ? undefined : Number(nanos) / 1e6;
 }
 
 function withYear(ms: number, year: number): number {

@@ -268,7 +268,8 @@ export function materialise(vec: Vec, type: SqlType, n: number): { values: Value
   return { values, valid: null };
 }
 
-function packBits(valid: Uint8Array, n: number): Uint8Array {
+/** Arrow's bitmap (64-byte padded) of 0/1 bytes. */
+export function packBits(valid: Uint8Array, n: number): Uint8Array {
   const bits = new Uint8Array(((n + 63) >> 6) << 3);
   for (let i = 0; i < n; i++) if (valid[i]) bits[i >> 3]! |= 1 << (i & 7);
   return bits;

@@ -1,6 +1,7 @@
 import { Bool, Float64, Int32 } from 'apache-arrow';
 import { describe, expect, it } from 'vitest';
 import type { Row } from '../../../src/api/rows.js';
+import { seededRandom } from '../../../src/testing/random.js';
 import { runSql, schemaOf } from './support.js';
 
 /**
@@ -25,17 +26,6 @@ interface Gen {
    * operand is NULL without evaluating the other one, as PostgreSQL folds strict operators at plan time.
    */
   staticNull?: boolean;
-}
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function generator(random: () => number) {
@@ -198,7 +188,7 @@ describe('sql compiled evaluator against a row-by-row reference', () => {
   it('agrees on values, filtered rows and rejected rows for random expressions and batches', () => {
     const seed = Number(process.env.TIDEWAY_SQL_SEED ?? Math.floor(Math.random() * 2 ** 31));
     process.stdout.write(`sql property test seed ${seed} (replay: TIDEWAY_SQL_SEED=${seed})\n`);
-    const random = prng(seed);
+    const random = seededRandom(seed);
     const { num, bool } = generator(random);
     let compared = 0;
     let rejected = 0;
