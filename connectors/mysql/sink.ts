@@ -4,7 +4,8 @@ import type { RecordBatch, Schema } from 'apache-arrow';
 import type { Connection, ResultSetHeader } from 'mysql2/promise';
 import type { FactoryContext } from '../../src/api/connector.js';
 import type { Json } from '../../src/api/json.js';
-import type { CommitContext, OrphanReport, Sink, SinkCommitter, SinkContext, SinkWriter, SinkWriterContext } from '../../src/api/sink.js';
+import { TidewayError } from '../../src/api/errors.js';
+import type { CommitContext, OrphanReport, Sink, SinkCommitter, SinkContext, SinkWriteContext, SinkWriter, SinkWriterContext } from '../../src/api/sink.js';
 import { connect, display, parseTableName, qualified, queryRows, quoteId, resolveEndpoint, type TableRef } from './connection.js';
 import { EncodeError, encoders, sqlTuple, tsvLine } from './encode.js';
 import { mysqlError, serverMessage } from './errors.js';
@@ -190,6 +191,11 @@ class MysqlWriter implements SinkWriter<MysqlCommitInfo, MysqlWriterState> {
   private pending: string[] = [];
   private pendingBytes = 0;
   private pendingFirst = 0;
+  /** With a write context (INSERT only): each pending row's index in the batch in progress, and that context. */
+  private pendingRows: number[] = [];
+  private rejects: SinkWriteContext | undefined;
+  /** Rows received before the batch in progress, for positions in messages. */
+  private batchBase = 0;
   readonly stats = { rowsWritten: 0, bytesWritten: 0 };
 
   constructor(
@@ -205,23 +211,42 @@ class MysqlWriter implements SinkWriter<MysqlCommitInfo, MysqlWriterState> {
     return this.sink.options;
   }
 
-  async write(batch: RecordBatch): Promise<void> {
+  /**
+   * With a write context (the engine always gives one), a row that cannot be encoded goes to its `reject`;
+   * with INSERT, every row of the batch is also sent before write returns, so that a statement the server
+   * refuses for its data (SQLSTATE 22 or 23) can be retried row by row and the refused rows rejected (InnoDB
+   * undoes only the failed statement). LOAD DATA stays fail-fast.
+   */
+  async write(batch: RecordBatch, context?: SinkWriteContext): Promise<void> {
     const encoded = encoders(batch);
     const load = this.options.write_method === 'load_data';
     const base = this.received;
     this.received += batch.numRows;
-    for (let i = 0; i < batch.numRows; i++) {
-      let piece: string;
-      try {
-        piece = load ? tsvLine(encoded, i) : sqlTuple(encoded, i);
-      } catch (error) {
-        if (!(error instanceof EncodeError)) throw error;
-        throw this.rowError(base + i + 1, error.message, error);
+    const perRow = context !== undefined && !load;
+    if (perRow && this.pending.length > 0) await this.flush();
+    this.rejects = perRow ? context : undefined;
+    this.batchBase = base;
+    try {
+      for (let i = 0; i < batch.numRows; i++) {
+        let piece: string;
+        try {
+          piece = load ? tsvLine(encoded, i) : sqlTuple(encoded, i);
+        } catch (error) {
+          if (!(error instanceof EncodeError)) throw error;
+          if (!context) throw this.rowError(base + i + 1, error.message, error);
+          context.reject(i, { code: 'MYSQL_ROW_REJECTED', message: error.message });
+          continue;
+        }
+        if (this.pending.length === 0) this.pendingFirst = base + i + 1;
+        this.pending.push(piece);
+        if (perRow) this.pendingRows.push(i);
+        this.pendingBytes += piece.length;
+        if (this.pending.length >= this.options.batch_size || this.pendingBytes >= this.options.batch_bytes) await this.flush();
       }
-      if (this.pending.length === 0) this.pendingFirst = base + i + 1;
-      this.pending.push(piece);
-      this.pendingBytes += piece.length;
-      if (this.pending.length >= this.options.batch_size || this.pendingBytes >= this.options.batch_bytes) await this.flush();
+      if (perRow) await this.flush();
+    } finally {
+      this.rejects = undefined;
+      this.pendingRows = [];
     }
   }
 
@@ -232,10 +257,13 @@ class MysqlWriter implements SinkWriter<MysqlCommitInfo, MysqlWriterState> {
   private async flush(): Promise<void> {
     if (this.pending.length === 0) return;
     const rows = this.pending;
-    const bytes = this.pendingBytes;
+    let bytes = this.pendingBytes;
     const first = this.pendingFirst;
+    const indexes = this.pendingRows;
     this.pending = [];
     this.pendingBytes = 0;
+    this.pendingRows = [];
+    let written = rows.length;
     if (this.options.exactly_once && this.staging === undefined) await this.createStaging();
     if (this.inTransaction === 0) await this.connection.query('START TRANSACTION');
     const names = this.columns.map((c) => quoteId(c.name));
@@ -254,19 +282,47 @@ class MysqlWriter implements SinkWriter<MysqlCommitInfo, MysqlWriterState> {
         });
       } else {
         const upsert = !this.options.exactly_once && this.options.mode === 'upsert' ? ` ON DUPLICATE KEY UPDATE ${updateList(this.columns.map((c) => c.name), this.key)}` : '';
-        await this.connection.query(`INSERT INTO ${this.target()} (${names.join(', ')}) VALUES ${rows.join(',')}${upsert}`);
+        const insert = (values: string) => `INSERT INTO ${this.target()} (${names.join(', ')}) VALUES ${values}${upsert}`;
+        try {
+          await this.connection.query(insert(rows.join(',')));
+        } catch (error) {
+          if (!this.rejects || !refusedForData(error)) throw error;
+          [written, bytes] = await this.insertEach(rows, indexes, insert, this.rejects);
+        }
       }
     } catch (error) {
       await this.connection.query('ROLLBACK').catch(() => undefined);
       this.inTransaction = 0;
+      // The dirty-data policy failed the job on a refused row: its error already names the sink and the row.
+      if (error instanceof TidewayError) throw error;
       const at = /at row (\d+)/.exec(serverMessage(error));
       const position = at ? first + Number(at[1]) - 1 : undefined;
       throw this.rowError(position, serverMessage(error), error, rows.length, first);
     }
-    this.inTransaction += rows.length;
-    this.stagedRows += rows.length;
+    // Every row refused: end the transaction this flush opened (commitTransaction skips one that holds no row).
+    if (written === 0 && this.inTransaction === 0) await this.connection.query('COMMIT');
+    this.inTransaction += written;
+    this.stagedRows += written;
     this.stats.bytesWritten += bytes;
     if (this.inTransaction >= this.options.commit_size) await this.commitTransaction();
+  }
+
+  /** Inserts `rows` one at a time, rejecting those the server refuses for their data; returns the rows and bytes written. */
+  private async insertEach(rows: readonly string[], indexes: readonly number[], insert: (values: string) => string, context: SinkWriteContext): Promise<[number, number]> {
+    let written = 0;
+    let bytes = 0;
+    for (const [k, row] of rows.entries()) {
+      try {
+        await this.connection.query(insert(row));
+        written++;
+        bytes += row.length;
+      } catch (error) {
+        if (!refusedForData(error)) throw error;
+        const row = indexes[k]!;
+        context.reject(row, { code: 'MYSQL_ROW_REJECTED', message: `${display(this.sink.ref)} refused row ${this.batchBase + row + 1} received by writer ${this.context.writerIndex}: ${serverMessage(error)}` });
+      }
+    }
+    return [written, bytes];
   }
 
   private rowError(position: number | undefined, message: string, cause: unknown, count = 1, first = position ?? 0) {
@@ -488,3 +544,8 @@ export class MysqlCommitter implements SinkCommitter<MysqlCommitInfo, MysqlWrite
   }
 }
 
+/** A statement the server refused for the data it carries (SQLSTATE class 22 data exception, 23 constraint), not for the connection or a lock. */
+function refusedForData(error: unknown): boolean {
+  const state = (error as { sqlState?: unknown }).sqlState;
+  return typeof state === 'string' && (state.startsWith('22') || state.startsWith('23'));
+}
