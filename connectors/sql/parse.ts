@@ -135,6 +135,11 @@ function convert(raw: RawNode, parent: QueryPosition, context: Context): Expr {
       if (typeof value === 'number' && Number.isInteger(value) && !Number.isSafeInteger(value)) return { kind: 'literal', value: BigInt(String(value)), literalType: 'number', at };
       return { kind: 'literal', value: value as number, literalType: 'number', at };
     }
+    case 'bigint': {
+      // Integers past 2^53 keep their digits as text.
+      const digits = String(raw.value);
+      return { kind: 'literal', value: /^-?\d+$/.test(digits) ? BigInt(digits) : Number(digits), literalType: 'number', at };
+    }
     case 'single_quote_string':
     case 'string':
     case 'natural_string':

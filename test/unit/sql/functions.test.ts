@@ -1,4 +1,4 @@
-import { Float64, Int32, Int64, TimestampMillisecond, Utf8 } from 'apache-arrow';
+import { Binary, DateDay, Float64, Int32, Int64, TimestampMillisecond, Utf8 } from 'apache-arrow';
 import { describe, expect, it } from 'vitest';
 import { runSql, schemaOf, value } from './support.js';
 
@@ -168,6 +168,14 @@ describe('sql numeric functions', () => {
     ]);
   });
 
+  it('BIGINT stays exact beyond 2^53, in arithmetic, comparisons and IN', () => {
+    const big = 2n ** 62n + 1n;
+    const run = runSql(`SELECT l + 1 AS a, l = ${big} AS b, l IN (${big}, 5) AS c, l - l AS d FROM t`, nums, [{ i: null, d: null, l: big }]);
+    expect(run.rows).toEqual([{ a: big + 1n, b: true, c: true, d: 0n }]);
+    const overflow = runSql('SELECT l * 4 AS x FROM t', nums, [{ i: null, d: null, l: big }]);
+    expect(overflow.rejects.map((r) => r.error.code)).toEqual(['SQL_NUMERIC_OVERFLOW']);
+  });
+
   it('mixes int, bigint and double by widening', () => {
     const run = runSql('SELECT i + l AS a, i + d AS b, l * 1.5 AS c FROM t', nums, [{ i: 1, d: 0.5, l: 10n }]);
     expect(run.rows).toEqual([{ a: 11n, b: 1.5, c: 15 }]);
@@ -224,6 +232,12 @@ describe('sql date and time functions (UTC)', () => {
     expect(value("is_date('2021-02-28', 'yyyy-MM-dd')")).toBe(true);
   });
 
+  it('date arithmetic: date + n days, date - date in days, timestamp - timestamp in milliseconds', () => {
+    const schema = schemaOf({ d: new DateDay(), t: new TimestampMillisecond() });
+    const run = runSql("SELECT d + 1 AS next, d - 31 AS back, d - DATE '2024-01-01' AS days, t - TIMESTAMP '2024-01-01 00:00:00' AS ms, t + 1 AS tomorrow FROM t", schema, [{ d: Date.UTC(2024, 2, 1), t: Date.UTC(2024, 0, 1, 0, 0, 1) }]);
+    expect(run.rows).toEqual([{ next: Date.UTC(2024, 2, 2), back: Date.UTC(2024, 0, 30), days: 60, ms: 1000n, tomorrow: Date.UTC(2024, 0, 2, 0, 0, 1) }]);
+  });
+
   it('a text that does not match the pattern rejects the row', () => {
     const run = runSql("SELECT to_date(s, 'yyyy-MM-dd') AS d FROM t", schemaOf({ s: new Utf8() }), [{ s: '2021-01-02' }, { s: 'nope' }]);
     expect(run.rows).toEqual([{ d: Date.parse('2021-01-02T00:00:00Z') }]);
@@ -257,6 +271,15 @@ describe('sql JSON, hashing, conditional functions', () => {
     const run = runSql("SELECT json_value(s, '$.a') AS v FROM t", text, [{ s: '{"a": 1}' }, { s: '{bad' }, { s: null }]);
     expect(run.rows).toEqual([{ v: '1' }, { v: null }]);
     expect(run.rejects.map((r) => [r.row, r.error.code])).toEqual([[1, 'SQL_BAD_JSON']]);
+  });
+
+  it('bytes: compared by content, hashed, cast to text', () => {
+    const schema = schemaOf({ b: new Binary() });
+    const run = runSql("SELECT b = CAST('hi' AS BYTES) AS same, md5(b) AS h, CAST(b AS VARCHAR) AS s, octet_length(b) AS n FROM t", schema, [{ b: new Uint8Array([104, 105]) }, { b: new Uint8Array([0xff]) }]);
+    expect(run.rows).toEqual([
+      { same: true, h: '49f68a5c8493ec2c0bf489821c21fc3b', s: 'hi', n: 2n },
+      { same: false, h: '00594fd4f42ba43fc1ca0427a0576295', s: '\ufffd', n: 1n },
+    ]);
   });
 
   it('md5, sha256 of text (UTF-8)', () => {
