@@ -16,6 +16,8 @@ export interface SinkRuntime {
   prepared: Json | undefined;
   /** Rows made visible by commits in this run. */
   rowsCommitted: number;
+  /** A dead-letter sink: its rows are rejected ones, so it does not bound the job's committed rows. */
+  deadLetter?: boolean;
 }
 
 type Ack = Extract<FromPipeline, { kind: 'ack' }>;
@@ -209,7 +211,7 @@ export class CheckpointCoordinator {
         triggeredAt: attempt.triggeredAt.toISOString(),
         durationMs: Date.now() - attempt.triggeredAt.getTime(),
         bytes: state === 'abandoned' ? 0 : bytes,
-        rowsCommitted: jobRowsWritten(this.host.sinks.map((s) => ({ rowsWritten: s.rowsCommitted }))),
+        rowsCommitted: jobRowsWritten(this.host.sinks.map((s) => ({ rowsWritten: s.rowsCommitted, deadLetter: s.deadLetter }))),
         endOfInput: attempt.endOfInput,
       });
     } catch (error) {

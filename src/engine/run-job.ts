@@ -165,7 +165,7 @@ class JobRun {
       const sink = await stage.factory.create(stage.options as never, context);
       const prepared = await sink.prepare?.(this.sinkContext(sinkIndex, undefined));
       const committer = await sink.createCommitter(this.sinkContext(sinkIndex, prepared));
-      this.sinks.push({ sinkIndex, name: stage.name, type: stage.type, sink, committer, prepared, rowsCommitted: 0 });
+      this.sinks.push({ sinkIndex, name: stage.name, type: stage.type, sink, committer, prepared, rowsCommitted: 0, deadLetter: stage.deadLetterFor !== undefined });
     }
     let restored: CheckpointData | undefined;
     if (previous && this.options.fresh) {
