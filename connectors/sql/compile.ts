@@ -1,3 +1,4 @@
+import { isAscii } from 'node:buffer';
 import { type Data, makeData, type Schema, Type, Utf8 } from 'apache-arrow';
 import { didYouMean } from '../../src/api/options.js';
 import { CAST_TARGET_NAMES, castValue, resolveTarget, type ResolvedTarget, toText } from './cast.js';
@@ -799,9 +800,6 @@ export class Compiler {
   }
 }
 
-const TO_UPPER = Uint8Array.from({ length: 256 }, (_, b) => (b >= 0x61 && b <= 0x7a ? b - 32 : b));
-const TO_LOWER = Uint8Array.from({ length: 256 }, (_, b) => (b >= 0x41 && b <= 0x5a ? b + 32 : b));
-
 /** UPPER/LOWER of an ASCII Utf8 column straight on its bytes; undefined when any byte is not ASCII. */
 function asciiCase(data: Data, upper: boolean): Data | undefined {
   const offsets = data.valueOffsets;
@@ -809,13 +807,11 @@ function asciiCase(data: Data, upper: boolean): Data | undefined {
   const first = offsets[data.offset]!;
   const last = offsets[data.offset + data.length]!;
   const src = (data.values as Uint8Array).subarray(first, last);
-  const table = upper ? TO_UPPER : TO_LOWER;
-  const out = new Uint8Array(src.length);
-  for (let i = 0; i < src.length; i++) {
-    const b = src[i]!;
-    if (b > 0x7f) return undefined;
-    out[i] = table[b]!;
-  }
+  if (!isAscii(src)) return undefined;
+  // One-byte strings: V8 changes the case of the whole column at once, and latin1 maps it back byte for byte.
+  const text = Buffer.from(src.buffer, src.byteOffset, src.byteLength).toString('latin1');
+  const cased = Buffer.from(upper ? text.toUpperCase() : text.toLowerCase(), 'latin1');
+  const out = new Uint8Array(cased.buffer, cased.byteOffset, cased.byteLength);
   let rebased = offsets.subarray(data.offset, data.offset + data.length + 1);
   if (first !== 0) rebased = rebased.map((o) => o - first);
   const valid = validityOf(data, null);

@@ -1,3 +1,4 @@
+import { isAscii } from 'node:buffer';
 import {
   Binary,
   Bool,
@@ -181,7 +182,7 @@ export function decode(vector: Vector, type: SqlType, sel: Int32Array | null): V
         // ASCII text (the common case) is decoded once for the whole column and cut into substrings.
         const first = offsets[at(0)] ?? 0;
         const last = n > 0 ? offsets[at(n - 1) + 1]! : 0;
-        if (isAscii(buffer, first, last)) {
+        if (isAscii(buffer.subarray(first, last))) {
           const whole = buffer.toString('latin1', first, last);
           for (let i = 0; i < n; i++) {
             const r = at(i);
@@ -210,11 +211,6 @@ export function decode(vector: Vector, type: SqlType, sel: Int32Array | null): V
     case 'null':
       return { kind: 'const', value: null };
   }
-}
-
-function isAscii(bytes: Uint8Array, from: number, to: number): boolean {
-  for (let i = from; i < to; i++) if (bytes[i]! > 0x7f) return false;
-  return true;
 }
 
 /** Dictionary-encoded, chunked or half-float columns: read through `get`, which is slower but general. */
