@@ -8,6 +8,8 @@ import { z } from '../../../src/api/options.js';
 import { NoopCommitter } from '../../../src/api/simple-sink.js';
 import type { Sink } from '../../../src/api/sink.js';
 import { planText } from '../../../src/cli/plan-text.js';
+import { createProgress } from '../../../src/cli/progress.js';
+import type { JobProgress } from '../../../src/engine/result.js';
 import { collectSecrets } from '../../../src/config/secrets.js';
 import type { RowError } from '../../../src/api/transform.js';
 import { BatchRejections, DEAD_LETTER_SCHEMA, ErrorBudget, type ErrorPolicy, limitCrossed, mergePolicy, rowJson, SecretMask, type StageRef } from '../../../src/engine/dirty-data.js';
@@ -128,6 +130,20 @@ describe('dirty-data policy: planning', () => {
     expect(result.plan.sinks.map((s) => s.name)).toEqual(['blackhole', 'check-dead-letter']);
     expect(result.plan.transforms[0]!.errors).toMatchObject({ tolerance: 'all', maxErrors: 3, deadLetter: 1, origin: 'transform[0].errors' });
     expect(result.plan.sinks[0]!.errors?.tolerance).toBe('none');
+  });
+
+  it('refuses a dead-letter sink in a job with several sources (not supported yet), saying what to do', () => {
+    const result = planJob(
+      {
+        env: { name: 'p', errors: { tolerance: 'all', dead_letter: { type: 'file', path: 'bad' } } },
+        source: [{ type: 'fake', rows: 10, output: 'a' }, { type: 'fake', rows: 10, output: 'b' }],
+        sink: [{ type: 'blackhole', input: 'a' }, { type: 'blackhole', name: 'other', input: 'b' }],
+      },
+      registry,
+    );
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.issues).toEqual([{ path: 'env.errors.dead_letter', message: expect.stringMatching(/not yet supported in a job with several sources; split the job/) }]);
   });
 
   it('reports a bad errors block with its key path', () => {
@@ -287,6 +303,17 @@ describe('dirty-data policy: jobs', () => {
     ]);
     expect(stagedFiles(out)).toEqual([]);
     expect(stagedFiles(bad)).toEqual([]);
+  });
+
+  it('the progress line counts the errored rows', async () => {
+    const base = dir();
+    const seen: JobProgress[] = [];
+    const result = await runJob(job(join(base, 'out'), join(base, 'bad'), join(base, 'chk'), { tolerance: 'all' }), { registry, logger: silentLogger, onProgress: (p) => seen.push(p) });
+    expect(result.status).toBe('finished');
+    let printed = '';
+    const display = createProgress('lines', { isTTY: false, write: (text: string) => ((printed += text), true) } as never, { lineIntervalMs: 0 });
+    display.update(seen.at(-1)!);
+    expect(printed).toMatch(/^progress: read 1,000 rows \| written 900 \| .* \| errored 100 \| checkpoints/);
   });
 
   it('tolerance all without a dead letter: bad rows are counted, not recorded', async () => {
