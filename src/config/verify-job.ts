@@ -1,4 +1,6 @@
+import { resolve } from 'node:path';
 import type { Schema } from 'apache-arrow';
+import { ensureDirectory } from '../api/durable-fs.js';
 import type { ConfigIssue } from '../api/errors.js';
 import { describeError, TidewayError } from '../api/errors.js';
 import { silentLogger } from '../api/logger.js';
@@ -80,4 +82,20 @@ function issueFrom(stagePath: string, error: unknown): ConfigIssue {
   const { line, column } = error instanceof TidewayError ? error.context : {};
   if (option && typeof line === 'number' && typeof column === 'number') issue.within = { line, col: column };
   return issue;
+}
+
+/**
+ * Creates the job's checkpoint directory, as every run needs it (`tideway run`, the job server), so that a file
+ * in its way, or a path under /proc or /sys, is a config issue at env.checkpoint.dir with the path error's code
+ * (`PATH_NOT_DIRECTORY`, `PATH_SYSTEM_DIRECTORY`, `PATH_NOT_WRITABLE`) rather than an errno from deep in the
+ * run. Returns that issue, or undefined once the directory exists. Other errors are thrown.
+ */
+export async function prepareCheckpointDir(plan: JobPlan, baseDir: string): Promise<(ConfigIssue & { code: string }) | undefined> {
+  try {
+    await ensureDirectory(resolve(baseDir, plan.env.checkpoint.dir), { option: 'checkpoint.dir' });
+    return undefined;
+  } catch (error) {
+    if (!(error instanceof TidewayError) || !error.code.startsWith('PATH_')) throw error;
+    return { path: 'env.checkpoint.dir', message: `[${error.code}] ${error.message}`, code: error.code };
+  }
 }

@@ -1,9 +1,7 @@
 import { isAbsolute, join, resolve } from 'node:path';
-import { ensureDirectory } from '../api/durable-fs.js';
 import type { ConfigIssue } from '../api/errors.js';
-import { TidewayError } from '../api/errors.js';
 import { type LoadedJob, loadJobText } from '../config/load-job.js';
-import { verifyPlan } from '../config/verify-job.js';
+import { prepareCheckpointDir, verifyPlan } from '../config/verify-job.js';
 import type { JobPlan } from '../engine/plan.js';
 import type { ConnectorRegistry } from '../engine/registry.js';
 import { dagLines } from '../cli/plan-text.js';
@@ -58,13 +56,11 @@ export async function prepareJob(spec: JobSpec, options: PrepareOptions): Promis
   loaded.plan.env = { ...loaded.plan.env, checkpoint: { ...loaded.plan.env.checkpoint, dir } };
   const issues = await verifyPlan(loaded.plan, { baseDir: options.baseDir });
   if (issues.length > 0) return { ok: false, problem: configProblem(spec.file, issues.map((issue) => loaded.locations.attach(issue))), secrets };
-  try {
-    await ensureDirectory(dir, { option: 'checkpoint.dir' });
-  } catch (error) {
-    if (!(error instanceof TidewayError) || !error.code.startsWith('PATH_')) throw error;
+  const checkpointProblem = await prepareCheckpointDir(loaded.plan, options.baseDir);
+  if (checkpointProblem) {
     // As `tideway run --json` reports it: the path error's own code, the located text as the message.
-    const issue = loaded.locations.attach({ path: 'env.checkpoint.dir', message: `[${error.code}] ${error.message}` });
-    return { ok: false, problem: { ...configProblem(spec.file, [issue]), code: error.code }, secrets };
+    const { code, ...issue } = checkpointProblem;
+    return { ok: false, problem: { ...configProblem(spec.file, [loaded.locations.attach(issue)]), code }, secrets };
   }
   return { ok: true, loaded: { ...loaded, secrets } };
 }

@@ -1,6 +1,5 @@
-import { resolve } from 'node:path';
-import { ensureDirectory } from '../../api/durable-fs.js';
-import { CancelledError, ConfigError, describeError, errorCode, TidewayError } from '../../api/errors.js';
+import { CancelledError, ConfigError, describeError, errorCode } from '../../api/errors.js';
+import { prepareCheckpointDir } from '../../config/verify-job.js';
 import type { JobResult } from '../../engine/result.js';
 import { runJob } from '../api.js';
 import { errorLine, errorText, issuesText } from '../errors.js';
@@ -39,15 +38,12 @@ export async function runCommand(file: string, flags: RunFlags, context: Command
     return loaded.exitCode;
   }
   const jobName = loaded.plan.env.name;
-  try {
-    // The checkpoint store's directory, checked (and created) first so that a file, /proc or /sys there is a
-    // located config error naming checkpoint.dir rather than an INTERNAL errno from deep in the run.
-    await ensureDirectory(resolve(context.cwd, loaded.plan.env.checkpoint.dir), { option: 'checkpoint.dir' });
-  } catch (error) {
-    if (!(error instanceof TidewayError) || !error.code.startsWith('PATH_')) throw error;
-    const text = issuesText(file, [loaded.locations.attach({ path: 'env.checkpoint.dir', message: `[${error.code}] ${error.message}` })]);
+  const checkpointProblem = await prepareCheckpointDir(loaded.plan, context.cwd);
+  if (checkpointProblem) {
+    const { code, ...issue } = checkpointProblem;
+    const text = issuesText(file, [loaded.locations.attach(issue)]);
     io.stderr.write(text);
-    if (flags.json) printJson(jsonReportForError(jobName, { code: error.code, message: text.trimEnd() }));
+    if (flags.json) printJson(jsonReportForError(jobName, { code, message: text.trimEnd() }));
     return ExitCode.invalid;
   }
 
