@@ -1,4 +1,5 @@
 import { isAscii } from 'node:buffer';
+import { decimalText } from '../../src/formats/text/arrow-to-text.js';
 import {
   Binary,
   Bool,
@@ -52,6 +53,8 @@ export function sqlTypeOf(type: DataType): SqlType | undefined {
       return bitWidth < 32 || (bitWidth === 32 && isSigned) ? 'int32' : 'int64';
     }
     case Type.Float:
+    case Type.Decimal:
+      // A decimal is computed as a DOUBLE: exact to about 15 significant digits.
       return 'float64';
     case Type.Utf8:
     case Type.LargeUtf8:
@@ -149,6 +152,14 @@ export function decode(vector: Vector, type: SqlType, sel: Int32Array | null): V
       return { kind: 'col', values: out, valid };
     }
     case 'float64': {
+      if (typeId === Type.Decimal) {
+        const words = data.values as Uint32Array;
+        const { bitWidth, scale } = data.type as unknown as { bitWidth: number; scale: number };
+        const stride = bitWidth / 32;
+        const out = new Float64Array(n);
+        for (let i = 0; i < n; i++) if (!valid || valid[i]) out[i] = Number(decimalText(words, at(i) * stride, stride, scale));
+        return { kind: 'col', values: out, valid };
+      }
       const src = data.values as Float64Array | Float32Array | Uint16Array;
       if (typeId === Type.Float && (data.type as unknown as { precision: number }).precision === 0) return decodeSlow(vector, type, sel, valid);
       if (!sel && src instanceof Float64Array) return { kind: 'col', values: src.subarray(offset, offset + n), valid };

@@ -1,4 +1,6 @@
-import { Binary, Bool, DateDay, Float64, Int32, Int64, TimestampMillisecond, Utf8 } from 'apache-arrow';
+import { Binary, Bool, DateDay, Decimal, Field, Float64, Int32, Int64, makeData, RecordBatch, Schema, Struct, TimestampMillisecond, Utf8 } from 'apache-arrow';
+import { SqlTransform } from '../../../connectors/sql/index.js';
+import { batchToRows } from '../../../src/api/rows.js';
 import { describe, expect, it } from 'vitest';
 import { checkError, runSql, schemaOf } from './support.js';
 
@@ -85,6 +87,22 @@ describe('sql CAST matrix', () => {
     const tried = cast(expr.replace('CAST', 'TRY_CAST'), values);
     expect(tried.rejects).toEqual([]);
     expect(tried.rows).toEqual([{ v: null }]);
+  });
+
+  it('a DECIMAL column is computed as a DOUBLE, NULLs kept, negative values in two\'s complement', () => {
+    const type = new Decimal(2, 10, 128);
+    // 123.45, NULL, -0.99 as 128-bit little-endian words.
+    const words = new Uint32Array([12345, 0, 0, 0, 0, 0, 0, 0, 2 ** 32 - 99, 2 ** 32 - 1, 2 ** 32 - 1, 2 ** 32 - 1]);
+    const data = makeData({ type, length: 3, nullCount: 1, nullBitmap: new Uint8Array([0b101]), data: words });
+    const schema = new Schema([new Field('p', type, true)]);
+    const batch = new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: 3, children: [data] }));
+    const transform = new SqlTransform('SELECT p * 2 AS twice, CAST(p AS VARCHAR) AS s, p IS NULL AS n FROM t', 't');
+    expect(transform.outputSchema(schema).fields.map((f) => String(f.type))).toEqual(['Float64', 'Utf8', 'Bool']);
+    expect(batchToRows(transform.apply(batch, { reject: () => undefined })!)).toEqual([
+      { twice: 246.9, s: '123.45', n: false },
+      { twice: null, s: null, n: true },
+      { twice: -1.98, s: '-0.99', n: false },
+    ]);
   });
 
   it('casts with no meaning are type errors at check time', () => {
