@@ -116,7 +116,7 @@ source:
     rows: ${SLOW_ROWS}
     splits: 4
     chunk_rows: 50
-    rows_per_second: 1500
+    rows_per_second: 1000
 sink:
   - type: file
     path: out/slow

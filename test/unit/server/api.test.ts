@@ -240,9 +240,11 @@ describe('job server API', () => {
     const stateDir = dir();
     const out = join(dir(), 'out');
     const first = await server({ stateDir });
-    const { id } = (await submitYaml(first, batchJob('api-died', out, 3000).replace('chunk_rows: 100', 'chunk_rows: 100\n    rows_per_second: 3000'))).json<{ id: string }>();
+    // At most 600 rows a second: the run takes 5 s or more, so it is still running when the server closes.
+    const { id } = (await submitYaml(first, batchJob('api-died', out, 3000).replace('chunk_rows: 100', 'chunk_rows: 50\n    rows_per_second: 600'))).json<{ id: string }>();
     await waitFor(first.jobs, id, (v) => v.checkpoints.length >= 2, 'two checkpoints');
     await first.close();
+    expect(first.jobs.view(id)?.status).toBe('interrupted');
     // What a killed server leaves: the record still says running.
     const recordPath = join(stateDir, 'jobs', id, 'record.json');
     const record = JSON.parse(readFileSync(recordPath, 'utf8')) as JobView;
