@@ -20,6 +20,7 @@ import type { JsonPathConfig } from '../../connectors/json_path/index.js';
 import type { RenameConfig } from '../../connectors/rename/index.js';
 import type { ReplaceConfig } from '../../connectors/replace/index.js';
 import type { SelectConfig } from '../../connectors/select/index.js';
+import type { SqlConfig } from '../../connectors/sql/index.js';
 import type { SplitConfig } from '../../connectors/split/index.js';
 import type { EnvConfig, JobConfig } from '../engine/job-config.js';
 
@@ -46,6 +47,7 @@ export interface TransformOptionsByType {
   split: SplitConfig;
   json_path: JsonPathConfig;
   filter_row_kind: FilterRowKindConfig;
+  sql: SqlConfig;
 }
 
 /** Options of each sink type, as a job writes them. */
