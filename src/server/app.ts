@@ -12,6 +12,9 @@ import { JobManager, type JobManagerEvents, JobRequestError, type JobSubmission,
 /** Request bodies larger than this are refused with 413 before they are read whole. */
 export const BODY_LIMIT = 1024 * 1024;
 
+/** Bytes of events an event-stream client may leave unread before the server closes its stream. */
+export const SSE_BUFFER_LIMIT = 4 * 1024 * 1024;
+
 /** A token shorter than this is refused: it must not be guessable. */
 export const MIN_TOKEN_LENGTH = 16;
 
@@ -191,6 +194,11 @@ export function createServer(options: ServerOptions): TidewayServer {
   }
 
   function send(res: ServerResponse, event: string, data: unknown): void {
+    // A client that stopped reading would make the server buffer its events without end: drop it instead.
+    if (res.writableLength > SSE_BUFFER_LIMIT) {
+      res.destroy();
+      return;
+    }
     res.write(`event: ${event}\ndata: ${JSON.stringify(maskDeep(jobs.redactor, data))}\n\n`);
   }
 
