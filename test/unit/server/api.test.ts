@@ -170,6 +170,24 @@ describe('job server API', () => {
     expect(ids.length).toBe(stopped.progress!.rowsRead + end.progress!.rowsRead);
   });
 
+  it('cancels a job that has not started yet; stop and cancel of an ended or unknown job are refused', async () => {
+    const s = await server();
+    const out = join(dir(), 'out');
+    const { id } = (await submitYaml(s, streamingJob('api-cancel-early', out))).json<{ id: string }>();
+    const cancelled = await s.app.inject({ method: 'POST', url: `/api/jobs/${id}/cancel` });
+    expect(cancelled.statusCode).toBe(202);
+    const view = await waitForEnd(s.jobs, id);
+    expect(view).toMatchObject({ status: 'cancelled', stopRequested: 'cancel' });
+    expect(committedIds(out)).toHaveLength(view.progress?.rowsRead ?? 0);
+    for (const action of ['stop', 'cancel']) {
+      const again = await s.app.inject({ method: 'POST', url: `/api/jobs/${id}/${action}` });
+      expect(again.statusCode).toBe(409);
+      expect(again.json<{ error: { code: string } }>().error.code).toBe('JOB_NOT_RUNNING');
+      const unknown = await s.app.inject({ method: 'POST', url: `/api/jobs/j-abc123-abcdef/${action}` });
+      expect(unknown.statusCode).toBe(404);
+    }
+  });
+
   it('a job resumed from a listener of its end can still be stopped', async () => {
     const s = await server();
     const { id } = (await submitYaml(s, streamingJob('api-relisten', join(dir(), 'out')))).json<{ id: string }>();
