@@ -262,7 +262,8 @@ export class CheckpointCoordinator {
         for (const p of host.pipelines) {
           const entry = ackOf(p.pipelineId).sinks.find((x) => x.sinkIndex === sink.sinkIndex);
           if (!entry) continue;
-          writerStates[p.subtask] = entry.state ?? null;
+          // A dead-letter sink's writers are numbered by pipeline (one in every pipeline of every source).
+          writerStates[sink.deadLetter ? p.pipelineId : p.subtask] = entry.state ?? null;
           pending.push(...entry.infos);
         }
         return { name: sink.name, writerStates, pending };

@@ -162,8 +162,13 @@ export class Pipeline {
     return nodes;
   }
 
+  /**
+   * A writer of sink `sinkIndex`. A dead-letter sink has one in every pipeline of every source, so its
+   * writers are numbered by pipeline (the subtask, when the job has one source).
+   */
   private async buildWriter(sinkIndex: number, schema: Schema, factoryContext: FactoryContext): Promise<SinkNode> {
     const stage = this.plan.sinks[sinkIndex]!;
+    const deadLetter = stage.deadLetterFor !== undefined;
     {
       const sink = await stage.factory.create(stage.options as never, factoryContext);
       const writer = await sink.createWriter(
@@ -171,12 +176,12 @@ export class Pipeline {
           jobName: this.plan.env.name,
           attemptId: this.spec.attemptId,
           sinkName: stage.name,
-          parallelism: this.spec.parallelism,
+          parallelism: deadLetter ? this.plan.sources.length * this.spec.parallelism : this.spec.parallelism,
           logger: this.logger,
           signal: this.abort.signal,
           prepared: this.spec.sinkPrepared[sinkIndex],
           restoredCheckpointId: this.spec.restoredCheckpoint === 0 ? null : this.spec.restoredCheckpoint,
-          writerIndex: this.spec.subtask,
+          writerIndex: deadLetter ? this.spec.pipelineId : this.spec.subtask,
           schema,
         },
         this.spec.writerStates[sinkIndex],

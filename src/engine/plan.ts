@@ -71,7 +71,7 @@ export function planJob(config: unknown, registry: ConnectorRegistry): { ok: tru
   // A section that is not a list is already reported; wiring without it would only add confusing follow-ups.
   const malformed = (['source', 'transform', 'sink'] as const).some((key) => config[key] !== undefined && config[key] !== null && !Array.isArray(config[key]));
   if (!malformed) wireStreams(plannedSources, plannedTransforms, plannedSinks, issues);
-  planDirtyData(config, env, plannedSources, plannedTransforms, plannedSinks, registry, issues);
+  planDirtyData(config, env, plannedTransforms, plannedSinks, registry, issues);
 
   if (issues.length > 0 || !env) return { ok: false, issues };
   return {
@@ -249,7 +249,6 @@ function wireStreams(sources: Draft<unknown>[], transforms: Draft<unknown>[], si
 function planDirtyData(
   config: Record<string, unknown>,
   env: EnvOptions | undefined,
-  sources: Draft<unknown>[],
   transforms: Draft<unknown>[],
   sinks: Draft<unknown>[],
   registry: ConnectorRegistry,
@@ -291,12 +290,6 @@ function planDirtyData(
         }
       }
       stage.errors = { ...merged.policy, deadLetter };
-    });
-  }
-  if (deadLetters.size > 0 && sources.length > 1) {
-    issues.push({
-      path: [...deadLetters.keys()][0]!,
-      message: 'a dead_letter sink is not yet supported in a job with several sources; split the job into one job per source, or use tolerance: all with max_errors alone',
     });
   }
   const names = new Map<string, string>();

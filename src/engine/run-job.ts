@@ -253,12 +253,15 @@ class JobRun {
       schemas.push(schemaToIpc(await source.schema({ signal: this.abort.signal })));
       await coordinator.open(restoredSource, restored?.checkpointId ?? 0);
     }
-    for (const sink of restored?.sinks ?? []) {
-      const stranded = sink.writerStates.findIndex((state, index) => index >= this.parallelism && state !== null && state !== undefined);
+    for (const [sinkIndex, sink] of (restored?.sinks ?? []).entries()) {
+      // A dead-letter sink has a writer in every pipeline of every source: its writers are numbered by pipeline.
+      const perUnit = this.plan.sinks[sinkIndex]?.deadLetterFor !== undefined ? this.plan.sources.length : 1;
+      const stranded = sink.writerStates.findIndex((state, index) => index >= this.parallelism * perUnit && state !== null && state !== undefined);
       if (stranded >= 0) {
+        const needed = Math.ceil(sink.writerStates.length / perUnit);
         throw new TidewayError(
           'CHECKPOINT_MISMATCH',
-          `sink "${sink.name}" holds state for writer ${stranded}, but this run has parallelism ${this.parallelism}; resume with parallelism ${sink.writerStates.length} or more (-p ${sink.writerStates.length}), which finishes the unfinished run exactly once`,
+          `sink "${sink.name}" holds state for writer ${stranded}, but this run has parallelism ${this.parallelism}; resume with parallelism ${needed} or more (-p ${needed}), which finishes the unfinished run exactly once`,
         );
       }
     }
@@ -268,7 +271,7 @@ class JobRun {
         const writerStates: Record<number, Json | undefined> = {};
         for (const sink of this.sinks) {
           sinkPrepared[sink.sinkIndex] = sink.prepared;
-          const state = restored?.sinks[sink.sinkIndex]?.writerStates[subtask];
+          const state = restored?.sinks[sink.sinkIndex]?.writerStates[sink.deadLetter ? source.sourceIndex * this.parallelism + subtask : subtask];
           writerStates[sink.sinkIndex] = state === null ? undefined : state;
         }
         this.specs.push({

@@ -3,7 +3,8 @@ import mysql, { type Connection } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/api/logger.js';
 import type { JobConfig } from '../../../src/engine/job-config.js';
-import { runJob } from '../../../src/index.js';
+import { builtinConnectors, ConnectorRegistry, runJob } from '../../../src/index.js';
+import { rejectTransformConnector } from '../../../src/testing/reject-transform.js';
 import { useTempDirs } from '../../helpers/jobs.js';
 import { committedRows } from '../../helpers/output.js';
 import { requireService } from '../../helpers/services.js';
@@ -61,6 +62,44 @@ describe.skipIf(!mysqlUp)('dirty data: the mysql sink rejects the rows the serve
     expect(rows[0]).toMatchObject({ stage: 'mysql', stage_type: 'mysql', error_code: 'MYSQL_ROW_REJECTED' });
     expect(String(rows[0]!.error_message)).toMatch(/refused row \d+ received by writer 0: .*Out of range value for column 'id'/);
     expect(result.sinks[0]).toMatchObject({ name: 'mysql', rowsWritten: 128, rowsErrored: 172 });
+  });
+
+  it('a mysql table as the dead letter of a job with two sources: one writer per pipeline (staging tables apart), each rejected row once', async () => {
+    const work = dir();
+    const stage = { type: 'mysql', host: HOST, port: PORT, user: USER, ...(PASSWORD ? { password: PASSWORD } : {}), database };
+    const result = await runJob(
+      {
+        env: {
+          name: 'two-sources-mysql',
+          parallelism: 2,
+          transport: 'in-process',
+          checkpoint: { interval: '30ms', dir: join(work, 'chk') },
+          errors: { tolerance: 'all', dead_letter: { ...stage, table: 'bad_rows' } },
+        },
+        source: [
+          { type: 'fake', rows: 400, splits: 4, chunk_rows: 20, output: 'a' },
+          { type: 'fake', rows: 400, splits: 4, chunk_rows: 20, output: 'b' },
+        ],
+        transform: [
+          { type: 'test-reject', name: 'reject-a', input: 'a', output: 'ta', every: 5, remainder: 1 },
+          { type: 'test-reject', name: 'reject-b', input: 'b', output: 'tb', every: 5, remainder: 2 },
+        ],
+        sink: [
+          { type: 'blackhole', name: 'out-a', input: 'ta' },
+          { type: 'blackhole', name: 'out-b', input: 'tb' },
+        ],
+      },
+      { registry: new ConnectorRegistry([...builtinConnectors, rejectTransformConnector]), logger: silentLogger },
+    );
+    expect(result.status, result.error?.message).toBe('finished');
+    const [rows] = await connection.query(`SELECT stage, row_json FROM \`${database}\`.bad_rows`);
+    const ids = (stage: string) =>
+      (rows as { stage: string; row_json: string }[])
+        .filter((r) => r.stage === stage)
+        .map((r) => (JSON.parse(r.row_json) as { id: number }).id)
+        .sort((x, y) => x - y);
+    expect(ids('reject-a')).toEqual(Array.from({ length: 80 }, (_, i) => i * 5 + 1));
+    expect(ids('reject-b')).toEqual(Array.from({ length: 80 }, (_, i) => i * 5 + 2));
   });
 
   it('under tolerance none, the first refused row fails the job naming the sink and the row; nothing of it is committed', async () => {

@@ -16,6 +16,8 @@ import { BatchRejections, DEAD_LETTER_SCHEMA, ErrorBudget, type ErrorPolicy, lim
 import type { JobConfig } from '../../../src/engine/job-config.js';
 import { planJob } from '../../../src/engine/plan.js';
 import { builtinConnectors, ConnectorRegistry, runJob } from '../../../src/index.js';
+import { FaultSession } from '../../../src/testing/fault-injection.js';
+import { rangeSourceConnector } from '../../../src/testing/range-source.js';
 import { rejectTransformConnector } from '../../../src/testing/reject-transform.js';
 import { useTempDirs } from '../../helpers/jobs.js';
 import { committedIds, committedRows, stagedFiles } from '../../helpers/output.js';
@@ -130,20 +132,6 @@ describe('dirty-data policy: planning', () => {
     expect(result.plan.sinks.map((s) => s.name)).toEqual(['blackhole', 'check-dead-letter']);
     expect(result.plan.transforms[0]!.errors).toMatchObject({ tolerance: 'all', maxErrors: 3, deadLetter: 1, origin: 'transform[0].errors' });
     expect(result.plan.sinks[0]!.errors?.tolerance).toBe('none');
-  });
-
-  it('refuses a dead-letter sink in a job with several sources (not supported yet), saying what to do', () => {
-    const result = planJob(
-      {
-        env: { name: 'p', errors: { tolerance: 'all', dead_letter: { type: 'file', path: 'bad' } } },
-        source: [{ type: 'fake', rows: 10, output: 'a' }, { type: 'fake', rows: 10, output: 'b' }],
-        sink: [{ type: 'blackhole', input: 'a' }, { type: 'blackhole', name: 'other', input: 'b' }],
-      },
-      registry,
-    );
-    expect(result.ok).toBe(false);
-    if (result.ok) return;
-    expect(result.issues).toEqual([{ path: 'env.errors.dead_letter', message: expect.stringMatching(/not yet supported in a job with several sources; split the job/) }]);
   });
 
   it('reports a bad errors block with its key path', () => {
@@ -378,6 +366,48 @@ describe('dirty-data policy: jobs', () => {
     const result = await runJob(config, { registry, logger: silentLogger });
     expect(result.status).toBe('failed');
     expect(result.error?.message).toMatch(/^sink\[0\] \(picky\) rejected row \d+ of a batch \(column id\): the target refuses id \d*7;/);
+  });
+
+  it('two sources, each with a rejecting transform, share the dead letter: a writer in every pipeline, each row once across a stop and a resume', async () => {
+    const base = dir();
+    const [outA, outB, bad, chk] = [join(base, 'a'), join(base, 'b'), join(base, 'bad'), join(base, 'chk')];
+    const config: JobConfig = {
+      env: {
+        name: 'two-sources',
+        parallelism: 2,
+        transport: 'in-process',
+        checkpoint: { interval: '20ms', dir: chk },
+        read_limit: { rows_per_second: 2000 },
+        errors: { tolerance: 'all', dead_letter: { type: 'file', path: bad, format: 'jsonl' } },
+      },
+      source: [
+        { type: 'fake', rows: 900, splits: 4, chunk_rows: 30, output: 'a' },
+        { type: 'test-range', rows: 900, splits: 4, chunk_rows: 30, output: 'b' },
+      ],
+      transform: [
+        { type: 'test-reject', name: 'reject-a', input: 'a', output: 'ta', every: 10, remainder: 3 },
+        { type: 'test-reject', name: 'reject-b', input: 'b', output: 'tb', every: 10, remainder: 6 },
+      ],
+      sink: [
+        { type: 'file', name: 'out-a', input: 'ta', path: outA, format: 'jsonl' },
+        { type: 'file', name: 'out-b', input: 'tb', path: outB, format: 'jsonl' },
+      ],
+    };
+    const connectors = [...builtinConnectors, rejectTransformConnector, rangeSourceConnector];
+    const session = new FaultSession([{ kind: 'stop', atRow: 400 }]);
+    const first = await runJob(config, { registry: new ConnectorRegistry(session.connectors(connectors)), logger: silentLogger, signal: session.stopController.signal });
+    expect(first.status, first.error?.message).toBe('cancelled');
+    const second = await runJob(config, { registry: new ConnectorRegistry(connectors), logger: silentLogger });
+    expect(second.status, second.error?.message).toBe('finished');
+    expect(second.resumedFromCheckpoint).not.toBeNull();
+    const ids = (from: string, remainder: number) => Array.from({ length: 900 }, (_, i) => i).filter((i) => (i % 10 === remainder) === from.startsWith('bad'));
+    expect(committedIds(outA).sort((x, y) => x - y)).toEqual(ids('out', 3));
+    expect(committedIds(outB).sort((x, y) => x - y)).toEqual(ids('out', 6));
+    const rows = committedRows(bad);
+    const badIds = (stage: string) => rows.filter((r) => r.stage === stage).map((r) => Number((JSON.parse(r.row_json as string) as { id: number }).id)).sort((x, y) => x - y);
+    expect(badIds('reject-a')).toEqual(ids('bad', 3));
+    expect(badIds('reject-b')).toEqual(ids('bad', 6));
+    expect(stagedFiles(bad)).toEqual([]);
   });
 
   it('a stage block overrides env.errors for that stage only', async () => {
