@@ -2,7 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/api/logger.js';
 import type { JobProgress } from '../../../src/engine/result.js';
 import { type Clock, ReaderLimiter, ReadShares, TokenBucket } from '../../../src/engine/rate-limit.js';
-import { runJob } from '../../../src/index.js';
+import { type ConnectorDefinition, defineSink } from '../../../src/api/connector.js';
+import { z } from '../../../src/api/options.js';
+import { NoopCommitter } from '../../../src/api/simple-sink.js';
+import type { Sink } from '../../../src/api/sink.js';
+import { builtinConnectors, ConnectorRegistry, runJob } from '../../../src/index.js';
 import { seededRandom } from '../../../src/testing/random.js';
 import { createProgress } from '../../../src/cli/progress.js';
 import { seeds, useTempDirs } from '../../helpers/jobs.js';
@@ -113,32 +117,86 @@ describe('read limit: a reader never gets more than its budget', () => {
   });
 });
 
+/** When each batch reached the sink and how many rows had arrived by then: the job's read rate, seen at the sink. */
+function timedSink(): { connector: ConnectorDefinition; arrivals: { at: number; rows: number }[]; rate(fromMs: number, windowMs: number): number } {
+  const arrivals: { at: number; rows: number }[] = [];
+  let rows = 0;
+  const connector: ConnectorDefinition = {
+    name: 'test-timed',
+    description: 'test sink: records when rows arrive',
+    sink: defineSink({
+      options: z.object({}).strict(),
+      create: (): Sink => ({
+        createWriter: async () => ({
+          async write(batch) {
+            rows += batch.numRows;
+            arrivals.push({ at: performance.now(), rows });
+          },
+          prepareCommit: async () => [],
+          snapshotState: () => undefined,
+          abortPrepare: async () => undefined,
+          close: async () => undefined,
+        }),
+        createCommitter: async () => new NoopCommitter(),
+      }),
+    }),
+  };
+  return {
+    connector,
+    arrivals,
+    rate(fromMs, windowMs) {
+      const start = arrivals[0]!.at + fromMs;
+      const from = arrivals.find((a) => a.at >= start)!;
+      const to = arrivals.find((a) => a.at >= from.at + windowMs);
+      if (!to) throw new Error(`the job read for less than ${fromMs + windowMs} ms`);
+      return ((to.rows - from.rows) * 1000) / (to.at - from.at);
+    },
+  };
+}
+
 describe('read limit: a job', () => {
   it('reads at the limit: rows over 5 seconds within 10% of rows_per_second, and the progress says it is limited', async () => {
     const limit = 2000;
+    const timed = timedSink();
     const samples: JobProgress[] = [];
     const result = await runJob(
       {
         env: { name: `limited-${Date.now()}`, parallelism: 2, transport: 'in-process', checkpoint: { interval: '1s', dir: dir() }, read_limit: { rows_per_second: limit } },
-        source: [{ type: 'fake', rows: 16_000, splits: 8, chunk_rows: 50 }],
-        sink: [{ type: 'blackhole' }],
+        source: [{ type: 'fake', rows: 14_000, splits: 8, chunk_rows: 50 }],
+        sink: [{ type: 'test-timed' }],
       },
-      { logger: silentLogger, onProgress: (p) => samples.push(p), progressIntervalMs: 250 },
+      { registry: new ConnectorRegistry([...builtinConnectors, timed.connector]), logger: silentLogger, onProgress: (p) => samples.push(p), progressIntervalMs: 250 },
     );
     expect(result.status, result.error?.message).toBe('finished');
     expect(result.readLimit).toMatchObject({ rowsPerSecond: limit, bytesPerSecond: null });
     expect(result.readLimit!.throttledMs).toBeGreaterThan(0);
-    // A five-second window after the first second (the readers are started and both reading).
-    const from = samples.find((p) => p.elapsedMs >= 1000)!;
-    const to = samples.find((p) => p.elapsedMs >= from.elapsedMs + 5000)!;
-    expect(to, 'the job ran for at least 6 seconds').toBeDefined();
-    const rate = ((to.rowsRead - from.rowsRead) * 1000) / (to.elapsedMs - from.elapsedMs);
-    console.log(`read limit ${limit} rows/s: measured ${rate.toFixed(0)} rows/s over ${to.elapsedMs - from.elapsedMs} ms`);
+    // Five seconds after the first half second (both readers started), as the rows reach the sink.
+    const rate = timed.rate(500, 5000);
+    console.log(`read limit ${limit} rows/s: measured ${rate.toFixed(0)} rows/s over 5 s`);
     expect(rate).toBeGreaterThan(limit * 0.9);
     expect(rate).toBeLessThan(limit * 1.1);
     let printed = '';
     const display = createProgress('lines', { isTTY: false, write: (text: string) => ((printed += text), true) } as never, { lineIntervalMs: 0 });
-    display.update(to);
+    display.update(samples.at(-1)!);
     expect(printed).toMatch(/^progress: read [\d,]+ rows \| .* \| read limited to 2,000 rows\/s \| checkpoints/);
+  }, 60_000);
+
+  it('a reader with nothing to read gives its share back: one split, two readers, the one reading gets the whole limit', async () => {
+    const limit = 2000;
+    const timed = timedSink();
+    const result = await runJob(
+      {
+        env: { name: `limited-one-${Date.now()}`, parallelism: 2, transport: 'in-process', checkpoint: { interval: '1s', dir: dir() }, read_limit: { rows_per_second: limit } },
+        source: [{ type: 'fake', rows: 7000, splits: 1, chunk_rows: 50 }],
+        sink: [{ type: 'test-timed' }],
+      },
+      { registry: new ConnectorRegistry([...builtinConnectors, timed.connector]), logger: silentLogger },
+    );
+    expect(result.status, result.error?.message).toBe('finished');
+    const rate = timed.rate(500, 2500);
+    console.log(`one reading reader of two, limit ${limit} rows/s: measured ${rate.toFixed(0)} rows/s`);
+    // Without the share handed back it would read at half the limit.
+    expect(rate).toBeGreaterThan(limit * 0.8);
+    expect(rate).toBeLessThan(limit * 1.1);
   }, 60_000);
 });
