@@ -8,6 +8,9 @@ import { FUNCTIONS, type FunctionSpec, type Param, regex } from './functions.js'
 import type { Expr } from './parse.js';
 import { allocate, isNumeric, isTemporal, MS_PER_DAY, packBits, validityOf, type Scalar, scalarAt, type SqlType, sqlTypeOf, type Values, type Vec } from './types.js';
 
+/** Functions SQL lets a query call without parentheses. */
+const NILADIC = new Set(['current_date', 'current_time', 'current_timestamp', 'localtimestamp', 'sysdate']);
+
 /** One row's failure, before it is handed to the stage's dirty-data policy. */
 export interface RowReject {
   row: number;
@@ -185,6 +188,11 @@ export class Compiler {
     this.names = schema.fields.map((f) => f.name);
   }
 
+  /** Whether `name` names an input column (exactly, or in another case when only one column fits). */
+  hasColumn(name: string): boolean {
+    return this.names.includes(name) || this.names.filter((n) => n.toLowerCase() === name.toLowerCase()).length === 1;
+  }
+
   /** Index of an input column; an unknown name is an error with a did-you-mean. */
   resolveColumn(name: string, at: QueryPosition): number {
     let index = this.names.indexOf(name);
@@ -202,6 +210,10 @@ export class Compiler {
   compile(expr: Expr): Node {
     switch (expr.kind) {
       case 'column': {
+        // LOCALTIMESTAMP, SYSDATE ... written without parentheses read as a column unless one has that name.
+        if (NILADIC.has(expr.name.toLowerCase()) && !this.hasColumn(expr.name)) {
+          return this.call({ kind: 'call', name: expr.name.toLowerCase(), args: [], at: expr.at });
+        }
         const index = this.resolveColumn(expr.name, expr.at);
         const field = this.schema.fields[index]!;
         const type = sqlTypeOf(field.type);

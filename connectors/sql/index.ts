@@ -67,7 +67,7 @@ export class SqlTransform implements Transform {
         continue;
       }
       const expr = item.expr;
-      if (expr.kind === 'column') {
+      if (expr.kind === 'column' && compiler.hasColumn(expr.name)) {
         const index = compiler.resolveColumn(expr.name, expr.at);
         const f = input.fields[index]!;
         const name = item.alias ?? f.name;

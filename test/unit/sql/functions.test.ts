@@ -246,11 +246,13 @@ describe('sql date and time functions (UTC)', () => {
 
   it('now, current_timestamp and current_date are one instant per batch', () => {
     const before = Date.now();
-    const run = runSql('SELECT now() AS a, current_timestamp AS b, current_date AS c, uuid() AS u FROM t', schemaOf({ x: new Int32() }), [{ x: 1 }, { x: 2 }]);
+    const run = runSql('SELECT now() AS a, current_timestamp AS b, current_date AS c, uuid() AS u, LOCALTIMESTAMP AS l, sysdate AS s FROM t', schemaOf({ x: new Int32() }), [{ x: 1 }, { x: 2 }]);
     const after = Date.now();
     const [r0, r1] = run.rows as { a: number; b: number; c: number; u: string }[];
     expect(r0!.a).toBe(r1!.a);
     expect(r0!.a).toBe(r0!.b);
+    expect((run.rows[0] as { l: number }).l).toBe(r0!.a);
+    expect((run.rows[0] as { s: number }).s).toBe(r0!.a);
     expect(r0!.a >= before && r0!.a <= after).toBe(true);
     expect(r0!.c).toBe(Math.floor(r0!.a / 86_400_000) * 86_400_000);
     expect(r0!.u).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
