@@ -169,28 +169,26 @@ export class Pipeline {
   private async buildWriter(sinkIndex: number, schema: Schema, factoryContext: FactoryContext): Promise<SinkNode> {
     const stage = this.plan.sinks[sinkIndex]!;
     const deadLetter = stage.deadLetterFor !== undefined;
-    {
-      const sink = await stage.factory.create(stage.options as never, factoryContext);
-      const writer = await sink.createWriter(
-        {
-          jobName: this.plan.env.name,
-          attemptId: this.spec.attemptId,
-          sinkName: stage.name,
-          parallelism: deadLetter ? this.plan.sources.length * this.spec.parallelism : this.spec.parallelism,
-          logger: this.logger,
-          signal: this.abort.signal,
-          prepared: this.spec.sinkPrepared[sinkIndex],
-          restoredCheckpointId: this.spec.restoredCheckpoint === 0 ? null : this.spec.restoredCheckpoint,
-          writerIndex: deadLetter ? this.spec.pipelineId : this.spec.subtask,
-          schema,
-        },
-        this.spec.writerStates[sinkIndex],
-      );
-      const node: SinkNode = { kind: 'sink', sinkIndex, writer, sink };
-      this.sinkNodes.push(node);
-      this.metrics.sinks[sinkIndex] = { rowsWritten: 0, bytesWritten: 0, rowsRejected: 0, rowsLate: 0, rowsErrored: 0 };
-      return node;
-    }
+    const sink = await stage.factory.create(stage.options as never, factoryContext);
+    const writer = await sink.createWriter(
+      {
+        jobName: this.plan.env.name,
+        attemptId: this.spec.attemptId,
+        sinkName: stage.name,
+        parallelism: deadLetter ? this.plan.sources.length * this.spec.parallelism : this.spec.parallelism,
+        logger: this.logger,
+        signal: this.abort.signal,
+        prepared: this.spec.sinkPrepared[sinkIndex],
+        restoredCheckpointId: this.spec.restoredCheckpoint === 0 ? null : this.spec.restoredCheckpoint,
+        writerIndex: deadLetter ? this.spec.pipelineId : this.spec.subtask,
+        schema,
+      },
+      this.spec.writerStates[sinkIndex],
+    );
+    const node: SinkNode = { kind: 'sink', sinkIndex, writer, sink };
+    this.sinkNodes.push(node);
+    this.metrics.sinks[sinkIndex] = { rowsWritten: 0, bytesWritten: 0, rowsRejected: 0, rowsLate: 0, rowsErrored: 0 };
+    return node;
   }
 
   private onMessage(message: ToPipeline): void {
