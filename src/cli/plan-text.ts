@@ -15,6 +15,8 @@ export function planText(plan: JobPlan, parallelismOverride?: number): string {
   out.push(`  checkpoints   every ${formatInterval(env.checkpoint.interval)} in ${env.checkpoint.dir} (timeout ${formatInterval(env.checkpoint.timeout)}, keep ${env.checkpoint.retain})`);
   out.push(`  transport     ${env.transport}`);
   out.push(`  queue         ${env.queue_capacity} batches`);
+  if (env.errors) out.push(`  errors        ${errorsText(env.errors)}`);
+  if (env.read_limit) out.push(`  read limit    ${[env.read_limit.rows_per_second && `${env.read_limit.rows_per_second} rows/s`, env.read_limit.bytes_per_second && `${env.read_limit.bytes_per_second} bytes/s`].filter(Boolean).join(', ')}`);
   out.push('');
   section(out, 'sources', plan.sources, (s) => `-> ${s.output}`);
   section(out, 'transforms', plan.transforms, (s) => `${s.input} -> ${s.output}`);
@@ -35,6 +37,14 @@ function section(out: string[], title: string, stages: readonly PlannedStage<unk
     for (const [key, value] of entries) out.push(`    ${`${key}:`.padEnd(width + 1)} ${show(value)}`);
   }
   out.push('');
+}
+
+/** `tolerance all, max_errors 100, dead letter: see sinks`: env.errors without the dead-letter block (listed with the sinks). */
+function errorsText(errors: NonNullable<JobPlan['env']['errors']>): string {
+  const { dead_letter: deadLetter, ...rest } = errors;
+  const parts = Object.entries(rest).map(([key, value]) => `${key} ${String(value)}`);
+  if (deadLetter) parts.push('dead letter: see sinks');
+  return parts.join(', ');
 }
 
 function show(value: unknown): string {

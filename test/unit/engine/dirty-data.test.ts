@@ -176,6 +176,7 @@ describe('dirty-data policy: planning', () => {
     const result = planJob({ ...base, env: { name: 'p', errors: { tolerance: 'all', dead_letter: { type: 'file', path: 'bad' } } } }, registry);
     if (!result.ok) throw new Error(JSON.stringify(result.issues));
     expect(planText(result.plan)).toMatch(/^ {2}dead-letter \(file\) {2}\[env.errors.dead_letter\] {2}<- rejected rows \(env.errors.dead_letter\)$/m);
+    expect(planText(result.plan)).toMatch(/^ {2}errors +tolerance all, dead letter: see sinks$/m);
   });
 });
 
