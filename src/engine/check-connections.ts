@@ -60,7 +60,7 @@ export async function checkConnections(
     const input = stage.input === undefined ? undefined : streams.get(stage.input);
     if (!input || !stage.output) continue;
     try {
-      const transform = await stage.factory.create(stage.options as never, context);
+      const transform = await stage.factory.create(stage.options as never, { ...context, input: stage.input });
       streams.set(stage.output, transform.outputSchema(input));
       await transform.close?.();
     } catch {

@@ -150,7 +150,7 @@ export class Pipeline {
     const nodes: Node[] = [];
     for (const [transformIndex, stage] of this.plan.transforms.entries()) {
       if (stage.input !== stream) continue;
-      const transform = await stage.factory.create(stage.options as never, factoryContext);
+      const transform = await stage.factory.create(stage.options as never, { ...factoryContext, input: stage.input });
       const children = await this.buildChildren(stage.output ?? '', transform.outputSchema(schema), factoryContext);
       nodes.push({ kind: 'transform', transformIndex, transform, children });
       this.metrics.transforms[transformIndex] = { rowsIn: 0, rowsOut: 0, rowsErrored: 0 };
