@@ -79,7 +79,17 @@ export interface PlanSummary {
   mode: string;
   parallelism: number;
   checkpointInterval: number;
-  stages: { name: string; kind: 'source' | 'transform' | 'sink'; type: string; input: string | null; output: string | null }[];
+  stages: {
+    name: string;
+    kind: 'source' | 'transform' | 'sink';
+    type: string;
+    input: string | null;
+    output: string | null;
+    /** The dead-letter sink that receives the rows this stage rejects, if its policy names one. */
+    deadLetterTo: string | null;
+    /** True for a sink planned from a `dead_letter` block. */
+    deadLetter: boolean;
+  }[];
   /** Every path from a source to a sink, as `tideway check` prints it. */
   dag: string[];
 }
@@ -91,6 +101,8 @@ export function planSummary(plan: JobPlan): PlanSummary {
     type: s.type,
     input: s.input ?? null,
     output: s.output ?? null,
+    deadLetterTo: s.errors?.deadLetter != null ? (plan.sinks[s.errors.deadLetter]?.name ?? null) : null,
+    deadLetter: s.deadLetterFor !== undefined,
   });
   return {
     mode: plan.env.mode,

@@ -106,9 +106,11 @@ describe.skipIf(!chromiumPresent())('dashboard in headless Chromium', () => {
     await page.goto(`${base}/#/jobs/${id}`);
     await page.waitForSelector('.job-head h1');
     expect(await page.textContent('.job-head h1')).toBe('orders-to-lake');
-    // The DAG: one node per stage (the dead-letter sink too), one edge per stream a stage reads.
+    // The DAG: one node per stage (the dead-letter sink too), one edge per stream a stage reads, and a
+    // dashed edge from each stage whose policy (here env.errors) sends rejected rows to the dead letter.
     expect(await page.locator('svg.dag .node').count()).toBe(6);
-    expect(await page.locator('svg.dag path.edge').count()).toBe(4);
+    expect(await page.locator('svg.dag path.edge:not(.edge-rejects)').count()).toBe(4);
+    expect(await page.locator('svg.dag path.edge-rejects').count()).toBe(4);
     expect(await page.locator('svg.dag .node-dead-letter').getAttribute('data-stage')).toBe('dead-letter');
     // Live throughput: points appear while the job runs, one series per source and sink.
     await chartPoints(6);

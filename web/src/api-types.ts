@@ -64,6 +64,10 @@ export interface StageSummary {
   type: string;
   input: string | null;
   output: string | null;
+  /** The dead-letter sink that receives the rows this stage rejects, if any. */
+  deadLetterTo: string | null;
+  /** A sink planned from a `dead_letter` block. */
+  deadLetter: boolean;
 }
 
 export interface JobView {

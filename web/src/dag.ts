@@ -56,10 +56,23 @@ export function dagView(stages: readonly Stage[]): SVGSVGElement {
       svg('text', { x: mid, y: (y1 + y2) / 2 - 5, 'text-anchor': 'middle', class: 'edge-label' }, stage.input!),
     ];
   });
+  // Rejected rows: a dashed edge from each stage to the dead-letter sink its policy names.
+  const byName = new Map(stages.filter((s) => s.kind === 'sink').map((s) => [s.name, s]));
+  const rejectEdges = stages.flatMap((stage) => {
+    const to = stage.deadLetterTo ? byName.get(stage.deadLetterTo) : undefined;
+    if (!to) return [];
+    const a = position.get(stage)!;
+    const b = position.get(to)!;
+    const x1 = a.x + NODE_W / 2;
+    const y1 = a.y + NODE_H;
+    const x2 = b.x - 4;
+    const y2 = b.y + NODE_H / 2;
+    return [svg('path', { d: `M${x1},${y1} C${x1},${y2} ${x1},${y2} ${x2},${y2}`, class: 'edge edge-rejects', 'marker-end': 'url(#arrow)' })];
+  });
   const nodes = stages.map((stage) => {
     const { x, y } = position.get(stage)!;
-    // A sink that reads no stream is a dead_letter block's: it receives the rows stages reject.
-    const role = stage.kind === 'sink' && !stage.input ? 'dead letter' : stage.kind;
+    // A dead_letter block's sink reads no stream: it receives the rows stages reject.
+    const role = stage.deadLetter ? 'dead letter' : stage.kind;
     return svg(
       'g',
       { class: `node node-${role.replace(' ', '-')}`, 'data-stage': stage.name },
@@ -74,6 +87,7 @@ export function dagView(stages: readonly Stage[]): SVGSVGElement {
     { viewBox: `0 0 ${width} ${height}`, width, height, class: 'dag', role: 'img', 'aria-label': 'stages and streams of the job' },
     svg('defs', {}, svg('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' }, svg('path', { d: 'M0,0 L10,5 L0,10 z', class: 'arrow' }))),
     edges,
+    rejectEdges,
     nodes,
   );
 }
