@@ -141,14 +141,24 @@ export function decode(vector: Vector, type: SqlType, sel: Int32Array | null): V
       const src = data.values as Int32Array;
       if (!sel && src instanceof Int32Array) return { kind: 'col', values: src.subarray(offset, offset + n), valid };
       const out = new Int32Array(n);
-      for (let i = 0; i < n; i++) out[i] = src[at(i)]!;
+      if (sel) for (let i = 0; i < n; i++) out[i] = src[sel[i]! + offset]!;
+      else for (let i = 0; i < n; i++) out[i] = src[i + offset]!;
       return { kind: 'col', values: out, valid };
     }
     case 'int64': {
       const src = data.values as BigInt64Array | Uint32Array | BigUint64Array;
       if (!sel && src instanceof BigInt64Array) return { kind: 'col', values: src.subarray(offset, offset + n), valid };
       const out = new BigInt64Array(n);
-      for (let i = 0; i < n; i++) out[i] = BigInt.asIntN(64, BigInt(src[at(i)]!));
+      if (src instanceof BigInt64Array) {
+        // Copy the two 32-bit halves: no BigInt made per value.
+        const from = new Int32Array(src.buffer, src.byteOffset, src.length * 2);
+        const to = new Int32Array(out.buffer);
+        for (let i = 0; i < n; i++) {
+          const r = at(i) * 2;
+          to[i * 2] = from[r]!;
+          to[i * 2 + 1] = from[r + 1]!;
+        }
+      } else for (let i = 0; i < n; i++) out[i] = BigInt.asIntN(64, BigInt(src[at(i)]!));
       return { kind: 'col', values: out, valid };
     }
     case 'float64': {
@@ -164,7 +174,8 @@ export function decode(vector: Vector, type: SqlType, sel: Int32Array | null): V
       if (typeId === Type.Float && (data.type as unknown as { precision: number }).precision === 0) return decodeSlow(vector, type, sel, valid);
       if (!sel && src instanceof Float64Array) return { kind: 'col', values: src.subarray(offset, offset + n), valid };
       const out = new Float64Array(n);
-      for (let i = 0; i < n; i++) out[i] = src[at(i)]!;
+      if (sel) for (let i = 0; i < n; i++) out[i] = src[sel[i]! + offset]!;
+      else for (let i = 0; i < n; i++) out[i] = src[i + offset]!;
       return { kind: 'col', values: out, valid };
     }
     case 'date': {

@@ -172,6 +172,15 @@ describe('sql numeric functions', () => {
     const big = 2n ** 62n + 1n;
     const run = runSql(`SELECT l + 1 AS a, l = ${big} AS b, l IN (${big}, 5) AS c, l - l AS d FROM t`, nums, [{ i: null, d: null, l: big }]);
     expect(run.rows).toEqual([{ a: big + 1n, b: true, c: true, d: 0n }]);
+    const filtered = runSql('SELECT l - 1 AS a, i * 2 AS b, d / 2 AS c FROM t WHERE i <> 0', nums, [
+      { i: 1, d: 1, l: -big },
+      { i: 0, d: 2, l: 5n },
+      { i: 3, d: 3, l: big },
+    ]);
+    expect(filtered.rows).toEqual([
+      { a: -big - 1n, b: 2, c: 0.5 },
+      { a: big - 1n, b: 6, c: 1.5 },
+    ]);
     const overflow = runSql('SELECT l * 4 AS x FROM t', nums, [{ i: null, d: null, l: big }]);
     expect(overflow.rejects.map((r) => r.error.code)).toEqual(['SQL_NUMERIC_OVERFLOW']);
   });
