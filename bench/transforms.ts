@@ -1,6 +1,6 @@
 /**
  * Transform benchmarks (figures, not pass/fail): fake -> sql -> blackhole against fake -> select -> blackhole,
- * measured in the same run, interleaved, best of three. The sql query computes three columns (arithmetic on a
+ * measured in the same run, interleaved, best of five. The sql query computes three columns (arithmetic on a
  * double, on an int with NULLs, a string function) and filters with a WHERE, so every batch is decoded,
  * computed, filtered and re-encoded; select passes columns through without copying.
  */
@@ -82,7 +82,8 @@ export async function benchTransforms(rows = Number(process.env.TIDEWAY_BENCH_TR
   await run(200_000, sql);
   const selects: Run[] = [];
   const sqls: Run[] = [];
-  for (let i = 0; i < 3; i++) {
+  // Best of five, interleaved: on a shared machine single runs swing by a factor of two.
+  for (let i = 0; i < 5; i++) {
     selects.push(await run(rows, select));
     sqls.push(await run(rows, sql));
   }
