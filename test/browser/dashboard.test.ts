@@ -204,8 +204,19 @@ describe.skipIf(!chromiumPresent())('dashboard in headless Chromium', () => {
     await page.screenshot({ path: join(OUTPUT, 'job-running-1280.png') });
     await page.setViewportSize({ width: 1440, height: 900 });
 
+    // The answer to the click ('stopping') is held back until the job has ended, so the page hears
+    // 'cancelled' on its event stream first, as a loaded machine may order them. The page must keep the newer.
+    await page.route(`**/api/jobs/${encodeURIComponent(id)}/stop`, async (route) => {
+      const response = await route.fetch();
+      for (let i = 0; i < 1200 && (await api<JobView>(`/api/jobs/${id}`)).status !== 'cancelled'; i++) await new Promise((r) => setTimeout(r, 100));
+      await page.waitForSelector('.job-head [data-status="cancelled"]', { timeout: 30_000 }).catch(() => undefined);
+      await route.fulfill({ response });
+    });
     await page.click('button[data-action="stop"]');
     await page.waitForSelector('.job-head [data-status="cancelled"]', { timeout: 120_000 });
+    // Once the held answer arrives, the page still shows the job as it ended.
+    await page.waitForFunction(() => document.querySelector('.actions')?.textContent?.includes('requested') === false, undefined, { timeout: 60_000 });
+    expect(await page.locator('.job-head [data-status]').getAttribute('data-status')).toBe('cancelled');
     const view = await api<JobView>(`/api/jobs/${id}`);
     expect(view.status).toBe('cancelled');
     expect(view.stopRequested).toBe('stop');

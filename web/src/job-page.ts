@@ -37,11 +37,16 @@ export async function jobPage(page: Page, id: string): Promise<void> {
     h('section', { class: 'card' }, h('h2', null, 'Checkpoints'), checkpoints),
   );
 
+  // The event stream is the order of record: an action's answer is older than a status event that came
+  // before it (a stop answered 'stopping' after the stream said 'cancelled'), so it only stands if none did.
+  let statusEvents = 0;
   const act = async (action: 'stop' | 'cancel' | 'resume', button: HTMLButtonElement) => {
     button.disabled = true;
     actionMessage.textContent = `${action} requested…`;
+    const seen = statusEvents;
     try {
-      view = await jobAction(view.id, action);
+      const answer = await jobAction(view.id, action);
+      if (statusEvents === seen) view = answer;
       actionMessage.textContent = '';
       drawAll();
     } catch (failure) {
@@ -146,6 +151,7 @@ export async function jobPage(page: Page, id: string): Promise<void> {
           view = { ...view, checkpoints: [...view.checkpoints, event.data.checkpoint] };
           drawCheckpoints();
         } else {
+          statusEvents++;
           view = event.data.job;
           drawAll();
         }
