@@ -215,7 +215,7 @@ describe.skipIf(!chromiumPresent())('dashboard in headless Chromium', () => {
     await page.click('button[data-action="stop"]');
     await page.waitForSelector('.job-head [data-status="cancelled"]', { timeout: 120_000 });
     // Once the held answer arrives, the page still shows the job as it ended.
-    await page.waitForFunction(() => document.querySelector('.actions')?.textContent?.includes('requested') === false, undefined, { timeout: 60_000 });
+    await expect.poll(async () => (await page.locator('.actions').textContent()) ?? '', { timeout: 60_000, interval: 200 }).not.toContain('requested');
     expect(await page.locator('.job-head [data-status]').getAttribute('data-status')).toBe('cancelled');
     const view = await api<JobView>(`/api/jobs/${id}`);
     expect(view.status).toBe('cancelled');
