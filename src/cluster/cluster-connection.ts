@@ -1,0 +1,151 @@
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { Kvm, type KV } from '@nats-io/kv';
+import { Objm, type ObjectStore } from '@nats-io/obj';
+import { TidewayError } from '../api/errors.js';
+
+/**
+ * Names of everything a Tideway cluster keeps in NATS. All of them start with `prefix` (default `tideway`),
+ * so that tests (and separate clusters on one NATS) use their own buckets and subjects.
+ */
+export interface ClusterNames {
+  readonly prefix: string;
+  /** KV: one key per live worker (slots, pipelines it hosts); entries expire when heartbeats stop. */
+  readonly workers: string;
+  /** KV: one coordinator lease per job, expiring unless renewed with compare-and-set. */
+  readonly leases: string;
+  /** KV: one checkpoint pointer per job (latest checkpoint, fencing epoch), advanced with compare-and-set. */
+  readonly pointers: string;
+  /** Object store: checkpoint bodies. */
+  readonly bodies: string;
+  /** Subject of requests to one worker. */
+  worker(workerId: string): string;
+  /** Subject of control messages to one pipeline of one run. */
+  toPipeline(runId: string, pipelineId: number): string;
+  /** Subject of control messages from every pipeline of one run to its coordinator. */
+  fromPipelines(runId: string): string;
+}
+
+export function clusterNames(prefix = 'tideway'): ClusterNames {
+  if (!/^[A-Za-z0-9_-]+$/.test(prefix)) throw new TidewayError('CONFIG_INVALID', `cluster prefix "${prefix}" may hold only letters, digits, "_" and "-"`);
+  return {
+    prefix,
+    workers: `${prefix}_workers`,
+    leases: `${prefix}_leases`,
+    pointers: `${prefix}_checkpoints`,
+    bodies: `${prefix}_checkpoint_bodies`,
+    worker: (workerId) => `${prefix}.worker.${workerId}`,
+    toPipeline: (runId, pipelineId) => `${prefix}.run.${runId}.to.${pipelineId}`,
+    fromPipelines: (runId) => `${prefix}.run.${runId}.from`,
+  };
+}
+
+/** Timings of a cluster; every side reads the same values from the buckets' own settings where it can. */
+export interface ClusterTimings {
+  /**
+   * A worker whose heartbeat has not changed for this long is dead: its pipelines are treated as crashed.
+   * @default 3000
+   */
+  heartbeatTimeoutMs: number;
+  /**
+   * A coordinator lease not renewed for this long expires, and another `run --cluster` may take the job over.
+   * Fixed when the lease bucket is first created (it is the bucket's TTL).
+   * @default 6000
+   */
+  leaseTtlMs: number;
+}
+
+export const DEFAULT_TIMINGS: ClusterTimings = { heartbeatTimeoutMs: 3000, leaseTtlMs: 6000 };
+
+/** An open connection to a cluster's NATS with its buckets. `close()` is safe to call twice. */
+export interface Cluster {
+  readonly url: string;
+  readonly nc: NatsConnection;
+  readonly names: ClusterNames;
+  readonly workers: KV;
+  readonly leases: KV;
+  readonly pointers: KV;
+  readonly bodies: ObjectStore;
+  /** The lease bucket's TTL: how long a coordinator lease lives without renewal. */
+  readonly leaseTtlMs: number;
+  close(): Promise<void>;
+}
+
+export interface OpenClusterOptions {
+  prefix?: string;
+  /** TTL of the lease bucket when this call creates it (an existing bucket keeps its own). */
+  leaseTtlMs?: number;
+  /** Connection name shown by the NATS server's monitoring. */
+  name?: string;
+}
+
+/** How long worker keys of dead workers stay visible (to `cluster status`) before the server removes them. */
+const WORKER_KEY_TTL_MS = 60_000;
+
+/**
+ * Connects to NATS and opens (creating where missing) the cluster's buckets. Fails with CLUSTER_UNREACHABLE
+ * naming the URL when NATS does not answer, and CLUSTER_NO_JETSTREAM when the server runs without JetStream.
+ */
+export async function openCluster(url: string, options: OpenClusterOptions = {}): Promise<Cluster> {
+  const names = clusterNames(options.prefix);
+  let nc: NatsConnection;
+  try {
+    nc = await connect({ servers: url, name: options.name ?? 'tideway', maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+  } catch (error) {
+    throw new TidewayError(
+      'CLUSTER_UNREACHABLE',
+      `cannot connect to the cluster's NATS server at ${url} (${(error as Error).message}); start nats-server with JetStream (-js) there, or pass the right --cluster/--nats URL`,
+      { cause: error, context: { path: url } },
+    );
+  }
+  try {
+    await jetstreamManager(nc).catch((error: unknown) => {
+      throw new TidewayError('CLUSTER_NO_JETSTREAM', `the NATS server at ${url} has no JetStream; start it with -js (JetStream keeps the cluster's leases and checkpoints)`, { cause: error });
+    });
+    const kvm = new Kvm(nc);
+    const workers = await kvm.create(names.workers, { history: 1, ttl: WORKER_KEY_TTL_MS });
+    const leases = await kvm.create(names.leases, { history: 1, ttl: options.leaseTtlMs ?? DEFAULT_TIMINGS.leaseTtlMs });
+    const pointers = await kvm.create(names.pointers, { history: 1 });
+    const bodies = await new Objm(nc).create(names.bodies);
+    const leaseTtlMs = (await leases.status()).ttl;
+    let closed: Promise<void> | undefined;
+    return {
+      url,
+      nc,
+      names,
+      workers,
+      leases,
+      pointers,
+      bodies,
+      leaseTtlMs,
+      close: () => (closed ??= nc.drain().catch(() => nc.close())),
+    };
+  } catch (error) {
+    await nc.close().catch(() => undefined);
+    throw error;
+  }
+}
+
+/** Removes every bucket of a cluster prefix (tests use their own prefix and remove it afterwards). */
+export async function destroyCluster(cluster: Cluster): Promise<void> {
+  await cluster.workers.destroy().catch(() => undefined);
+  await cluster.leases.destroy().catch(() => undefined);
+  await cluster.pointers.destroy().catch(() => undefined);
+  await cluster.bodies.destroy().catch(() => undefined);
+}
+
+/** JetStream's "wrong last sequence" answer to a compare-and-set whose expected revision is stale. */
+export function isRevisionConflict(error: unknown): boolean {
+  return error instanceof Error && /wrong last sequence|key exists/i.test(error.message);
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export function encodeJson(value: unknown): Uint8Array {
+  return encoder.encode(JSON.stringify(value));
+}
+
+export function decodeJson<T>(data: Uint8Array): T {
+  return JSON.parse(decoder.decode(data)) as T;
+}

@@ -1,0 +1,47 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { silentLogger } from '../../src/api/logger.js';
+import { runClusterJob } from '../../src/cluster/run-cluster-job.js';
+import { builtinConnectors, ConnectorRegistry } from '../../src/index.js';
+import { useTempDirs } from '../helpers/jobs.js';
+import { NATS_URL, natsUp, startWorkers, useClusterPrefix } from './support.js';
+
+function committedIds(dir: string): number[] {
+  const ids: number[] = [];
+  for (const name of readdirSync(dir)) {
+    if (!name.endsWith('.jsonl')) continue;
+    for (const line of readFileSync(join(dir, name), 'utf8').split('\n')) if (line) ids.push(Number((JSON.parse(line) as { id: number }).id));
+  }
+  return ids.sort((a, b) => a - b);
+}
+
+describe.skipIf(!natsUp)('cluster run', () => {
+  const space = useClusterPrefix({ leaseTtlMs: 2000 });
+  const dir = useTempDirs('tideway-cluster-');
+  const registry = new ConnectorRegistry(builtinConnectors);
+
+  it('runs a job at parallelism 4 on two workers: every id once, pipelines spread over both', async () => {
+    const workers = await startWorkers(space.prefix, 2, 2, registry);
+    const out = join(dir(), 'out');
+    try {
+      const placements: ReadonlyMap<number, string>[] = [];
+      const result = await runClusterJob(
+        { env: { name: `cl-${space.prefix}-a`, parallelism: 4, checkpoint: { interval: '50ms' }, cluster_shared_paths: [out] }, source: [{ type: 'fake', rows: 3000, splits: 12, chunk_rows: 50 }], sink: [{ type: 'file', path: out, format: 'jsonl' }] },
+        { registry, cluster: NATS_URL, prefix: space.prefix, logger: silentLogger, onPlaced: (p) => placements.push(p) },
+      );
+      expect(result.error).toBeNull();
+      expect(result.status).toBe('finished');
+      expect(committedIds(out)).toEqual(Array.from({ length: 3000 }, (_, i) => i));
+      expect(new Set(placements[0]!.values())).toEqual(new Set(workers.workers.map((w) => w.id)));
+    } finally {
+      await workers.close();
+    }
+  }, 60_000);
+
+  it('refuses a file sink whose path is not listed as shared, naming the option', async () => {
+    await expect(
+      runClusterJob({ env: { name: `cl-${space.prefix}-b` }, source: [{ type: 'fake', rows: 10 }], sink: [{ type: 'file', path: join(dir(), 'x'), format: 'jsonl' }] }, { registry, cluster: NATS_URL, prefix: space.prefix }),
+    ).rejects.toThrow(/cluster_shared_paths/);
+  });
+});
