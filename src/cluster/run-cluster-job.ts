@@ -37,8 +37,11 @@ export interface ClusterJobResult extends JobResult {
   recoveries: number;
 }
 
-/** Failures after which the job is run again from its last checkpoint on the workers that remain. */
-const RECOVERABLE = new Set(['PIPELINE_CRASHED', 'WORKER_LOST', 'CHECKPOINT_TIMEOUT', 'NO_CAPACITY']);
+/**
+ * Failures after which the job is run again from its last checkpoint on the workers that remain. NO_CAPACITY
+ * is not among them: placement already waited for slots.
+ */
+const RECOVERABLE = new Set(['PIPELINE_CRASHED', 'WORKER_LOST', 'CHECKPOINT_TIMEOUT']);
 
 /**
  * Runs a job on a Tideway cluster: this process coordinates (enumerators, checkpoints, commits), workers

@@ -1,7 +1,8 @@
 import { resolve } from 'node:path';
 import { ensureDirectory } from '../../api/durable-fs.js';
 import { CancelledError, ConfigError, describeError, errorCode, TidewayError } from '../../api/errors.js';
-import type { JobResult } from '../../engine/result.js';
+import type { JobProgress, JobResult } from '../../engine/result.js';
+import { runClusterJob } from '../../cluster/run-cluster-job.js';
 import { runJob } from '../api.js';
 import { errorLine, errorText, issuesText } from '../errors.js';
 import { ExitCode } from '../exit-codes.js';
@@ -18,6 +19,10 @@ export interface RunFlags {
   json?: boolean;
   quiet?: boolean;
   verbose?: boolean;
+  /** NATS URL: run on a cluster (see runClusterJob). */
+  cluster?: string;
+  clusterPrefix?: string;
+  heartbeatTimeout?: number;
 }
 
 const EXIT_BY_STATUS = { finished: ExitCode.ok, failed: ExitCode.failed, cancelled: ExitCode.cancelled } as const;
@@ -68,14 +73,16 @@ export async function runCommand(file: string, flags: RunFlags, context: Command
   let result: JobResult;
   try {
     // No registry passed: runJob's default (the built-in list) is one it can also load in worker threads.
-    result = await runJob(loaded.config, {
+    const runOptions = {
       signal: controller.signal,
       fresh: flags.fresh,
       ...(flags.parallelism === undefined ? {} : { parallelism: flags.parallelism }),
       logger,
       baseDir: context.cwd,
-      onProgress: (p) => progress.update(p),
-    });
+      onProgress: (p: JobProgress) => progress.update(p),
+    };
+    const cluster = flags.cluster ?? loaded.config.env.cluster;
+    result = cluster ? await runClusterJob(loaded.config, { ...runOptions, cluster, registry: context.registry, ...(flags.clusterPrefix ? { prefix: flags.clusterPrefix } : {}), ...(flags.heartbeatTimeout ? { heartbeatTimeoutMs: flags.heartbeatTimeout } : {}) }) : await runJob(loaded.config, runOptions);
   } catch (error) {
     progress.stop();
     if (error instanceof ConfigError) {
