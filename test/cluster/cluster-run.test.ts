@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/api/logger.js';
+import { type ClusterStatus, clusterStatus, statusText } from '../../src/cluster/cluster-status.js';
 import { runClusterJob } from '../../src/cluster/run-cluster-job.js';
 import { builtinConnectors, ConnectorRegistry } from '../../src/index.js';
 import { useTempDirs } from '../helpers/jobs.js';
@@ -34,6 +35,47 @@ describe.skipIf(!natsUp)('cluster run', () => {
       expect(result.status).toBe('finished');
       expect(committedIds(out)).toEqual(Array.from({ length: 3000 }, (_, i) => i));
       expect(new Set(placements[0]!.values())).toEqual(new Set(workers.workers.map((w) => w.id)));
+    } finally {
+      await workers.close();
+    }
+  }, 60_000);
+
+  it('cluster status shows the workers, their slots and where the running job\'s pipelines are', async () => {
+    const workers = await startWorkers(space.prefix, 2, 3, registry);
+    try {
+      const job = `cl-${space.prefix}-s`;
+      let status: ClusterStatus | undefined;
+      const result = await runClusterJob(
+        { env: { name: job, parallelism: 3, checkpoint: { interval: '50ms' } }, source: [{ type: 'fake', rows: 600, splits: 6, chunk_rows: 20, rows_per_second: 1500 }], sink: [{ type: 'blackhole' }] },
+        {
+          registry,
+          cluster: NATS_URL,
+          prefix: space.prefix,
+          onProgress: () => {
+            if (status) return;
+            void clusterStatus(space.cluster(), 3000).then((s) => {
+              if (s.jobs.find((j) => j.job === job)?.pipelines.length === 3) status ??= s;
+            });
+          },
+          progressIntervalMs: 100,
+        },
+      );
+      expect(result.status).toBe('finished');
+      expect(status, 'no status showed the three pipelines while the job ran').toBeDefined();
+      const entry = status!.jobs.find((j) => j.job === job)!;
+      expect(entry.coordinator?.pid).toBe(process.pid);
+      expect(entry.pipelines.map((p) => p.pipelineId)).toEqual([0, 1, 2]);
+      const ids = new Set(workers.workers.map((w) => w.id));
+      for (const p of entry.pipelines) expect(ids.has(p.worker)).toBe(true);
+      const live = status!.workers.filter((w) => ids.has(w.id));
+      expect(live.map((w) => [w.live, w.slots])).toEqual([[true, 3], [true, 3]]);
+      expect(live.reduce((n, w) => n + w.used, 0)).toBe(3);
+      const text = statusText(status!);
+      expect(text).toContain(`${job}  coordinator`);
+      expect(text).toMatch(/pipelines [0-9, ]+ on /);
+      // Finished: the lease is released and the checkpoint cleared.
+      const after = await clusterStatus(space.cluster(), 3000);
+      expect(after.jobs.find((j) => j.job === job)).toBeUndefined();
     } finally {
       await workers.close();
     }
