@@ -1,4 +1,4 @@
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { connect, type NatsConnection, type Status } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { Objm, type ObjectStore } from '@nats-io/obj';
@@ -148,4 +148,22 @@ export function encodeJson(value: unknown): Uint8Array {
 
 export function decodeJson<T>(data: Uint8Array): T {
   return JSON.parse(decoder.decode(data)) as T;
+}
+
+/**
+ * Calls `onDisconnect` each time the connection to NATS drops (the client reconnects on its own). `stop()`
+ * ends the watch and waits for a call in progress.
+ */
+export function onDisconnect(nc: NatsConnection, handler: () => unknown): { stop(): Promise<void> } {
+  // The client's status iterator is a queued iterator that has stop(); the public type only says AsyncIterable.
+  const statuses = nc.status() as AsyncIterable<Status> & { stop?: () => void };
+  const loop = (async () => {
+    for await (const status of statuses) if (status.type === 'disconnect') await handler();
+  })().catch(() => undefined);
+  return {
+    async stop() {
+      statuses.stop?.();
+      await loop;
+    },
+  };
 }

@@ -19,7 +19,9 @@ export interface ClusterStatus {
 
 async function entries<T>(kv: Cluster['workers']): Promise<{ key: string; value: T; created: Date }[]> {
   const out: { key: string; value: T; created: Date }[] = [];
-  for await (const key of await kv.keys()) {
+  const keys = new Set<string>();
+  for await (const key of await kv.keys()) keys.add(key);
+  for (const key of keys) {
     const entry = await kv.get(key);
     if (entry && entry.operation === 'PUT') out.push({ key, value: decodeJson<T>(entry.value), created: entry.created });
   }

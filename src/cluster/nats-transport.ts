@@ -4,7 +4,7 @@ import { TidewayError, describeError } from '../api/errors.js';
 import type { Logger } from '../api/logger.js';
 import type { JobPlan } from '../engine/plan.js';
 import type { PipelineHost, PipelineSpec, TransportFactory, TransportHandlers } from '../engine/transport.js';
-import { type Cluster, DEFAULT_TIMINGS, decodeJson, encodeJson } from './cluster-connection.js';
+import { type Cluster, DEFAULT_TIMINGS, decodeJson, encodeJson, onDisconnect } from './cluster-connection.js';
 import { type FromPipelineEnvelope, type LeaseRef, specToWire, type ToPipelineEnvelope, type WorkerInfo, type WorkerReply, type WorkerRequest } from './protocol.js';
 
 export interface NatsTransportOptions {
@@ -33,6 +33,7 @@ interface Candidate {
 
 const REQUEST_TIMEOUT_MS = 10_000;
 const STOP_TIMEOUT_MS = 30_000;
+const STOP_ATTEMPT_MS = 2_000;
 
 /**
  * Runs pipelines on cluster workers. Each `start` is one run of the job with its own run id: its control
@@ -82,6 +83,30 @@ export function natsTransport(cluster: Cluster, options: NatsTransportOptions): 
         }
       });
       await monitor.start();
+      // Core NATS drops what is published while a connection is down: a control message may be lost, and the
+      // engine tolerates delay and duplicates, not loss. Treat the run as crashed; the next one resumes.
+      const disconnects = onDisconnect(nc, () => {
+        options.logger.warn('lost the connection to NATS; control messages may be lost, so the run resumes from its last checkpoint', { job, run: runId });
+        for (const pipelineId of placement.keys()) crash(pipelineId, new TidewayError('CLUSTER_DISCONNECTED', `the coordinator lost its connection to NATS at ${cluster.url} while pipeline ${pipelineId} ran`, { retryable: true }));
+      });
+      /**
+       * Asks a worker to close the run's pipelines. The request is repeated (stopping is idempotent) because one
+       * sent while the connection was down is lost; a dead worker has no responders, and its pipelines are gone.
+       */
+      const stopOn = async (workerId: string): Promise<void> => {
+        const deadline = Date.now() + STOP_TIMEOUT_MS;
+        for (;;) {
+          try {
+            await request(workerId, { kind: 'stop', runId }, STOP_ATTEMPT_MS);
+            return;
+          } catch (error) {
+            if (!/timeout/i.test((error as Error).message) || Date.now() > deadline) {
+              options.logger.debug('worker did not confirm the stop', { worker: workerId, error: describeError(error) });
+              return;
+            }
+          }
+        }
+      };
       let closing: Promise<void> | undefined;
       return {
         send(pipelineId, message) {
@@ -99,15 +124,9 @@ export function natsTransport(cluster: Cluster, options: NatsTransportOptions): 
         close() {
           closing ??= (async () => {
             await monitor.close();
+            await disconnects.stop();
             const hosts = new Set(placement.values());
-            await Promise.all(
-              [...hosts].map((workerId) =>
-                request(workerId, { kind: 'stop', runId }, STOP_TIMEOUT_MS).catch((error: unknown) => {
-                  // A dead worker has no responders: its pipelines are already gone.
-                  options.logger.debug('worker did not confirm the stop', { worker: workerId, error: describeError(error) });
-                }),
-              ),
-            );
+            await Promise.all([...hosts].map((workerId) => stopOn(workerId)));
             inbound.unsubscribe();
           })();
           return closing;
@@ -131,8 +150,10 @@ interface PlaceArgs {
 /** Live workers with their free slots, from the workers bucket (fresh heartbeats only). */
 export async function liveWorkers(cluster: Cluster, heartbeatTimeoutMs: number): Promise<{ info: WorkerInfo; entry: KvEntry }[]> {
   const live: { info: WorkerInfo; entry: KvEntry }[] = [];
-  const keys = await cluster.workers.keys();
-  for await (const key of keys) {
+  // The key listing may name a key twice when it is rewritten while listed (heartbeats): once each here.
+  const keys = new Set<string>();
+  for await (const key of await cluster.workers.keys()) keys.add(key);
+  for (const key of keys) {
     const entry = await cluster.workers.get(key);
     if (!entry || entry.operation !== 'PUT') continue;
     // The server stamps `created`; a worker on another host with a skewed clock does not matter here.

@@ -28,6 +28,11 @@ export interface ClusterRunOptions extends Omit<RunOptions, 'transport' | 'check
   sharedPaths?: string[];
   /** How long to wait for a previous coordinator's lease to expire (default: the lease TTL plus 1 s). */
   takeoverWaitMs?: number;
+  /**
+   * After NATS dropped the connection, how long to wait for it to answer again before failing the job.
+   * @default 60000
+   */
+  reconnectTimeoutMs?: number;
   /** Called with each run's placement (pipeline id to worker id). */
   onPlaced?: (placement: ReadonlyMap<number, string>) => void;
 }
@@ -41,7 +46,7 @@ export interface ClusterJobResult extends JobResult {
  * Failures after which the job is run again from its last checkpoint on the workers that remain. NO_CAPACITY
  * is not among them: placement already waited for slots.
  */
-const RECOVERABLE = new Set(['PIPELINE_CRASHED', 'WORKER_LOST', 'CHECKPOINT_TIMEOUT']);
+const RECOVERABLE = new Set(['PIPELINE_CRASHED', 'WORKER_LOST', 'CHECKPOINT_TIMEOUT', 'CLUSTER_DISCONNECTED']);
 
 /**
  * Runs a job on a Tideway cluster: this process coordinates (enumerators, checkpoints, commits), workers
@@ -77,12 +82,30 @@ export async function runClusterJob(config: JobConfig, options: ClusterRunOption
         return { ...result, recoveries };
       }
       recoveries++;
+      await reconnected(cluster, stop.signal, options.reconnectTimeoutMs ?? 60_000);
       logger.warn(`recovering job ${plan.env.name} from its last checkpoint on the remaining workers (recovery ${recoveries}): ${result.error?.message}`, { job: plan.env.name });
     }
   } finally {
     options.signal?.removeEventListener('abort', onAbort);
     await release?.().catch((error: unknown) => logger.warn('could not release the coordinator lease; it expires on its own', { error: describeError(error) }));
     await cluster.close();
+  }
+}
+
+/** Waits until NATS answers a round trip again (after a restart of the server), or fails with CLUSTER_UNREACHABLE. */
+async function reconnected(cluster: Cluster, signal: AbortSignal, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    signal.throwIfAborted();
+    try {
+      await Promise.race([cluster.nc.rtt(), new Promise((_, reject) => setTimeout(() => reject(new Error('no answer within 2 s')), 2000))]);
+      return;
+    } catch (error) {
+      if (Date.now() > deadline) {
+        throw new TidewayError('CLUSTER_UNREACHABLE', `NATS at ${cluster.url} did not come back within ${timeoutMs} ms (${(error as Error).message}); the job resumes from its last checkpoint when you run it again`, { cause: error });
+      }
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
   }
 }
 

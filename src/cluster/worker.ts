@@ -8,7 +8,7 @@ import type { ToPipeline } from '../engine/messages.js';
 import { Pipeline } from '../engine/pipeline.js';
 import { planJobOrThrow } from '../engine/plan.js';
 import type { ConnectorRegistry } from '../engine/registry.js';
-import { type Cluster, decodeJson, encodeJson } from './cluster-connection.js';
+import { type Cluster, decodeJson, encodeJson, onDisconnect } from './cluster-connection.js';
 import { type FromPipelineEnvelope, type LeaseRef, specFromWire, type ToPipelineEnvelope, type WorkerInfo, type WorkerReply, type WorkerRequest } from './protocol.js';
 import { type LeaseValue } from './coordinator-lease.js';
 
@@ -54,6 +54,7 @@ export class ClusterWorker {
   private readonly runs = new Map<string, HostedRun>();
   private readonly startedAt = new Date().toISOString();
   private requests: Subscription | undefined;
+  private disconnects: { stop(): Promise<void> } | undefined;
   private timer: NodeJS.Timeout | undefined;
   private beating: Promise<void> | undefined;
   private closed: Promise<void> | undefined;
@@ -83,11 +84,24 @@ export class ClusterWorker {
       },
     });
     await this.cluster.nc.flush();
+    this.watchConnection();
     await this.heartbeat();
     this.timer = setInterval(() => {
       this.beating ??= this.heartbeat().finally(() => (this.beating = undefined));
     }, this.options.heartbeatIntervalMs ?? 1000);
     this.options.logger.info(`worker ${this.id} ready with ${this.options.slots} slot(s)`, { nats: this.cluster.url });
+  }
+
+  /**
+   * A disconnect may have dropped control messages to or from the hosted pipelines, which the protocol does not
+   * recover from: halt them (their coordinators resume from the last checkpoint and place them again).
+   */
+  private watchConnection(): void {
+    this.disconnects = onDisconnect(this.cluster.nc, async () => {
+      if (this.runs.size === 0) return;
+      this.options.logger.warn('lost the connection to NATS; halting the hosted pipelines (their jobs resume from their last checkpoints)');
+      await Promise.all([...this.runs.keys()].map((runId) => this.stopRun(runId, true)));
+    });
   }
 
   private track(work: Promise<unknown>): void {
@@ -223,6 +237,7 @@ export class ClusterWorker {
       this.state = 'closing';
       if (this.timer) clearInterval(this.timer);
       this.requests?.unsubscribe();
+      await this.disconnects?.stop();
       await this.beating;
       await Promise.all([...this.runs.keys()].map((runId) => this.stopRun(runId, false)));
       await Promise.all([...this.pending]);

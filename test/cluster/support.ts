@@ -35,11 +35,17 @@ export function useClusterPrefix(options: { leaseTtlMs?: number } = {}): { reado
 }
 
 /** Workers in this process, each with its own NATS connection as a separate process would have. */
-export async function startWorkers(prefix: string, count: number, slots: number, registry: ConnectorRegistry | ((job: JobConfig) => ConnectorRegistry)): Promise<{ workers: ClusterWorker[]; close(): Promise<void> }> {
+export async function startWorkers(
+  prefix: string,
+  count: number,
+  slots: number,
+  registry: ConnectorRegistry | ((job: JobConfig) => ConnectorRegistry),
+  url = NATS_URL,
+): Promise<{ workers: ClusterWorker[]; close(): Promise<void> }> {
   const workers: ClusterWorker[] = [];
   const connections: Cluster[] = [];
   for (let i = 0; i < count; i++) {
-    const cluster = await openCluster(NATS_URL, { prefix });
+    const cluster = await openCluster(url, { prefix });
     connections.push(cluster);
     const worker = new ClusterWorker({ cluster, slots, registry, logger: silentLogger, heartbeatIntervalMs: 300 });
     await worker.start();
