@@ -1,13 +1,13 @@
 import { resolve, sep } from 'node:path';
 import { CancelledError, TidewayError, describeError } from '../api/errors.js';
-import { silentLogger } from '../api/logger.js';
+import { type Logger, silentLogger } from '../api/logger.js';
 import type { JobConfig } from '../engine/job-config.js';
 import { type JobPlan, planJobOrThrow } from '../engine/plan.js';
 import type { JobResult, RunOptions } from '../engine/result.js';
 import { runJob } from '../engine/run-job.js';
-import { type Cluster, openCluster } from './cluster-connection.js';
+import { type Cluster, DEFAULT_TIMINGS, openCluster } from './cluster-connection.js';
 import { JetStreamCheckpointStore } from './jetstream-checkpoint-store.js';
-import { natsTransport } from './nats-transport.js';
+import { liveWorkers, natsTransport } from './nats-transport.js';
 
 export interface ClusterRunOptions extends Omit<RunOptions, 'transport' | 'checkpointStore' | 'registryModule'> {
   /** NATS URL of the cluster (`nats://host:4222`); default `env.cluster`. */
@@ -73,6 +73,7 @@ export async function runClusterJob(config: JobConfig, options: ClusterRunOption
       leaseLost = error;
       stop.abort(error);
     });
+    await staleRunsGone(cluster, plan.env.name, options.heartbeatTimeoutMs ?? DEFAULT_TIMINGS.heartbeatTimeoutMs, logger);
     let recoveries = 0;
     for (;;) {
       const result = await runOnce(config, options, cluster, store, stop.signal, recoveries === 0 && options.fresh === true);
@@ -89,6 +90,24 @@ export async function runClusterJob(config: JobConfig, options: ClusterRunOption
     options.signal?.removeEventListener('abort', onAbort);
     await release?.().catch((error: unknown) => logger.warn('could not release the coordinator lease; it expires on its own', { error: describeError(error) }));
     await cluster.close();
+  }
+}
+
+/**
+ * Before this coordinator sweeps the job's orphans, the pipelines of the coordinator it replaced must be gone:
+ * one still running could stage output after the sweep, and nothing would remove it. Workers stop them at
+ * their next heartbeat once the lease changed hands; a dead worker's stop showing is bounded by the timeout.
+ */
+async function staleRunsGone(cluster: Cluster, job: string, heartbeatTimeoutMs: number, logger: Logger): Promise<void> {
+  const deadline = Date.now() + 2 * heartbeatTimeoutMs;
+  for (;;) {
+    const stale = (await liveWorkers(cluster, heartbeatTimeoutMs)).filter(({ info }) => info.runs.some((r) => r.job === job));
+    if (stale.length === 0) return;
+    if (Date.now() > deadline) {
+      logger.warn(`workers still report pipelines of an earlier coordinator of job ${job}; their staged output may outlive this run's orphan sweep (tideway clean removes it)`, { workers: stale.map((w) => w.info.id).join(',') });
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
 

@@ -83,7 +83,7 @@ describe.skipIf(!natsUp || !pgAvailable)('cluster crash: SIGKILL workers and the
           while (!done && workerKills + coordinatorKills < 10) {
             // Kill mid-run: only once the job checkpoints again after the last recovery, so there is committed
             // output to keep and staged output in flight.
-            const progressed = await checkpointPast(jobName, lastCheckpoint + 2, () => done);
+            const progressed = await checkpointPast(jobName, lastCheckpoint + 1, () => done);
             if (!progressed) break;
             lastCheckpoint = progressed;
             await sleep(Math.floor(random() * 300));

