@@ -126,7 +126,8 @@ export function natsTransport(cluster: Cluster, options: NatsTransportOptions): 
             await monitor.close();
             await disconnects.stop();
             const hosts = new Set(placement.values());
-            await Promise.all([...hosts].map((workerId) => stopOn(workerId)));
+            // A lost worker is not asked: it is dead, or cut off and stopping its pipelines on its own.
+            await Promise.all([...hosts].filter((workerId) => !monitor.isLost(workerId)).map((workerId) => stopOn(workerId)));
             inbound.unsubscribe();
           })();
           return closing;
@@ -184,7 +185,7 @@ async function place(cluster: Cluster, args: PlaceArgs): Promise<Map<number, str
       const results = await Promise.all(
         [...shares].map(async ([workerId, specs]) => {
           try {
-            const reply = await args.request(workerId, { kind: 'place', runId: args.runId, job: args.job, lease: args.lease, specs: specs.map(specToWire) });
+            const reply = await args.request(workerId, { kind: 'place', runId: args.runId, job: args.job, lease: args.lease, heartbeatTimeoutMs: args.heartbeatTimeoutMs, specs: specs.map(specToWire) });
             return { workerId, reply };
           } catch (error) {
             return { workerId, reply: { ok: false, code: 'WORKER_UNREACHABLE', message: describeError(error) } satisfies WorkerReply };
@@ -253,6 +254,10 @@ class WorkerMonitor {
         if (at - seen > this.timeoutMs) this.lose(id, `no heartbeat for ${Math.round(at - seen)} ms (timeout ${this.timeoutMs} ms)`);
       }
     }, Math.max(50, Math.floor(this.timeoutMs / 6)));
+  }
+
+  isLost(workerId: string): boolean {
+    return this.lost.has(workerId);
   }
 
   private lose(workerId: string, why: string): void {

@@ -26,7 +26,15 @@ export interface LeaseRef {
 }
 
 export type WorkerRequest =
-  | { kind: 'place'; runId: string; job: string; lease: LeaseRef | null; specs: WireSpec[] }
+  | {
+      kind: 'place';
+      runId: string;
+      job: string;
+      lease: LeaseRef | null;
+      /** The coordinator's heartbeat timeout: a worker that cannot heartbeat for half of it stops the run. */
+      heartbeatTimeoutMs: number;
+      specs: WireSpec[];
+    }
   | { kind: 'kill'; runId: string; pipelineId: number }
   | { kind: 'stop'; runId: string };
 

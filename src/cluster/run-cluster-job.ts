@@ -46,7 +46,7 @@ export interface ClusterJobResult extends JobResult {
  * Failures after which the job is run again from its last checkpoint on the workers that remain. NO_CAPACITY
  * is not among them: placement already waited for slots.
  */
-const RECOVERABLE = new Set(['PIPELINE_CRASHED', 'WORKER_LOST', 'CHECKPOINT_TIMEOUT', 'CLUSTER_DISCONNECTED']);
+const RECOVERABLE = new Set(['PIPELINE_CRASHED', 'WORKER_LOST', 'WORKER_FENCED', 'CHECKPOINT_TIMEOUT', 'CLUSTER_DISCONNECTED']);
 
 /**
  * Runs a job on a Tideway cluster: this process coordinates (enumerators, checkpoints, commits), workers

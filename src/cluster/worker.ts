@@ -33,6 +33,8 @@ interface HostedRun {
   runId: string;
   job: string;
   lease: LeaseRef | null;
+  /** Without a successful heartbeat for this long, the worker stops the run on its own (see `fenceStale`). */
+  fenceAfterMs: number;
   pipelines: Map<number, Pipeline>;
   subscriptions: Subscription[];
 }
@@ -56,6 +58,8 @@ export class ClusterWorker {
   private requests: Subscription | undefined;
   private disconnects: { stop(): Promise<void> } | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private watchdog: NodeJS.Timeout | undefined;
+  private lastBeat = performance.now();
   private beating: Promise<void> | undefined;
   private closed: Promise<void> | undefined;
   private readonly pending = new Set<Promise<unknown>>();
@@ -89,6 +93,7 @@ export class ClusterWorker {
     this.timer = setInterval(() => {
       this.beating ??= this.heartbeat().finally(() => (this.beating = undefined));
     }, this.options.heartbeatIntervalMs ?? 1000);
+    this.watchdog = setInterval(() => this.fenceStale(), 100);
     this.options.logger.info(`worker ${this.id} ready with ${this.options.slots} slot(s)`, { nats: this.cluster.url });
   }
 
@@ -122,11 +127,32 @@ export class ClusterWorker {
     };
   }
 
+  /**
+   * A worker cut off from NATS (a partition: its connection may not even notice for minutes) is declared lost
+   * by its coordinators after their heartbeat timeout, and the job resumes elsewhere; its pipelines must not
+   * go on staging output that the new run's orphan sweep has already passed. So once the worker has had no
+   * successful heartbeat for half the coordinator's timeout, it closes the run's pipelines itself (writers
+   * discard what no acknowledged checkpoint owns) and tells the coordinator, should it still hear.
+   */
+  private fenceStale(): void {
+    const silent = performance.now() - this.lastBeat;
+    for (const run of [...this.runs.values()]) {
+      if (silent <= run.fenceAfterMs) continue;
+      this.options.logger.warn(`no heartbeat for ${Math.round(silent)} ms: stopping the pipelines of job ${run.job}, whose coordinator counts this worker as lost`, { run: run.runId });
+      for (const pipelineId of run.pipelines.keys()) {
+        const error = { code: 'WORKER_FENCED', message: `worker ${this.id} could not heartbeat for ${Math.round(silent)} ms and stopped pipeline ${pipelineId}`, context: {}, retryable: true };
+        this.cluster.nc.publish(this.cluster.names.fromPipelines(run.runId), encodeJson({ pipelineId, message: { kind: 'failed', error } } satisfies FromPipelineEnvelope));
+      }
+      this.track(this.stopRun(run.runId, false));
+    }
+  }
+
   /** Rewrites the worker's key, then stops runs whose coordinator lease is gone or changed hands. */
   private async heartbeat(): Promise<void> {
     if (this.state !== 'running') return;
     try {
       await this.cluster.workers.put(this.id, encodeJson(this.info()));
+      this.lastBeat = performance.now();
     } catch (error) {
       this.options.logger.warn('heartbeat failed; retrying', { error: describeError(error) });
       return;
@@ -177,7 +203,15 @@ export class ClusterWorker {
     if (this.runs.has(request.runId)) return { ok: true };
     const free = this.options.slots - this.used;
     if (request.specs.length > free) return { ok: false, code: 'WORKER_FULL', message: `worker ${this.id} has ${free} free slot(s), ${request.specs.length} asked` };
-    const run: HostedRun = { runId: request.runId, job: request.job, lease: request.lease, pipelines: new Map(), subscriptions: [] };
+    const interval = this.options.heartbeatIntervalMs ?? 1000;
+    const run: HostedRun = {
+      runId: request.runId,
+      job: request.job,
+      lease: request.lease,
+      fenceAfterMs: Math.max(request.heartbeatTimeoutMs / 2, interval * 1.5),
+      pipelines: new Map(),
+      subscriptions: [],
+    };
     this.runs.set(run.runId, run);
     const { nc, names } = this.cluster;
     try {
@@ -236,6 +270,7 @@ export class ClusterWorker {
     this.closed ??= (async () => {
       this.state = 'closing';
       if (this.timer) clearInterval(this.timer);
+      if (this.watchdog) clearInterval(this.watchdog);
       this.requests?.unsubscribe();
       await this.disconnects?.stop();
       await this.beating;
