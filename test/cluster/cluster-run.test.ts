@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -7,6 +8,8 @@ import { runClusterJob } from '../../src/cluster/run-cluster-job.js';
 import { builtinConnectors, ConnectorRegistry } from '../../src/index.js';
 import { useTempDirs } from '../helpers/jobs.js';
 import { NATS_URL, natsUp, startWorkers, useClusterPrefix } from './support.js';
+
+const CLI = new URL('../../src/cli/main.ts', import.meta.url).pathname;
 
 function committedIds(dir: string): number[] {
   const ids: number[] = [];
@@ -76,6 +79,32 @@ describe.skipIf(!natsUp)('cluster run', () => {
       // Finished: the lease is released and the checkpoint cleared.
       const after = await clusterStatus(space.cluster(), 3000);
       expect(after.jobs.find((j) => j.job === job)).toBeUndefined();
+    } finally {
+      await workers.close();
+    }
+  }, 60_000);
+
+  it('tideway cluster status --json prints the workers; an unreachable NATS is a clear error', async () => {
+    const workers = await startWorkers(space.prefix, 2, 4, registry);
+    try {
+      // Asynchronous: the workers in this process must go on heartbeating while the command runs.
+      const cli = (args: string[]) =>
+        new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+          const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args]);
+          let stdout = '';
+          let stderr = '';
+          child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+          child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+          child.once('close', (status) => resolve({ status, stdout, stderr }));
+        });
+      const status = await cli(['cluster', 'status', '--nats', NATS_URL, '--prefix', space.prefix, '--json']);
+      expect(status.status, status.stderr).toBe(0);
+      const parsed = JSON.parse(status.stdout) as ClusterStatus;
+      expect(parsed.workers.filter((w) => w.live).map((w) => w.id).sort()).toEqual(workers.workers.map((w) => w.id).sort());
+      expect(parsed.workers.every((w) => w.slots === 4)).toBe(true);
+      const down = await cli(['cluster', 'status', '--nats', 'nats://127.0.0.1:1', '--json']);
+      expect(down.status).toBe(1);
+      expect(down.stderr).toMatch(/CLUSTER_UNREACHABLE.*nats:\/\/127\.0\.0\.1:1/s);
     } finally {
       await workers.close();
     }
