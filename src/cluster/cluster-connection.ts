@@ -59,6 +59,7 @@ export const DEFAULT_TIMINGS: ClusterTimings = { heartbeatTimeoutMs: 3000, lease
 
 /** An open connection to a cluster's NATS with its buckets. `close()` is safe to call twice. */
 export interface Cluster {
+  /** The NATS URL with any user and password masked: safe for logs, errors and status output. */
   readonly url: string;
   readonly nc: NatsConnection;
   readonly names: ClusterNames;
@@ -86,16 +87,18 @@ const WORKER_KEY_TTL_MS = 60_000;
  * Connects to NATS and opens (creating where missing) the cluster's buckets. Fails with CLUSTER_UNREACHABLE
  * naming the URL when NATS does not answer, and CLUSTER_NO_JETSTREAM when the server runs without JetStream.
  */
-export async function openCluster(url: string, options: OpenClusterOptions = {}): Promise<Cluster> {
+export async function openCluster(secretUrl: string, options: OpenClusterOptions = {}): Promise<Cluster> {
   const names = clusterNames(options.prefix);
+  const url = maskUrl(secretUrl);
   let nc: NatsConnection;
   try {
-    nc = await connect({ servers: url, name: options.name ?? 'tideway', maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+    nc = await connect({ servers: secretUrl, name: options.name ?? 'tideway', maxReconnectAttempts: -1, reconnectTimeWait: 250 });
   } catch (error) {
     throw new TidewayError(
       'CLUSTER_UNREACHABLE',
-      `cannot connect to the cluster's NATS server at ${url} (${(error as Error).message}); start nats-server with JetStream (-js) there, or pass the right --cluster/--nats URL`,
-      { cause: error, context: { path: url } },
+      `cannot connect to the cluster's NATS server at ${url} (${(error as Error).message.split(secretUrl).join(url)}); start nats-server with JetStream (-js) there, or pass the right --cluster/--nats URL`,
+      // The client's own message may quote the URL it was given.
+      { context: { path: url } },
     );
   }
   try {
@@ -132,6 +135,11 @@ export async function destroyCluster(cluster: Cluster): Promise<void> {
   await cluster.leases.destroy().catch(() => undefined);
   await cluster.pointers.destroy().catch(() => undefined);
   await cluster.bodies.destroy().catch(() => undefined);
+}
+
+/** `nats://user:secret@host:4222` -> `nats://***@host:4222`: credentials in a NATS URL never reach a log or an error. */
+export function maskUrl(url: string): string {
+  return url.replace(/^(\w+:\/\/)[^@/]*@/, '$1***@');
 }
 
 /** JetStream's "wrong last sequence" answer to a compare-and-set whose expected revision is stale. */

@@ -32,6 +32,8 @@ interface Candidate {
 }
 
 const REQUEST_TIMEOUT_MS = 10_000;
+/** Placement answers worth retrying (with fresh heartbeats) until the placement timeout. */
+const TRANSIENT_PLACEMENT = new Set(['WORKER_FULL', 'WORKER_UNREACHABLE', 'WORKER_CLOSING']);
 const STOP_TIMEOUT_MS = 30_000;
 const STOP_ATTEMPT_MS = 2_000;
 
@@ -193,6 +195,12 @@ async function place(cluster: Cluster, args: PlaceArgs): Promise<Map<number, str
         }),
       );
       const failed = results.filter((r) => !r.reply.ok);
+      // A worker that cannot build the pipelines (a connector it lacks, an invalid option) will not later.
+      const fatal = failed.find((r) => !r.reply.ok && !TRANSIENT_PLACEMENT.has(r.reply.code));
+      if (fatal && !fatal.reply.ok) {
+        await Promise.all(results.filter((r) => r.reply.ok).map((r) => args.request(r.workerId, { kind: 'stop', runId: args.runId }).catch(() => undefined)));
+        throw new TidewayError(fatal.reply.code, `worker ${fatal.workerId} could not start pipelines of job ${args.job}: ${fatal.reply.message}`);
+      }
       if (failed.length === 0) {
         const placement = new Map<number, string>();
         for (const [workerId, specs] of shares) for (const spec of specs) placement.set(spec.pipelineId, workerId);

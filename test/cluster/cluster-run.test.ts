@@ -3,6 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/api/logger.js';
+import { maskUrl, openCluster } from '../../src/cluster/cluster-connection.js';
 import { type ClusterStatus, clusterStatus, statusText } from '../../src/cluster/cluster-status.js';
 import { runClusterJob } from '../../src/cluster/run-cluster-job.js';
 import { builtinConnectors, ConnectorRegistry } from '../../src/index.js';
@@ -48,6 +49,7 @@ describe.skipIf(!natsUp)('cluster run', () => {
     try {
       const job = `cl-${space.prefix}-s`;
       let status: ClusterStatus | undefined;
+      const queries: Promise<void>[] = [];
       const result = await runClusterJob(
         { env: { name: job, parallelism: 3, checkpoint: { interval: '50ms' } }, source: [{ type: 'fake', rows: 600, splits: 6, chunk_rows: 20, rows_per_second: 1500 }], sink: [{ type: 'blackhole' }] },
         {
@@ -56,13 +58,16 @@ describe.skipIf(!natsUp)('cluster run', () => {
           prefix: space.prefix,
           onProgress: () => {
             if (status) return;
-            void clusterStatus(space.cluster(), 3000).then((s) => {
-              if (s.jobs.find((j) => j.job === job)?.pipelines.length === 3) status ??= s;
-            });
+            queries.push(
+              clusterStatus(space.cluster(), 3000).then((s) => {
+                if (s.jobs.find((j) => j.job === job)?.pipelines.length === 3) status ??= s;
+              }),
+            );
           },
           progressIntervalMs: 100,
         },
       );
+      await Promise.all(queries);
       expect(result.status).toBe('finished');
       expect(status, 'no status showed the three pipelines while the job ran').toBeDefined();
       const entry = status!.jobs.find((j) => j.job === job)!;
@@ -109,6 +114,32 @@ describe.skipIf(!natsUp)('cluster run', () => {
       await workers.close();
     }
   }, 60_000);
+
+  it('fails at once, with the worker\'s reason, when a worker cannot build the pipelines', async () => {
+    const withoutBlackhole = new ConnectorRegistry(builtinConnectors.filter((c) => c.name !== 'blackhole'));
+    const workers = await startWorkers(space.prefix, 1, 2, withoutBlackhole);
+    try {
+      const result = await runClusterJob(
+        { env: { name: `cl-${space.prefix}-f`, parallelism: 2 }, source: [{ type: 'fake', rows: 10 }], sink: [{ type: 'blackhole' }] },
+        // Were the refusal retried as missing capacity, this would wait past the test's timeout.
+        { registry, cluster: NATS_URL, prefix: space.prefix, placementTimeoutMs: 120_000 },
+      );
+      expect(result.status).toBe('failed');
+      expect(result.error?.code).not.toBe('NO_CAPACITY');
+      expect(result.error?.message).toMatch(new RegExp(`worker ${workers.workers[0]!.id} could not start pipelines.*blackhole`, 's'));
+    } finally {
+      await workers.close();
+    }
+  }, 30_000);
+
+  it('keeps the credentials of a NATS URL out of errors', async () => {
+    expect(maskUrl('nats://tideway:hunter2@nats.example:4222')).toBe('nats://***@nats.example:4222');
+    expect(maskUrl('nats://nats.example:4222')).toBe('nats://nats.example:4222');
+    const error = await openCluster('nats://tideway:hunter2@127.0.0.1:1').catch((e: unknown) => e as Error);
+    expect(error).toMatchObject({ code: 'CLUSTER_UNREACHABLE' });
+    expect(String((error as Error).message)).not.toContain('hunter2');
+    expect(String((error as Error).message)).toContain('nats://***@127.0.0.1:1');
+  });
 
   it('refuses a file sink whose path is not listed as shared, naming the option', async () => {
     await expect(
