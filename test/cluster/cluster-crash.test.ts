@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import type { CheckpointPointer } from '../../src/cluster/jetstream-checkpoint-store.js';
 import type { WorkerInfo } from '../../src/cluster/protocol.js';
 import { seededRandom } from '../../src/testing/random.js';
@@ -42,6 +42,7 @@ describe.skipIf(!natsUp || !pgAvailable)('cluster crash: SIGKILL workers and the
       workers.add(worker);
       void worker.exited.then(() => workers.delete(worker));
     };
+    const coordinators: ChildProcess[] = [];
     const log: string[] = [];
     const note = (line: string) => {
       log.push(line);
@@ -57,6 +58,12 @@ describe.skipIf(!natsUp || !pgAvailable)('cluster crash: SIGKILL workers and the
       }
       return 0;
     };
+    // Runs even when the test times out: no worker process outlives it.
+    onTestFinished(async () => {
+      for (const worker of workers) worker.child.kill('SIGTERM');
+      await Promise.all([...workers].map((w) => w.exited));
+      dir.remove();
+    });
     let workerKills = 0;
     let coordinatorKills = 0;
     try {
@@ -77,7 +84,8 @@ describe.skipIf(!natsUp || !pgAvailable)('cluster crash: SIGKILL workers and the
         let lastCheckpoint = 0;
         let finished = false;
         for (let attempt = 0; !finished && attempt < 30; attempt++) {
-          const coordinator = tideway(['run', file, '--cluster', NATS_URL, '--cluster-prefix', space.prefix, '--heartbeat-timeout', '1200', '--json']);
+          const coordinator = tideway(['run', file, '--cluster', NATS_URL, '--cluster-prefix', space.prefix, '--heartbeat-timeout', '2000', '--json']);
+          coordinators.push(coordinator.child);
           let done = false;
           void coordinator.exited.then(() => (done = true));
           while (!done && workerKills + coordinatorKills < 10) {
@@ -127,9 +135,8 @@ describe.skipIf(!natsUp || !pgAvailable)('cluster crash: SIGKILL workers and the
       expect(staging).toEqual([]);
       expect(await db.query(`SELECT gid FROM pg_prepared_xacts`)).toEqual([]);
     } finally {
-      for (const worker of workers) worker.child.kill('SIGTERM');
-      await Promise.all([...workers].map((w) => w.exited));
-      dir.remove();
+      // The coordinator of an attempt that the test gave up on.
+      for (const coordinator of coordinators) coordinator.kill('SIGKILL');
     }
-  }, 150_000);
+  }, 240_000);
 });

@@ -2,8 +2,9 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { silentLogger } from '../../src/api/logger.js';
+import { stderrLogger } from '../../src/engine/logger.js';
 import { destroyCluster, openCluster } from '../../src/cluster/cluster-connection.js';
 import type { CheckpointPointer } from '../../src/cluster/jetstream-checkpoint-store.js';
 import type { WorkerInfo } from '../../src/cluster/protocol.js';
@@ -58,7 +59,20 @@ describe.skipIf(unavailable !== undefined)('a worker partitioned from NATS (netw
     let nsWorker: ChildProcess | undefined;
     let nsOutput = '';
     const cleanups: (() => Promise<void> | void)[] = [];
-    try {
+    // Runs even when the test times out, so no namespace, link, server or worker outlives it.
+    onTestFinished(async () => {
+      nsWorker?.kill('SIGKILL');
+      server?.kill('SIGTERM');
+      for (const cleanup of cleanups) {
+        try {
+          await cleanup();
+        } catch {
+          // Each step runs; the namespace going takes its end of the veth pair with it.
+        }
+      }
+      dir.remove();
+    });
+    {
       ip('netns', 'add', ns);
       cleanups.push(() => void ip('netns', 'del', ns));
       ip('link', 'add', hostSide, 'type', 'veth', 'peer', 'name', nsSide);
@@ -78,37 +92,44 @@ describe.skipIf(unavailable !== undefined)('a worker partitioned from NATS (netw
         await destroyCluster(control);
         await control.close();
       });
-      nsWorker = spawn('ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', CLI, 'worker', '--nats', url, '--prefix', prefix, '--slots', '2', '--heartbeat-interval', '200'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      nsWorker = spawn('ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', CLI, 'worker', '--nats', url, '--prefix', prefix, '--slots', '2', '--heartbeat-interval', '250'], { stdio: ['ignore', 'pipe', 'pipe'] });
       nsWorker.stdout!.on('data', (d: Buffer) => (nsOutput += d.toString()));
       nsWorker.stderr!.on('data', (d: Buffer) => (nsOutput += d.toString()));
       const registry = new ConnectorRegistry(builtinConnectors);
       const hostWorkers = await startWorkers(prefix, 1, 2, registry, url);
       cleanups.unshift(() => hostWorkers.close());
+      // Both workers by id (the one in the namespace prints its id when it is ready).
+      await expect.poll(() => /worker (\S+) ready/.exec(nsOutput)?.[1], { timeout: 60_000, interval: 200 }).toBeDefined();
+      const ids = [hostWorkers.workers[0]!.id, /worker (\S+) ready/.exec(nsOutput)![1]!];
       const workerIds = async () => {
-        const ids: WorkerInfo[] = [];
-        for await (const key of await control.workers.keys()) {
-          const info = (await control.workers.get(key))?.json<WorkerInfo>();
-          if (info) ids.push(info);
+        const infos: WorkerInfo[] = [];
+        for (const id of ids) {
+          const info = (await control.workers.get(id))?.json<WorkerInfo>();
+          if (info) infos.push(info);
         }
-        return ids;
+        return infos;
       };
-      await expect.poll(async () => (await workerIds()).length, { timeout: 30_000, interval: 200 }).toBeGreaterThanOrEqual(2);
 
       const out = join(dir.path, 'out');
       const jobName = `part-${tag}`;
+      const debug = process.env.TIDEWAY_DEBUG ? stderrLogger('debug', '[coordinator] ') : silentLogger;
       const running = runClusterJob(
         {
           env: { name: jobName, parallelism: 2, checkpoint: { interval: '100ms' }, cluster_shared_paths: [out] },
           source: [{ type: 'fake', rows: 6000, splits: 12, chunk_rows: 50, rows_per_second: 1500 }],
           sink: [{ type: 'file', path: out, format: 'jsonl' }],
         },
-        { registry, cluster: url, prefix, logger: silentLogger, heartbeatTimeoutMs: 1500 },
+        { registry, cluster: url, prefix, logger: debug, heartbeatTimeoutMs: 3000 },
       );
+      let settled = false;
+      void running.finally(() => (settled = true));
       let checkpoint = 0;
-      while (checkpoint < 2) {
+      while (checkpoint < 2 && !settled) {
         checkpoint = (await control.pointers.get(jobName))?.json<CheckpointPointer>().latest?.checkpointId ?? 0;
         await new Promise((r) => setTimeout(r, 50));
       }
+      // The job must still run when the fault lands (only then is its result awaited for the message).
+      if (settled) expect.fail(`the job ended before its second checkpoint: ${JSON.stringify((await running).error)}`);
       const hosting = (await workerIds()).filter((w) => w.runs.some((r) => r.job === jobName)).map((w) => w.pid);
       expect(hosting, 'the job should run on both workers before the partition').toHaveLength(2);
       ip('link', 'set', hostSide, 'down');
@@ -118,20 +139,15 @@ describe.skipIf(unavailable !== undefined)('a worker partitioned from NATS (netw
       expect(result.status).toBe('finished');
       expect(result.recoveries).toBeGreaterThanOrEqual(1);
       await expect.poll(() => nsOutput, { timeout: 10_000 }).toMatch(/no heartbeat for \d+ ms: stopping the pipelines of job/);
-      const ids: number[] = [];
+      const written: number[] = [];
       for (const name of readdirSync(out).filter((n) => n.endsWith('.jsonl'))) {
-        for (const line of readFileSync(join(out, name), 'utf8').split('\n')) if (line) ids.push((JSON.parse(line) as { id: number }).id);
+        for (const line of readFileSync(join(out, name), 'utf8').split('\n')) if (line) written.push((JSON.parse(line) as { id: number }).id);
       }
-      expect(ids.sort((a, b) => a - b)).toEqual(Array.from({ length: 6000 }, (_, i) => i));
+      expect(written.sort((a, b) => a - b)).toEqual(Array.from({ length: 6000 }, (_, i) => i));
       // The cut-off worker closed its writers (discarding unacknowledged output) before the sweep, or after it.
       await new Promise((r) => setTimeout(r, 500));
       const staged = readdirSync(join(out, '.tideway-staging'), { recursive: true, withFileTypes: true }).filter((e) => e.isFile());
       expect(staged.map((e) => e.name)).toEqual([]);
-    } finally {
-      nsWorker?.kill('SIGKILL');
-      for (const cleanup of cleanups) await Promise.resolve(cleanup()).catch(() => undefined);
-      server?.kill('SIGTERM');
-      dir.remove();
     }
-  }, 90_000);
+  }, 180_000);
 });
