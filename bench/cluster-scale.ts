@@ -9,15 +9,16 @@
  * time, the coordinator's RSS and heap and event-loop use, CPU of the coordinator, the simulation and
  * nats-server, and the heartbeat write latency the simulated workers saw.
  *
- * CLUSTER_SCALE="32x2,64x2,128x2,256x2,1000x1" chooses the steps (workers x slots, optionally ":splits");
+ * CLUSTER_SCALE="32x2,64x2,128x2,128x2:300000,256x2,1000x1" (the default) chooses the steps (workers x slots, optionally ":splits");
  * CLUSTER_SCALE_SPLITS sets the splits of the 256-reader step (default 100,000) and CLUSTER_SCALE_SWEEP_SPLITS
  * those of the others (default 50,000).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { silentLogger } from '../src/api/logger.js';
 import { destroyCluster, openCluster } from '../src/cluster/cluster-connection.js';
@@ -28,6 +29,7 @@ import type { FromPipeline, ToPipeline } from '../src/engine/messages.js';
 import type { JobResult } from '../src/engine/result.js';
 import type { TransportFactory } from '../src/engine/transport.js';
 import { builtinRegistry, MAX_PARALLELISM, runJob } from '../src/index.js';
+import { withSave } from '../src/testing/fault-injection.js';
 import { cpuMeter, cpuText, line, load, machine, mb, NATS_URL, natsServerPid, note, waitForWorkers } from './cluster-common.js';
 import { fmt } from './engine.js';
 
@@ -97,25 +99,18 @@ function probed(inner: TransportFactory, probe: Probe): TransportFactory {
 
 /** The JetStream store, unchanged, with each save's body size and duration recorded. */
 function timedStore(inner: JetStreamCheckpointStore, probe: Probe): CheckpointStore {
-  return {
-    location: inner.location,
-    latest: () => inner.latest(),
-    retain: (keep) => inner.retain(keep),
-    clear: () => inner.clear(),
-    lock: () => inner.lock(),
-    async save(data: CheckpointData) {
-      const bytes = Buffer.byteLength(JSON.stringify(data));
-      const started = performance.now();
-      await inner.save(data);
-      let assigned = 0;
-      let consumed = 0;
-      for (const source of data.sources) {
-        assigned += source.assigned.length;
-        for (const reader of source.readers) consumed += reader.consumed.length;
-      }
-      probe.saves.push({ bytes, ms: performance.now() - started, assigned, consumed });
-    },
-  };
+  return withSave(inner, async (data: CheckpointData) => {
+    const bytes = Buffer.byteLength(JSON.stringify(data));
+    const started = performance.now();
+    await inner.save(data);
+    let assigned = 0;
+    let consumed = 0;
+    for (const source of data.sources) {
+      assigned += source.assigned.length;
+      for (const reader of source.readers) consumed += reader.consumed.length;
+    }
+    probe.saves.push({ bytes, ms: performance.now() - started, assigned, consumed });
+  });
 }
 
 interface Step {
@@ -215,24 +210,34 @@ async function step({ workers, slots, splits }: Step): Promise<void> {
   }
 }
 
-function steps(): Step[] {
+const DEFAULT_STEPS = '32x2,64x2,128x2,128x2:300000,256x2,1000x1';
+
+function steps(spec: string): Step[] {
   const main = Number(process.env.CLUSTER_SCALE_SPLITS ?? 100_000);
   const sweep = Number(process.env.CLUSTER_SCALE_SWEEP_SPLITS ?? 50_000);
-  return (process.env.CLUSTER_SCALE ?? '32x2,64x2,128x2,256x2,1000x1').split(',').map((s) => {
+  return spec.split(',').map((s) => {
     const [shape, splits] = s.split(':');
     const [workers, slots] = shape!.split('x').map(Number) as [number, number];
     return { workers, slots, splits: splits ? Number(splits) : workers * slots === 256 ? main : sweep };
   });
 }
 
-process.stdout.write(`cluster scale simulation against ${NATS_URL}: ${machine()}\n`);
-note('one real coordinator (runJob + NATS transport + JetStream checkpoints + lease) in this process; simulated');
-note('workers and readers in one child process; nats-server, the child and this process share the same cores.');
-for (const s of steps()) {
+const only = process.env.CLUSTER_SCALE_STEP;
+if (only) {
+  // One step in a fresh process, so that its coordinator's memory is its own.
+  const [step0] = steps(only);
   try {
-    await step(s);
+    await step(step0!);
   } catch (error) {
-    line(`  ${s.workers * s.slots} readers`, `failed: ${(error as Error).message.slice(0, 200)}`);
+    line(`  ${step0!.workers * step0!.slots} readers`, `failed: ${(error as Error).message.slice(0, 200)}`);
   }
+} else {
+  process.stdout.write(`cluster scale simulation against ${NATS_URL}: ${machine()}\n`);
+  note('one real coordinator (runJob + NATS transport + JetStream checkpoints + lease) per step, each in a fresh');
+  note('process; simulated workers and readers in one child process; nats-server, the child and the coordinator');
+  note('share the same two cores with whatever else runs.');
+  for (const s of (process.env.CLUSTER_SCALE ?? DEFAULT_STEPS).split(',')) {
+    spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url)], { stdio: 'inherit', env: { ...process.env, CLUSTER_SCALE_STEP: s } });
+  }
+  process.stdout.write(`\nload average at the end: ${load()}\n`);
 }
-process.stdout.write(`\nload average at the end: ${load()}\n`);

@@ -51,30 +51,43 @@ interface Figures {
   flowing: number;
   seconds: number;
   cpu: Record<string, number>;
+  /** Runs after the first that resumed the job because a worker was lost or a checkpoint stalled. */
+  recoveries: number;
 }
 
-function job(name: string, parallelism: number, root: string, extraEnv: Partial<JobConfig['env']> = {}): JobConfig {
+function job(name: string, parallelism: number, root: string, extraEnv: Partial<JobConfig['env']> = {}, rows = ROWS): JobConfig {
   return {
     env: { name, parallelism, checkpoint: { interval: '2s', dir: join(root, 'checkpoints') }, ...extraEnv },
-    source: [{ type: 'fake', rows: ROWS, splits: 16 }],
+    source: [{ type: 'fake', rows, splits: 16 }],
     sink: [{ type: 'file', path: join(root, 'out', name), format: 'parquet' }],
   };
 }
 
-function figures(result: JobResult, rate: () => number, seconds: number, cpu: Record<string, number>): Figures {
-  if (result.status !== 'finished') throw new Error(`bench job ${result.status}: ${result.error?.message}`);
-  // Rows actually produced: what the file sink committed, not what the source read.
-  if (result.rowsWritten !== ROWS) throw new Error(`bench job committed ${result.rowsWritten} rows of ${ROWS}`);
-  return { whole: result.rowsWritten / seconds, flowing: rate(), seconds, cpu };
+/** Rows in the Parquet files a run left in `dir`, read back with the file source. */
+async function rowsIn(dir: string): Promise<number> {
+  const result = await runJob(
+    { env: { name: `bench-count-${prefix}`, parallelism: 1, transport: 'in-process', checkpoint: { interval: '60s', dir: join(dir, '..', '..', 'checkpoints') } }, source: [{ type: 'file', path: dir, format: 'parquet' }], sink: [{ type: 'blackhole' }] },
+    { logger: silentLogger },
+  );
+  if (result.status !== 'finished') throw new Error(`could not read back ${dir}: ${result.error?.message}`);
+  return result.rowsRead;
 }
 
-async function measured(run: (onProgress: (p: JobProgress) => void) => Promise<JobResult>, pids: Record<string, () => number | undefined>): Promise<Figures> {
+async function measured(name: string, run: (config: JobConfig, onProgress: (p: JobProgress) => void) => Promise<JobResult & { recoveries?: number }>, config: JobConfig, pids: Record<string, () => number | undefined>): Promise<Figures> {
   const rate = flowingRate();
   const cpu = cpuMeter(pids);
   const started = performance.now();
-  const result = await run(rate.onProgress);
+  const result = await run(config, rate.onProgress);
   const seconds = (performance.now() - started) / 1000;
-  return figures(result, rate.rate, seconds, cpu());
+  const spent = cpu();
+  if (result.status !== 'finished') throw new Error(`${name}: job ${result.status}: ${result.error?.message}`);
+  // Rows actually produced: read back from the files the sink committed, not counted by the run (a run that
+  // recovered after a lost worker counts only what its last attempt wrote).
+  const out = String(config.sink[0]?.['path']);
+  const rows = await rowsIn(out);
+  rmSync(out, { recursive: true, force: true });
+  if (rows !== ROWS) throw new Error(`${name}: the output holds ${rows} rows, not ${ROWS} (recoveries: ${result.recoveries ?? 0})`);
+  return { whole: rows / seconds, flowing: rate.rate(), seconds, cpu: spent, recoveries: result.recoveries ?? 0 };
 }
 
 function startWorker(): ChildProcess {
@@ -82,7 +95,17 @@ function startWorker(): ChildProcess {
 }
 
 function best(runs: Figures[]): Figures {
+  if (runs.length === 0) return { whole: NaN, flowing: NaN, seconds: NaN, cpu: {}, recoveries: 0 };
   return runs.reduce((a, b) => (b.flowing > a.flowing ? b : a));
+}
+
+/** Keeps a run's figures; a run that failed or lost rows is printed and left out. */
+async function record(into: Figures[], run: () => Promise<Figures>): Promise<void> {
+  try {
+    into.push(await run());
+  } catch (error) {
+    line('  a run failed', (error as Error).message.slice(0, 300));
+  }
 }
 
 async function throughput(): Promise<void> {
@@ -91,33 +114,33 @@ async function throughput(): Promise<void> {
   const nats = natsServerPid();
   const pids = { 'worker 1': () => workers[0]!.pid, 'worker 2': () => workers[1]!.pid, 'nats-server': () => nats };
   const results = { local: [] as Figures[], p2: [] as Figures[], p1: [] as Figures[] };
+  let startup = 0;
   let n = 0;
   const cluster = (parallelism: number) =>
     measured(
-      (onProgress) =>
-        runClusterJob(job(`bench-cluster-${prefix}-${++n}`, parallelism, root), {
-          registry: builtinRegistry(),
-          cluster: NATS_URL,
-          prefix,
-          sharedPaths: [root],
-          logger: silentLogger,
-          progressIntervalMs: 100,
-          onProgress,
-        }),
+      `cluster p${parallelism}`,
+      (config, onProgress) => runClusterJob(config, { registry: builtinRegistry(), cluster: NATS_URL, prefix, sharedPaths: [root], logger: silentLogger, progressIntervalMs: 100, onProgress }),
+      job(`bench-cluster-${prefix}-${++n}`, parallelism, root),
       pids,
     );
   try {
     await waitForWorkers(2, prefix);
+    // What starting two worker threads costs a local run (they load the TypeScript sources), from a 16-row run.
+    const self = process.cpuUsage();
+    await runJob(job(`bench-startup-${prefix}`, 2, root, { transport: 'worker-threads' }, 16), { logger: silentLogger });
+    const used = process.cpuUsage(self);
+    startup = (used.user + used.system) / 1e6;
+    // Warm the worker processes (JIT, the Parquet encoder) before measuring them.
+    await runClusterJob(job(`bench-warm-${prefix}`, 2, root, {}, 200_000), { registry: builtinRegistry(), cluster: NATS_URL, prefix, sharedPaths: [root], logger: silentLogger });
+    rmSync(join(root, 'out'), { recursive: true, force: true });
     for (let i = 0; i < RUNS; i++) {
-      results.local.push(
-        await measured(
-          (onProgress) => runJob(job(`bench-local-${prefix}-${++n}`, 2, root, { transport: 'worker-threads' }), { logger: silentLogger, progressIntervalMs: 100, onProgress }),
-          { 'nats-server': () => nats },
-        ),
+      await record(results.local, () =>
+        measured('local p2', (config, onProgress) => runJob(config, { logger: silentLogger, progressIntervalMs: 100, onProgress }), job(`bench-local-${prefix}-${++n}`, 2, root, { transport: 'worker-threads' }), {
+          'nats-server': () => nats,
+        }),
       );
-      results.p2.push(await cluster(2));
-      results.p1.push(await cluster(1));
-      rmSync(join(root, 'out'), { recursive: true, force: true });
+      await record(results.p2, () => cluster(2));
+      await record(results.p1, () => cluster(1));
     }
   } finally {
     for (const w of workers) w.kill('SIGTERM');
@@ -132,7 +155,7 @@ async function throughput(): Promise<void> {
   const local = best(results.local);
   const p2 = best(results.p2);
   const p1 = best(results.p1);
-  const both = (f: Figures) => `${fmt(f.flowing)} (${fmt(f.whole)})`;
+  const both = (f: Figures) => `${fmt(f.flowing)} (${fmt(f.whole)})${f.recoveries ? ` [${f.recoveries} recoveries]` : ''}`;
   note(`rows/s read from the first row to the last (in brackets: rows the sink committed over the whole run, start-up included); best of ${RUNS}`);
   line(`fake -> file parquet p2, worker threads, ${fmt(ROWS)} rows`, `${both(local)} rows/s`);
   line('fake -> file parquet p2, two `tideway worker` processes over NATS', `${both(p2)} rows/s`, p2.flowing / local.flowing, '>= 0.9');
@@ -140,10 +163,11 @@ async function throughput(): Promise<void> {
   line('fake -> file parquet p1, one worker process over NATS', `${both(p1)} rows/s`);
   line('  p2 on two workers vs p1 on one', '', p2.flowing / p1.flowing, '>= 1.7');
   line('  the same, whole run', '', p2.whole / p1.whole);
-  const perCpu = (f: Figures) => ROWS / Object.values(f.cpu).reduce((a, b) => a + b, 0);
+  const perCpu = (f: Figures, less = 0) => ROWS / (Object.values(f.cpu).reduce((a, b) => a + b, 0) - less);
   line('rows per CPU-second (coordinator, workers, nats-server): local p2', `${fmt(perCpu(local))} rows/CPU-s`);
-  line('  two worker processes over NATS, p2', `${fmt(perCpu(p2))} rows/CPU-s`, perCpu(p2) / perCpu(local));
-  line('  one worker process over NATS, p1', `${fmt(perCpu(p1))} rows/CPU-s`, perCpu(p1) / perCpu(local));
+  line(`  local p2 less thread start-up (${startup.toFixed(1)} CPU-s, measured on a 16-row run)`, `${fmt(perCpu(local, startup))} rows/CPU-s`);
+  line('  two worker processes over NATS, p2 (vs local less start-up)', `${fmt(perCpu(p2))} rows/CPU-s`, perCpu(p2) / perCpu(local, startup));
+  line('  one worker process over NATS, p1', `${fmt(perCpu(p1))} rows/CPU-s`, perCpu(p1) / perCpu(local, startup));
   note('whole runs and CPU-seconds: each local run starts two worker threads that load the TypeScript sources (tsx); the worker processes');
   note('were started once before the runs, so their start-up is not in the cluster figures.');
   note(`every run, rows/s flowing (whole): local ${results.local.map(both).join(', ')}; p2 ${results.p2.map(both).join(', ')}; p1 ${results.p1.map(both).join(', ')}`);
@@ -164,5 +188,6 @@ if (!part || part === 'throughput') await throughput();
 if (!part || part === 'scale') {
   process.stdout.write('\n');
   spawnSync(process.execPath, ['--import', 'tsx', new URL('./cluster-scale.ts', import.meta.url).pathname], { stdio: 'inherit' });
+} else {
+  process.stdout.write(`\nload average at the end: ${load()}\n`);
 }
-process.stdout.write(`\nload average at the end: ${load()}\n`);
