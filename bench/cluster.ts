@@ -16,7 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { silentLogger } from '../src/api/logger.js';
+import { type Logger, silentLogger } from '../src/api/logger.js';
 import { destroyCluster, openCluster } from '../src/cluster/cluster-connection.js';
 import { runClusterJob } from '../src/cluster/run-cluster-job.js';
 import type { JobConfig } from '../src/engine/job-config.js';
@@ -99,6 +99,14 @@ function best(runs: Figures[]): Figures {
   return runs.reduce((a, b) => (b.flowing > a.flowing ? b : a));
 }
 
+/** Prints why the cluster runner resumed a job (a lost worker, a crashed pipeline), and nothing else. */
+const recoveryLogger: Logger = {
+  ...silentLogger,
+  warn(message) {
+    if (message.startsWith('recovering')) note(message.slice(0, 300));
+  },
+};
+
 /** Keeps a run's figures; a run that failed or lost rows is printed and left out. */
 async function record(into: Figures[], run: () => Promise<Figures>): Promise<void> {
   try {
@@ -119,7 +127,7 @@ async function throughput(): Promise<void> {
   const cluster = (parallelism: number) =>
     measured(
       `cluster p${parallelism}`,
-      (config, onProgress) => runClusterJob(config, { registry: builtinRegistry(), cluster: NATS_URL, prefix, sharedPaths: [root], logger: silentLogger, progressIntervalMs: 100, onProgress }),
+      (config, onProgress) => runClusterJob(config, { registry: builtinRegistry(), cluster: NATS_URL, prefix, sharedPaths: [root], logger: recoveryLogger, progressIntervalMs: 100, onProgress }),
       job(`bench-cluster-${prefix}-${++n}`, parallelism, root),
       pids,
     );
