@@ -2,7 +2,6 @@ import { resolve } from 'node:path';
 import { ensureDirectory } from '../../api/durable-fs.js';
 import { CancelledError, ConfigError, describeError, errorCode, TidewayError } from '../../api/errors.js';
 import type { JobProgress, JobResult } from '../../engine/result.js';
-import { runClusterJob } from '../../cluster/run-cluster-job.js';
 import { runJob } from '../api.js';
 import { errorLine, errorText, issuesText } from '../errors.js';
 import { ExitCode } from '../exit-codes.js';
@@ -82,7 +81,19 @@ export async function runCommand(file: string, flags: RunFlags, context: Command
       onProgress: (p: JobProgress) => progress.update(p),
     };
     const cluster = flags.cluster ?? loaded.config.env.cluster;
-    result = cluster ? await runClusterJob(loaded.config, { ...runOptions, cluster, registry: context.registry, ...(flags.clusterPrefix ? { prefix: flags.clusterPrefix } : {}), ...(flags.heartbeatTimeout ? { heartbeatTimeoutMs: flags.heartbeatTimeout } : {}) }) : await runJob(loaded.config, runOptions);
+    if (cluster) {
+      // Loaded on demand: runs without --cluster never load the NATS client.
+      const { runClusterJob } = await import('../../cluster/run-cluster-job.js');
+      result = await runClusterJob(loaded.config, {
+        ...runOptions,
+        cluster,
+        registry: context.registry,
+        ...(flags.clusterPrefix ? { prefix: flags.clusterPrefix } : {}),
+        ...(flags.heartbeatTimeout ? { heartbeatTimeoutMs: flags.heartbeatTimeout } : {}),
+      });
+    } else {
+      result = await runJob(loaded.config, runOptions);
+    }
   } catch (error) {
     progress.stop();
     if (error instanceof ConfigError) {

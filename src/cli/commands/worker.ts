@@ -1,7 +1,4 @@
 import { describeError } from '../../api/errors.js';
-import { DEFAULT_TIMINGS, openCluster } from '../../cluster/cluster-connection.js';
-import { clusterStatus, statusText } from '../../cluster/cluster-status.js';
-import { ClusterWorker } from '../../cluster/worker.js';
 import { errorText } from '../errors.js';
 import { ExitCode } from '../exit-codes.js';
 import { cliLogger } from '../terminal.js';
@@ -22,6 +19,9 @@ export interface WorkerFlags {
 export async function workerCommand(flags: WorkerFlags, context: CommandContext): Promise<ExitCode> {
   const { io } = context;
   const logger = cliLogger(flags.verbose ? 'debug' : 'info', (line) => io.stderr.write(line));
+  // Loaded on demand, like every cluster module: other commands never load the NATS client.
+  const { openCluster } = await import('../../cluster/cluster-connection.js');
+  const { ClusterWorker } = await import('../../cluster/worker.js');
   let cluster;
   try {
     cluster = await openCluster(flags.nats, { ...(flags.prefix ? { prefix: flags.prefix } : {}), name: 'tideway worker' });
@@ -57,6 +57,8 @@ export interface ClusterStatusFlags {
 /** `tideway cluster status`: workers, slots, jobs and where their pipelines run. */
 export async function clusterStatusCommand(flags: ClusterStatusFlags, context: CommandContext): Promise<ExitCode> {
   const { io } = context;
+  const { DEFAULT_TIMINGS, openCluster } = await import('../../cluster/cluster-connection.js');
+  const { clusterStatus, statusText } = await import('../../cluster/cluster-status.js');
   try {
     const cluster = await openCluster(flags.nats, { ...(flags.prefix ? { prefix: flags.prefix } : {}), name: 'tideway cluster status' });
     try {
