@@ -6,7 +6,7 @@ import { silentLogger } from '../../src/api/logger.js';
 import { maskUrl, openCluster } from '../../src/cluster/cluster-connection.js';
 import { type ClusterStatus, clusterStatus, statusText } from '../../src/cluster/cluster-status.js';
 import { runClusterJob } from '../../src/cluster/run-cluster-job.js';
-import { builtinConnectors, ConnectorRegistry } from '../../src/index.js';
+import { builtinConnectors, ConnectorRegistry, runClusterJob as runFromApi } from '../../src/index.js';
 import { useTempDirs } from '../helpers/jobs.js';
 import { NATS_URL, natsUp, startWorkers, useClusterPrefix } from './support.js';
 
@@ -139,6 +139,17 @@ describe.skipIf(!natsUp)('cluster run', () => {
     expect(error).toMatchObject({ code: 'CLUSTER_UNREACHABLE' });
     expect(String((error as Error).message)).not.toContain('hunter2');
     expect(String((error as Error).message)).toContain('nats://***@127.0.0.1:1');
+  });
+
+  it('runs through the programmatic API with the built-in connectors', async () => {
+    const workers = await startWorkers(space.prefix, 1, 2, registry);
+    try {
+      const result = await runFromApi({ env: { name: `cl-${space.prefix}-api`, parallelism: 2 }, source: [{ type: 'fake', rows: 500, splits: 4 }], sink: [{ type: 'blackhole' }] }, { cluster: NATS_URL, prefix: space.prefix });
+      expect(result.error).toBeNull();
+      expect([result.status, result.rowsRead, result.recoveries]).toEqual(['finished', 500, 0]);
+    } finally {
+      await workers.close();
+    }
   });
 
   it('refuses a file sink whose path is not listed as shared, naming the option', async () => {
