@@ -1,5 +1,5 @@
 import { connect, type NatsConnection, type Status } from '@nats-io/transport-node';
-import { jetstreamManager } from '@nats-io/jetstream';
+import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import { TidewayError } from '../api/errors.js';
@@ -69,6 +69,7 @@ export interface Cluster {
   readonly bodies: ObjectStore;
   /** The lease bucket's TTL: how long a coordinator lease lives without renewal. */
   readonly leaseTtlMs: number;
+  readonly jsm: JetStreamManager;
   close(): Promise<void>;
 }
 
@@ -102,7 +103,7 @@ export async function openCluster(secretUrl: string, options: OpenClusterOptions
     );
   }
   try {
-    await jetstreamManager(nc).catch((error: unknown) => {
+    const jsm = await jetstreamManager(nc).catch((error: unknown) => {
       throw new TidewayError('CLUSTER_NO_JETSTREAM', `the NATS server at ${url} has no JetStream; start it with -js (JetStream keeps the cluster's leases and checkpoints)`, { cause: error });
     });
     const kvm = new Kvm(nc);
@@ -121,6 +122,7 @@ export async function openCluster(secretUrl: string, options: OpenClusterOptions
       pointers,
       bodies,
       leaseTtlMs,
+      jsm,
       close: () => (closed ??= nc.drain().catch(() => nc.close())),
     };
   } catch (error) {
@@ -174,4 +176,18 @@ export function onDisconnect(nc: NatsConnection, handler: () => unknown): { stop
       await loop;
     },
   };
+}
+
+/**
+ * The keys of a KV bucket, from the server's own count of the stream's subjects. The client's `keys()` lists
+ * through a consumer, which repeats or skips a key rewritten while it lists (heartbeats rewrite every worker
+ * key every second); the subject count is one snapshot. Deleted keys may still be named: `get` tells.
+ */
+export async function bucketKeys(cluster: Cluster, bucket: string): Promise<string[]> {
+  const info = await cluster.jsm.streams.info(`KV_${bucket}`, { subjects_filter: '>' });
+  const prefix = `$KV.${bucket}.`;
+  return Object.keys(info.state.subjects ?? {})
+    .filter((subject) => subject.startsWith(prefix))
+    .map((subject) => subject.slice(prefix.length))
+    .sort();
 }

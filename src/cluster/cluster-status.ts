@@ -1,4 +1,4 @@
-import { type Cluster, decodeJson } from './cluster-connection.js';
+import { bucketKeys, type Cluster, decodeJson } from './cluster-connection.js';
 import type { LeaseValue } from './coordinator-lease.js';
 import type { CheckpointPointer } from './jetstream-checkpoint-store.js';
 import type { WorkerInfo } from './protocol.js';
@@ -17,11 +17,9 @@ export interface ClusterStatus {
   }[];
 }
 
-async function entries<T>(kv: Cluster['workers']): Promise<{ key: string; value: T; created: Date }[]> {
+async function entries<T>(cluster: Cluster, kv: Cluster['workers'], bucket: string): Promise<{ key: string; value: T; created: Date }[]> {
   const out: { key: string; value: T; created: Date }[] = [];
-  const keys = new Set<string>();
-  for await (const key of await kv.keys()) keys.add(key);
-  for (const key of keys) {
+  for (const key of await bucketKeys(cluster, bucket)) {
     const entry = await kv.get(key);
     if (entry && entry.operation === 'PUT') out.push({ key, value: decodeJson<T>(entry.value), created: entry.created });
   }
@@ -31,11 +29,11 @@ async function entries<T>(kv: Cluster['workers']): Promise<{ key: string; value:
 /** Workers (live or recently lost), jobs with a lease or a resumable checkpoint, and where their pipelines run. */
 export async function clusterStatus(cluster: Cluster, heartbeatTimeoutMs: number): Promise<ClusterStatus> {
   const now = Date.now();
-  const workers = (await entries<WorkerInfo>(cluster.workers))
+  const workers = (await entries<WorkerInfo>(cluster, cluster.workers, cluster.names.workers))
     .map(({ value, created }) => ({ ...value, heartbeatAgeMs: Math.max(0, now - created.getTime()), live: now - created.getTime() <= heartbeatTimeoutMs }))
     .sort((a, b) => a.id.localeCompare(b.id));
-  const leases = new Map((await entries<LeaseValue>(cluster.leases)).map((e) => [e.key, e.value]));
-  const pointers = new Map((await entries<CheckpointPointer>(cluster.pointers)).map((e) => [e.key, e.value]));
+  const leases = new Map((await entries<LeaseValue>(cluster, cluster.leases, cluster.names.leases)).map((e) => [e.key, e.value]));
+  const pointers = new Map((await entries<CheckpointPointer>(cluster, cluster.pointers, cluster.names.pointers)).map((e) => [e.key, e.value]));
   const names = new Set([...leases.keys(), ...[...pointers].filter(([, p]) => p.latest).map(([k]) => k), ...workers.flatMap((w) => (w.live ? w.runs.map((r) => r.job) : []))]);
   const jobs = [...names].sort().map((job) => {
     const lease = leases.get(job);

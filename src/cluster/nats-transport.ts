@@ -4,7 +4,7 @@ import { TidewayError, describeError } from '../api/errors.js';
 import type { Logger } from '../api/logger.js';
 import type { JobPlan } from '../engine/plan.js';
 import type { PipelineHost, PipelineSpec, TransportFactory, TransportHandlers } from '../engine/transport.js';
-import { type Cluster, DEFAULT_TIMINGS, decodeJson, encodeJson, onDisconnect } from './cluster-connection.js';
+import { bucketKeys, type Cluster, DEFAULT_TIMINGS, decodeJson, encodeJson, onDisconnect } from './cluster-connection.js';
 import { type FromPipelineEnvelope, type LeaseRef, specToWire, type ToPipelineEnvelope, type WorkerInfo, type WorkerReply, type WorkerRequest } from './protocol.js';
 
 export interface NatsTransportOptions {
@@ -153,10 +153,7 @@ interface PlaceArgs {
 /** Live workers with their free slots, from the workers bucket (fresh heartbeats only). */
 export async function liveWorkers(cluster: Cluster, heartbeatTimeoutMs: number): Promise<{ info: WorkerInfo; entry: KvEntry }[]> {
   const live: { info: WorkerInfo; entry: KvEntry }[] = [];
-  // The key listing may name a key twice when it is rewritten while listed (heartbeats): once each here.
-  const keys = new Set<string>();
-  for await (const key of await cluster.workers.keys()) keys.add(key);
-  for (const key of keys) {
+  for (const key of await bucketKeys(cluster, cluster.names.workers)) {
     const entry = await cluster.workers.get(key);
     if (!entry || entry.operation !== 'PUT') continue;
     // The server stamps `created`; a worker on another host with a skewed clock does not matter here.

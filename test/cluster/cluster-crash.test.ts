@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
+import { bucketKeys } from '../../src/cluster/cluster-connection.js';
 import type { CheckpointPointer } from '../../src/cluster/jetstream-checkpoint-store.js';
 import type { WorkerInfo } from '../../src/cluster/protocol.js';
 import { seededRandom } from '../../src/testing/random.js';
@@ -104,7 +105,7 @@ describe.skipIf(!natsUp || !pgAvailable)('cluster crash: SIGKILL workers and the
             }
             // A worker that hosts pipelines of the job, as its heartbeat key says.
             const hosting = new Set<number>();
-            for await (const key of await space.cluster().workers.keys()) {
+            for (const key of await bucketKeys(space.cluster(), space.cluster().names.workers)) {
               const info = (await space.cluster().workers.get(key))?.json<WorkerInfo>();
               if (info?.runs.some((r) => r.job === jobName)) hosting.add(info.pid);
             }

@@ -8,8 +8,9 @@ import { natsUp, useClusterPrefix } from './support.js';
 describe.skipIf(!natsUp)('placement sees each live worker once', () => {
   const space = useClusterPrefix();
 
-  // A KV key listing names a key again when it is rewritten while listed. Counted twice, a worker's free
-  // slots were counted twice too, and placement gave one worker more pipelines than it has slots (NO_CAPACITY).
+  // The client's KV key listing repeats a key rewritten while it lists, or skips it. Repeated, a worker's free
+  // slots were counted twice and placement gave one worker more pipelines than it has slots (NO_CAPACITY);
+  // skipped, a live worker was left out. Each round must see every worker exactly once.
   it('while heartbeats rewrite the worker keys', async () => {
     const { workers } = space.cluster();
     const info = (id: string): WorkerInfo => ({ id, host: 'h', pid: 1, slots: 3, used: 0, startedAt: '', heartbeatAt: '', runs: [] });
@@ -20,7 +21,7 @@ describe.skipIf(!natsUp)('placement sees each live worker once', () => {
       for (let n = 0; beating; n++) await workers.put(ids[n % ids.length]!, encodeJson(info(ids[n % ids.length]!)));
     })();
     try {
-      for (let round = 0; round < 20; round++) {
+      for (let round = 0; round < 40; round++) {
         const live = await liveWorkers(space.cluster(), 60_000);
         expect(live.map((w) => w.info.id).sort()).toEqual(ids);
         expect((await clusterStatus(space.cluster(), 60_000)).workers.map((w) => w.id)).toEqual(ids);
