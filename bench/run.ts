@@ -23,6 +23,7 @@ const scripts: Record<string, string> = {
   checkpoints: 'bench/checkpoints.ts',
   maxcompute: 'bench/maxcompute.ts',
   oss: 'bench/oss.ts',
+  cluster: 'bench/cluster.ts',
 };
 
 const only = process.argv[2];

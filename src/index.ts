@@ -11,6 +11,7 @@ import type { JobConfig } from './engine/job-config.js';
 import { planJob } from './engine/plan.js';
 import { ConnectorRegistry } from './engine/registry.js';
 import type { JobResult, RunOptions } from './engine/result.js';
+import type { ClusterJobResult, ClusterRunOptions } from './cluster/run-cluster-job.js';
 import { runJob as runWithRegistry } from './engine/run-job.js';
 import { checkConnections as checkWithRegistry } from './engine/check-connections.js';
 import { cleanJob as cleanWithRegistry, type CleanOptions, type CleanReport } from './engine/clean-job.js';
@@ -51,6 +52,18 @@ export function runJob(config: JobConfig, options: RunOptions = {}): Promise<Job
   const registry = options.registry ?? builtinRegistry();
   const registryModule = options.registryModule ?? (options.registry ? undefined : BUILTIN_REGISTRY_MODULE);
   return runWithRegistry(config, { ...options, registry, ...(registryModule ? { registryModule } : {}) });
+}
+
+export type { ClusterJobResult, ClusterRunOptions } from './cluster/run-cluster-job.js';
+
+/**
+ * Runs a job on a Tideway cluster (NATS JetStream; see README, "Cluster"): this process coordinates, `tideway
+ * worker` processes run the pipelines. Uses the built-in connectors unless `options.registry` is given. The
+ * NATS client is loaded only when this is called.
+ */
+export async function runClusterJob(config: JobConfig, options: Omit<ClusterRunOptions, 'registry'> & { registry?: ConnectorRegistry }): Promise<ClusterJobResult> {
+  const { runClusterJob: run } = await import('./cluster/run-cluster-job.js');
+  return run(config, { ...options, registry: options.registry ?? builtinRegistry() });
 }
 
 /** Validates a job without running it: the wired plan, or every problem with its key path. */

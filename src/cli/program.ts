@@ -6,6 +6,7 @@ import type { CommandContext } from './commands/context.js';
 import { maxComputeEmulatorCommand, type MaxComputeEmulatorFlags, ossEmulatorCommand } from './commands/emulator.js';
 import { type RunFlags, runCommand } from './commands/run.js';
 import { type ServeFlags, serveCommand } from './commands/serve.js';
+import { type ClusterStatusFlags, clusterStatusCommand, type WorkerFlags, workerCommand } from './commands/worker.js';
 import { MAX_PARALLELISM } from '../engine/job-config.js';
 import { ExitCode } from './exit-codes.js';
 import { packageInfo } from './package-root.js';
@@ -38,6 +39,9 @@ export async function runCli(argv: readonly string[], context: CommandContext): 
     .option('--json', 'print the job report as one JSON object on stdout (nothing else goes to stdout)')
     .option('-q, --quiet', 'no progress and no report; only warnings and errors on stderr')
     .option('--metrics-port <n>', 'serve Prometheus metrics of the run at http://<host>:<n>/metrics (every interface) while it runs', port)
+    .option('--cluster <nats-url>', 'coordinate the job here and run its pipelines on cluster workers (tideway worker) through NATS JetStream; default env.cluster')
+    .option('--cluster-prefix <name>', 'bucket and subject prefix of the cluster (default tideway), as its workers were started with')
+    .option('--heartbeat-timeout <ms>', 'cluster mode: a worker silent this long is lost, and its pipelines resume on the others (default 3000)', milliseconds)
     .addOption(verboseOption())
     .action(async (file: string, flags: RunFlags) => {
       exitCode = await runCommand(file, flags, context);
@@ -86,6 +90,28 @@ export async function runCli(argv: readonly string[], context: CommandContext): 
     .action(async (flags: ServeFlags) => {
       exitCode = await serveCommand(flags, context);
     });
+  program
+    .command('worker')
+    .description('join a cluster and run the pipelines that `tideway run --cluster` coordinators place here, until SIGINT/SIGTERM')
+    .requiredOption('--nats <url>', 'the cluster\'s NATS server with JetStream, e.g. nats://host:4222')
+    .option('--slots <n>', 'pipelines this worker runs at once (default 2)', slots)
+    .option('--heartbeat-interval <ms>', 'how often the worker announces itself; keep it well under the coordinators\' --heartbeat-timeout (default 1000)', milliseconds)
+    .option('--prefix <name>', 'bucket and subject prefix of the cluster (default tideway)')
+    .addOption(verboseOption())
+    .action(async (flags: WorkerFlags) => {
+      exitCode = await workerCommand(flags, context);
+    });
+  program
+    .command('cluster')
+    .description('inspect a cluster')
+    .command('status')
+    .description('workers, their slots, jobs and where their pipelines run')
+    .requiredOption('--nats <url>', 'the cluster\'s NATS server, e.g. nats://host:4222')
+    .option('--prefix <name>', 'bucket and subject prefix of the cluster (default tideway)')
+    .option('--json', 'print the status as one JSON object on stdout')
+    .action(async (flags: ClusterStatusFlags) => {
+      exitCode = await clusterStatusCommand(flags, context);
+    });
 
   const emulator = program.command('emulator').description('run a local, protocol-faithful service emulator until Ctrl-C');
   emulator
@@ -132,6 +158,16 @@ function verboseOption(): Option {
 
 function port(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) > 65535) throw new InvalidArgumentError('expected a port number from 0 to 65535');
+  return Number(value);
+}
+
+function milliseconds(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 50) throw new InvalidArgumentError('expected a whole number of milliseconds, at least 50');
+  return Number(value);
+}
+
+function slots(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 1024) throw new InvalidArgumentError('expected a whole number of slots from 1 to 1024');
   return Number(value);
 }
 

@@ -99,6 +99,15 @@ export const envSchema = z
       .strict()
       .optional()
       .meta({ description: 'A read rate limit for the whole job, split evenly among the readers still reading (README, "Rate limits").' }),
+    cluster: z
+      .string()
+      .regex(/^nats:\/\/\S+$/, 'a NATS URL such as nats://host:4222')
+      .optional()
+      .meta({ description: 'Run on a Tideway cluster: the NATS (JetStream) URL of its workers, as `tideway run --cluster` takes it. The run process coordinates; workers run the pipelines.' }),
+    cluster_shared_paths: z
+      .array(z.string())
+      .optional()
+      .meta({ description: 'In cluster mode, directories that every worker and the coordinator mount at the same place (NFS, a cluster filesystem); a file sink may write only under one of them.' }),
   })
   .strict();
 

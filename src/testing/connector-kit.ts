@@ -3,12 +3,13 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { ConnectorDefinition } from '../api/connector.js';
 import { silentLogger } from '../api/logger.js';
-import { LocalCheckpointStore } from '../engine/checkpoint-store.js';
+import { type CheckpointStore, LocalCheckpointStore } from '../engine/checkpoint-store.js';
 import { inProcessTransport } from '../engine/in-process-transport.js';
 import type { JobConfig, StageConfig } from '../engine/job-config.js';
 import { ConnectorRegistry } from '../engine/registry.js';
 import type { JobResult } from '../engine/result.js';
 import { runJob } from '../engine/run-job.js';
+import type { TransportFactory } from '../engine/transport.js';
 import { describeFault, type Fault, FaultSession } from './fault-injection.js';
 import { faultyTransport } from './faulty-transport.js';
 import { seededRandom } from './random.js';
@@ -114,6 +115,13 @@ export interface KitOptions {
   checkpointIntervalMs?: number;
   /** Extra time for a subject whose commits are slow (default 60 s per run). */
   runTimeoutMs?: number;
+  /**
+   * Where a run's pipelines run (default: in-process), given the run's connector registry (wrapped to inject
+   * faults). The kit still wraps it to delay, duplicate and reorder every message.
+   */
+  transport?: (registry: ConnectorRegistry) => TransportFactory;
+  /** A run's checkpoint store (default: a directory under the seed's workDir), given the job name. */
+  checkpointStore?: (job: string) => CheckpointStore;
 }
 
 /** Seeds for a kit test: TIDEWAY_SEED=a,b replays those; TIDEWAY_KIT_SEEDS=n runs n seeds instead of `count`. */
@@ -220,12 +228,14 @@ async function runSeed(subject: KitSubject, seed: number, workDir: string, optio
     for (let attempt = 0; !finished && attempt < chain.length + 3; attempt++) {
       const faults = chain[attempt] ?? [];
       const session = new FaultSession(faults);
-      const transport = session.transport(faultyTransport(inProcessTransport(silentLogger), { seed: seed * 131 + attempt, maxDelayMs: 4, duplicateRate: 0.3 }));
+      const registry = new ConnectorRegistry(session.connectors(subject.connectors));
+      const inner = options.transport?.(registry) ?? inProcessTransport(silentLogger);
+      const transport = session.transport(faultyTransport(inner, { seed: seed * 131 + attempt, maxDelayMs: 4, duplicateRate: 0.3 }));
       const result = await runJob(config, {
-        registry: new ConnectorRegistry(session.connectors(subject.connectors)),
+        registry,
         logger: silentLogger,
         transport,
-        checkpointStore: session.store(new LocalCheckpointStore(resolve(workDir, 'checkpoints'), context.unique)),
+        checkpointStore: session.store(options.checkpointStore?.(context.unique) ?? new LocalCheckpointStore(resolve(workDir, 'checkpoints'), context.unique)),
         signal: session.stopController.signal,
       });
       runs.push({ faults: faults.map(describeFault), fired: [...session.fired], status: result.status, error: result.error ? `[${result.error.code}] ${result.error.message}` : null, resumedFrom: result.resumedFromCheckpoint });

@@ -1,6 +1,6 @@
 import { CancelledError, ConfigError, describeError, errorCode } from '../../api/errors.js';
 import { prepareCheckpointDir } from '../../config/verify-job.js';
-import type { JobResult } from '../../engine/result.js';
+import type { JobProgress, JobResult, RunOptions } from '../../engine/result.js';
 import { runJob } from '../api.js';
 import { errorLine, errorText, issuesText } from '../errors.js';
 import { ExitCode } from '../exit-codes.js';
@@ -21,6 +21,10 @@ export interface RunFlags {
   verbose?: boolean;
   /** Serve this run's Prometheus metrics at :<port>/metrics (every interface) while it runs. */
   metricsPort?: number;
+  /** NATS URL: run on a cluster (see runClusterJob). */
+  cluster?: string;
+  clusterPrefix?: string;
+  heartbeatTimeout?: number;
 }
 
 const EXIT_BY_STATUS = { finished: ExitCode.ok, failed: ExitCode.failed, cancelled: ExitCode.cancelled } as const;
@@ -80,18 +84,32 @@ export async function runCommand(file: string, flags: RunFlags, context: Command
   let result: JobResult;
   try {
     // No registry passed: runJob's default (the built-in list) is one it can also load in worker threads.
-    result = await runJob(loaded.config, {
+    const runOptions = {
       signal: controller.signal,
       fresh: flags.fresh,
       ...(flags.parallelism === undefined ? {} : { parallelism: flags.parallelism }),
       logger,
       baseDir: context.cwd,
-      onProgress: (p) => {
+      onProgress: (p: JobProgress) => {
         feed.onProgress(p);
         progress.update(p);
       },
       onCheckpoint: feed.onCheckpoint,
-    }).finally(() => metrics?.close());
+    } satisfies RunOptions;
+    const cluster = flags.cluster ?? loaded.config.env.cluster;
+    if (cluster) {
+      // Loaded on demand: runs without --cluster never load the NATS client.
+      const { runClusterJob } = await import('../../cluster/run-cluster-job.js');
+      result = await runClusterJob(loaded.config, {
+        ...runOptions,
+        cluster,
+        registry: context.registry,
+        ...(flags.clusterPrefix ? { prefix: flags.clusterPrefix } : {}),
+        ...(flags.heartbeatTimeout ? { heartbeatTimeoutMs: flags.heartbeatTimeout } : {}),
+      }).finally(() => metrics?.close());
+    } else {
+      result = await runJob(loaded.config, runOptions).finally(() => metrics?.close());
+    }
   } catch (error) {
     progress.stop();
     if (error instanceof ConfigError) {

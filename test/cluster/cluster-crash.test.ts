@@ -1,0 +1,143 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { bucketKeys } from '../../src/cluster/cluster-connection.js';
+import type { CheckpointPointer } from '../../src/cluster/jetstream-checkpoint-store.js';
+import type { WorkerInfo } from '../../src/cluster/protocol.js';
+import { seededRandom } from '../../src/testing/random.js';
+import { tempDir } from '../helpers/jobs.js';
+import { pgAvailable, usePgSchema } from '../unit/postgres/helpers.js';
+import { NATS_URL, natsUp, useClusterPrefix } from './support.js';
+
+const CLI = new URL('../../src/cli/main.ts', import.meta.url).pathname;
+
+function tideway(args: string[]): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, output: () => output, exited };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Three worker processes, a job at parallelism 6 into PostgreSQL (exactly-once sink), and SIGKILLs at random
+ * moments: mostly a worker (a new one joins in its place), sometimes the coordinator (`tideway run --cluster`
+ * is started again, waits out the dead coordinator's lease and resumes). At least 10 kills in all; every id
+ * must be in the target exactly once, with no staging table or prepared transaction left.
+ */
+describe.skipIf(!natsUp || !pgAvailable)('cluster crash: SIGKILL workers and the coordinator mid-run', () => {
+  const space = useClusterPrefix({ leaseTtlMs: 2000 });
+  const db = usePgSchema();
+
+  it('every id committed exactly once after at least 10 kills; the job finishes on the survivors', async () => {
+    const seed = Number(process.env.TIDEWAY_SEED ?? 4242);
+    const random = seededRandom(seed);
+    const dir = tempDir('tideway-cluster-crash-');
+    const workers = new Set<ReturnType<typeof tideway>>();
+    const startWorker = () => {
+      const worker = tideway(['worker', '--nats', NATS_URL, '--prefix', space.prefix, '--slots', '3', '--heartbeat-interval', '250']);
+      workers.add(worker);
+      void worker.exited.then(() => workers.delete(worker));
+    };
+    const coordinators: ChildProcess[] = [];
+    const log: string[] = [];
+    const note = (line: string) => {
+      log.push(line);
+      if (process.env.TIDEWAY_DEBUG) console.log(`${new Date().toISOString()} ${line}`);
+    };
+    /** Resolves with the job's checkpoint once it reaches `id`, or 0 when `stopped()` first. */
+    const checkpointPast = async (jobName: string, id: number, stopped: () => boolean): Promise<number> => {
+      while (!stopped()) {
+        const pointer = (await space.cluster().pointers.get(jobName))?.json<CheckpointPointer>();
+        const latest = pointer?.latest?.checkpointId ?? 0;
+        if (latest >= id) return latest;
+        await sleep(50);
+      }
+      return 0;
+    };
+    // Runs even when the test times out: no worker process outlives it.
+    onTestFinished(async () => {
+      for (const worker of workers) worker.child.kill('SIGTERM');
+      await Promise.all([...workers].map((w) => w.exited));
+      dir.remove();
+    });
+    let workerKills = 0;
+    let coordinatorKills = 0;
+    try {
+      for (let i = 0; i < 3; i++) startWorker();
+      for (let job = 0; workerKills + coordinatorKills < 10 || job === 0; job++) {
+        const rows = 12_000;
+        const jobName = `crash-${space.prefix}-${job}`;
+        const target = db.table(`cluster_dst${job}`);
+        const file = join(dir.path, `job${job}.yaml`);
+        writeFileSync(
+          file,
+          JSON.stringify({
+            env: { name: jobName, parallelism: 6, checkpoint: { interval: '150ms', dir: join(dir.path, 'ckpt') } },
+            source: [{ type: 'fake', rows, splits: 24, chunk_rows: 100, rows_per_second: 2500 }],
+            sink: [{ type: 'postgres', url: db.url, table: target }],
+          }),
+        );
+        let lastCheckpoint = 0;
+        let finished = false;
+        for (let attempt = 0; !finished && attempt < 30; attempt++) {
+          const coordinator = tideway(['run', file, '--cluster', NATS_URL, '--cluster-prefix', space.prefix, '--heartbeat-timeout', '2000', '--json']);
+          coordinators.push(coordinator.child);
+          let done = false;
+          void coordinator.exited.then(() => (done = true));
+          while (!done && workerKills + coordinatorKills < 10) {
+            // Kill mid-run: only once the job checkpoints again after the last recovery, so there is committed
+            // output to keep and staged output in flight.
+            const progressed = await checkpointPast(jobName, lastCheckpoint + 1, () => done);
+            if (!progressed) break;
+            lastCheckpoint = progressed;
+            await sleep(Math.floor(random() * 300));
+            if (done) break;
+            if (random() < 0.25) {
+              coordinator.child.kill('SIGKILL');
+              coordinatorKills++;
+              note(`job ${job} attempt ${attempt}: killed the coordinator after checkpoint ${progressed}`);
+              break;
+            }
+            // A worker that hosts pipelines of the job, as its heartbeat key says.
+            const hosting = new Set<number>();
+            for (const key of await bucketKeys(space.cluster(), space.cluster().names.workers)) {
+              const info = (await space.cluster().workers.get(key))?.json<WorkerInfo>();
+              if (info?.runs.some((r) => r.job === jobName)) hosting.add(info.pid);
+            }
+            const victims = [...workers].filter((w) => hosting.has(w.child.pid!));
+            if (victims.length === 0) continue;
+            const victim = victims[Math.floor(random() * victims.length)]!;
+            victim.child.kill('SIGKILL');
+            workerKills++;
+            note(`job ${job} attempt ${attempt}: killed a worker hosting pipelines after checkpoint ${progressed}`);
+            startWorker();
+          }
+          const code = await coordinator.exited;
+          if (process.env.TIDEWAY_DEBUG) note(coordinator.output().split('\n').filter((l) => !l.startsWith('progress')).join('\n'));
+          if (code === 0) {
+            finished = true;
+            note(`job ${job} attempt ${attempt}: finished ${coordinator.output().split('\n').find((l) => l.startsWith('{'))?.slice(0, 160)}`);
+          } else if (code !== null) {
+            throw new Error(`the coordinator exited with ${code} (seed ${seed}):\n${coordinator.output()}\n${log.join('\n')}`);
+          }
+        }
+        console.log(`cluster crash test seed ${seed}:\n${log.join('\n')}`);
+        expect(finished, log.join('\n')).toBe(true);
+        const [counts] = await db.query<{ n: string; distinct: string; min: string; max: string }>(`SELECT count(*) AS n, count(DISTINCT id) AS distinct, min(id) AS min, max(id) AS max FROM ${target}`);
+        expect({ n: Number(counts!.n), distinct: Number(counts!.distinct), min: Number(counts!.min), max: Number(counts!.max) }).toEqual({ n: rows, distinct: rows, min: 0, max: rows - 1 });
+      }
+      expect(workerKills + coordinatorKills).toBeGreaterThanOrEqual(10);
+      const staging = await db.query(`SELECT relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND relname LIKE 'tws\\_%'`, [db.schema]);
+      expect(staging).toEqual([]);
+      expect(await db.query(`SELECT gid FROM pg_prepared_xacts`)).toEqual([]);
+    } finally {
+      // The coordinator of an attempt that the test gave up on.
+      for (const coordinator of coordinators) coordinator.kill('SIGKILL');
+    }
+  }, 240_000);
+});
