@@ -45,6 +45,8 @@ const slowFile: ConnectorDefinition = {
               }
               await committer.commit([], commitContext);
               process.stdout.write(`COMMIT-END ${commitContext.checkpointId}\n`);
+              // The job's last commit is done: from here it is finished (a kill now only cuts its report short).
+              if (commitContext.endOfInput) process.stdout.write('FINAL-COMMIT-END\n');
             },
             abort: committer.abort.bind(committer),
             removeOrphans: committer.removeOrphans.bind(committer),

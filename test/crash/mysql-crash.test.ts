@@ -22,7 +22,9 @@ function runChild(env: Record<string, string>, plan: Plan | undefined): Promise<
     let phase = 'read';
     let commitsEnded = 0;
     const kill = () => {
-      if (killed || child.exitCode !== null || output.includes('RESULT ')) return;
+      // Not once the final commit has ended: the job is finished then, and its checkpoint is cleared before
+      // the report, so a kill in that window is followed by a fresh run (as after any finished run).
+      if (killed || child.exitCode !== null || output.includes('RESULT ') || output.includes('FINAL-COMMIT-END')) return;
       killed = true;
       child.kill('SIGKILL');
     };

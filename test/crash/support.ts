@@ -26,7 +26,9 @@ export function runChild(
     let commitsEnded = 0;
     const kill = () => {
       // A child that printed its result has finished the job; killing it now would only test the exit.
-      if (killed || child.exitCode !== null || output.includes('RESULT ')) return;
+      // Not once the final commit has ended: the job is finished then, and its checkpoint is cleared before
+      // the report, so a kill in that window is followed by a fresh run (as after any finished run).
+      if (killed || child.exitCode !== null || output.includes('RESULT ') || output.includes('FINAL-COMMIT-END')) return;
       killed = true;
       duringCommit = inCommit;
       child.kill('SIGKILL');
