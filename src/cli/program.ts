@@ -86,6 +86,8 @@ export async function runCli(argv: readonly string[], context: CommandContext): 
     .option('--token <token>', 'bearer token every API request must carry (or TIDEWAY_SERVER_TOKEN)')
     .option('--state-dir <dir>', 'job records and default checkpoints', '.tideway/server')
     .option('--resume-interrupted', 'on start, resume the jobs that were running when the server last stopped')
+    .option('--cluster <url>', 'run every job on this cluster\'s NATS (nats://host:4222) and show it at /api/cluster and in the dashboard')
+    .option('--cluster-prefix <name>', 'bucket and subject prefix of the cluster (default tideway)')
     .addOption(verboseOption())
     .action(async (flags: ServeFlags) => {
       exitCode = await serveCommand(flags, context);

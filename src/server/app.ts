@@ -7,7 +7,8 @@ import type { Logger } from '../api/logger.js';
 import { silentLogger } from '../api/logger.js';
 import type { Redactor } from '../config/secrets.js';
 import type { ConnectorRegistry } from '../engine/registry.js';
-import { JobManager, type JobManagerEvents, JobRequestError, type JobSubmission, maskDeep } from './jobs.js';
+import type { Cluster } from '../cluster/cluster-connection.js';
+import { JobManager, type JobManagerEvents, JobRequestError, type JobSubmission, maskDeep, type ServerCluster } from './jobs.js';
 
 /** Request bodies larger than this are refused with 413 before they are read whole. */
 export const BODY_LIMIT = 1024 * 1024;
@@ -46,6 +47,8 @@ export interface ServerOptions {
    * the job manager as `{ jobs }`.
    */
   plugins?: FastifyPluginAsync<{ jobs: JobManager }>[];
+  /** Run every job on this cluster and report its status at `GET /api/cluster` (`tideway serve --cluster`). */
+  cluster?: ServerCluster;
 }
 
 export interface TidewayServer {
@@ -92,7 +95,9 @@ export function createServer(options: ServerOptions): TidewayServer {
     ...(options.baseDir ? { baseDir: options.baseDir } : {}),
     ...(options.redactor ? { redactor: options.redactor } : {}),
     ...(options.progressIntervalMs ? { progressIntervalMs: options.progressIntervalMs } : {}),
+    ...(options.cluster ? { cluster: options.cluster } : {}),
   });
+  const clusterView = options.cluster ? clusterStatusSource(options.cluster) : undefined;
   const app = Fastify({ logger: false, bodyLimit: BODY_LIMIT, forceCloseConnections: true });
   const streams = new Set<ServerResponse>();
   const tokenDigest = options.token === undefined ? undefined : digest(options.token);
@@ -144,6 +149,11 @@ export function createServer(options: ServerOptions): TidewayServer {
   });
 
   app.get('/api/jobs', async () => ({ jobs: jobs.list() }));
+
+  app.get('/api/cluster', async () => {
+    if (!clusterView) throw new JobRequestError('NO_CLUSTER', 'this server runs its jobs locally; start it with tideway serve --cluster nats://host:4222 to see a cluster here', 404);
+    return clusterView.status();
+  });
 
   app.get<{ Params: { id: string } }>('/api/jobs/:id', async (request) => {
     const view = jobs.view(request.params.id);
@@ -219,8 +229,37 @@ export function createServer(options: ServerOptions): TidewayServer {
         for (const res of streams) res.end();
         await app.close();
         await jobs.close();
+        await clusterView?.close();
       })();
       return closing;
+    },
+  };
+}
+
+/**
+ * The cluster's status as `tideway cluster status --json` prints it, over one connection opened at the first
+ * request (the NATS client loads only then) and kept until the server closes. A failed open is tried again at
+ * the next request.
+ */
+function clusterStatusSource(target: ServerCluster): { status(): Promise<unknown>; close(): Promise<void> } {
+  let opening: Promise<Cluster> | undefined;
+  let closed = false;
+  const open = () =>
+    (opening ??= import('../cluster/cluster-connection.js').then(({ openCluster }) => openCluster(target.url, { ...(target.prefix ? { prefix: target.prefix } : {}), name: 'tideway serve' })).catch((error: unknown) => {
+      opening = undefined;
+      throw new JobRequestError('CLUSTER_UNREACHABLE', error instanceof Error ? error.message : String(error), 503);
+    }));
+  return {
+    async status() {
+      if (closed) throw new JobRequestError('SERVER_STOPPING', 'the server is stopping', 503);
+      const cluster = await open();
+      const [{ clusterStatus }, { DEFAULT_TIMINGS }] = await Promise.all([import('../cluster/cluster-status.js'), import('../cluster/cluster-connection.js')]);
+      return clusterStatus(cluster, DEFAULT_TIMINGS.heartbeatTimeoutMs);
+    },
+    async close() {
+      closed = true;
+      const cluster = await opening?.catch(() => undefined);
+      await cluster?.close();
     },
   };
 }

@@ -112,6 +112,19 @@ export interface JobManagerOptions {
   progressIntervalMs?: number;
   /** Masks secrets in everything the manager hands out; shared with the process's output streams by `tideway serve`. */
   redactor?: Redactor;
+  /**
+   * Run every job on this Tideway cluster (see runClusterJob). Without it, a job whose YAML sets `env.cluster`
+   * still runs on that cluster, as with `tideway run`.
+   */
+  cluster?: ServerCluster;
+}
+
+/** The cluster a server's jobs run on, as `tideway serve --cluster URL --cluster-prefix P` gives it. */
+export interface ServerCluster {
+  /** NATS URL (`nats://host:4222`); credentials in it are masked wherever it would appear. */
+  url: string;
+  /** Bucket and subject prefix of the cluster (default `tideway`). */
+  prefix?: string;
 }
 
 /** A failure the API maps to an HTTP status. */
@@ -157,6 +170,9 @@ export class JobManager extends EventEmitter<JobManagerEvents> {
     this.store = new JobStore(this.stateDir);
     this.registry = options.registry ?? builtinRegistry();
     this.redactor = options.redactor ?? new Redactor();
+    // The cluster code masks its URL itself; this covers the credentials anywhere else (a client's own message).
+    const credentials = options.cluster ? /^\w+:\/\/([^@/]*)@/.exec(options.cluster.url)?.[1] : undefined;
+    if (credentials) this.redactor.add([credentials, ...credentials.split(':').slice(1)]);
     const base = options.logger ?? silentLogger;
     const mask = (fields: Record<string, unknown> | undefined) => (fields ? maskDeep(this.redactor, fields) : undefined);
     this.logger = {
@@ -375,7 +391,15 @@ export class JobManager extends EventEmitter<JobManagerEvents> {
           onCheckpoint: (checkpoint) => this.guard('checkpoint', () => this.onCheckpoint(job, checkpoint)),
           ...(this.options.registry ? { registry: this.options.registry } : {}),
         };
-        result = await runJob(loaded.config, runOptions);
+        const cluster = this.options.cluster?.url ?? loaded.config.env.cluster;
+        if (cluster) {
+          // Loaded on demand, as `tideway run` does: a server whose jobs run locally never loads the NATS client.
+          const { runClusterJob } = await import('../cluster/run-cluster-job.js');
+          const prefix = this.options.cluster?.prefix;
+          result = await runClusterJob(loaded.config, { ...runOptions, cluster, registry: this.registry, ...(prefix ? { prefix } : {}) });
+        } else {
+          result = await runJob(loaded.config, runOptions);
+        }
       }
     } catch (error) {
       failure = { code: errorCode(error), message: describeError(error) };

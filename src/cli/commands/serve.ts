@@ -15,6 +15,9 @@ export interface ServeFlags {
   token?: string;
   stateDir: string;
   resumeInterrupted?: boolean;
+  /** NATS URL: run every job on this cluster (see runClusterJob) and show it at GET /api/cluster. */
+  cluster?: string;
+  clusterPrefix?: string;
   verbose?: boolean;
 }
 
@@ -42,6 +45,7 @@ export async function serveCommand(flags: ServeFlags, context: CommandContext): 
       logger,
       redactor: io.redactor,
       plugins: [staticPlugin, metricsPlugin],
+      ...(flags.cluster ? { cluster: { url: flags.cluster, ...(flags.clusterPrefix ? { prefix: flags.clusterPrefix } : {}) } } : {}),
     });
   } catch (error) {
     io.stderr.write(errorText(error, flags.verbose === true));
