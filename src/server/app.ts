@@ -140,7 +140,8 @@ export function createServer(options: ServerOptions): TidewayServer {
   });
   app.setNotFoundHandler((request, reply) => reply.code(404).send(errorBody('NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`)));
 
-  app.get('/api/health', async () => ({ status: 'ok' }));
+  // `cluster` tells the dashboard whether to offer its Cluster page (GET /api/cluster).
+  app.get('/api/health', async () => ({ status: 'ok', cluster: clusterView !== undefined }));
 
   app.post('/api/jobs', async (request, reply) => {
     const job = await jobs.submit(submissionOf(request.body));

@@ -4,6 +4,7 @@
  */
 import type * as Server from '../../src/server/jobs.js';
 import type * as Engine from '../../src/engine/result.js';
+import type * as Cluster from '../../src/cluster/cluster-status.js';
 import type * as Web from '../../web/src/api-types.js';
 
 type Fits<Actual extends Expected, Expected> = [Actual, Expected];
@@ -16,4 +17,5 @@ export type ApiTypesFit = [
   Fits<Server.JobProgressEvent, Web.JobProgressEvent>,
   Fits<Server.JobCheckpointEvent, Web.JobCheckpointEvent>,
   Fits<Server.JobStatusEvent, Web.JobStatusEvent>,
+  Fits<Cluster.ClusterStatus, Web.ClusterStatus>,
 ];

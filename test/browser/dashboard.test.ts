@@ -5,10 +5,13 @@ import { join } from 'node:path';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/api/logger.js';
+import { destroyCluster, openCluster } from '../../src/cluster/cluster-connection.js';
+import { builtinConnectors, ConnectorRegistry } from '../../src/index.js';
 import { createServer, type TidewayServer } from '../../src/server/app.js';
 import type { JobView } from '../../src/server/jobs.js';
 import { metricsPlugin } from '../../src/server/metrics.js';
 import { staticPlugin } from '../../src/server/static.js';
+import { NATS_URL, natsUp, startWorkers } from '../cluster/support.js';
 import { ROOT } from '../e2e/support/build.js';
 
 /** Debian's chromium package (.ci/run installs it); playwright-core drives it and downloads no browser. */
@@ -258,4 +261,49 @@ describe.skipIf(!chromiumPresent())('dashboard in headless Chromium', () => {
       await guarded.close();
     }
   }, 120_000);
+
+  it.skipIf(!natsUp)('shows the cluster page of a server on a cluster: workers with their slots, and where a running job\'s pipelines are', async () => {
+    const prefix = `twd_${Date.now().toString(36)}`;
+    const registry = new ConnectorRegistry(builtinConnectors);
+    const workers = await startWorkers(prefix, 2, 2, registry);
+    const clustered = createServer({ stateDir: join(work, 'clustered'), baseDir: work, logger: silentLogger, registry, cluster: { url: NATS_URL, prefix }, plugins: [staticPlugin] });
+    const url = await clustered.listen({ port: 0 });
+    const tab = await context.newPage();
+    const errors: string[] = [];
+    tab.on('console', (message) => {
+      if (message.type() === 'error') errors.push(message.text());
+    });
+    tab.on('pageerror', (error) => errors.push(`uncaught: ${error.message}`));
+    try {
+      const name = `cluster-dash-${prefix}`;
+      const job = { env: { name, parallelism: 2, checkpoint: { interval: '200ms' } }, source: [{ type: 'fake', rows: 20_000, splits: 4, chunk_rows: 50, rows_per_second: 2000 }], sink: [{ type: 'blackhole' }] };
+      const submitted = await fetch(`${url}/api/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ job }) });
+      expect(submitted.status).toBe(201);
+      const { id } = (await submitted.json()) as { id: string };
+      await tab.goto(`${url}/#/`);
+      // The nav offers the page only on a server with a cluster.
+      await tab.waitForSelector('#cluster-link:not([hidden])');
+      await tab.click('#cluster-link');
+      await tab.waitForSelector('tr[data-worker]');
+      for (const worker of workers.workers) expect(await tab.getAttribute(`tr[data-worker="${worker.id}"] [data-state]`, 'data-state')).toBe('live');
+      expect(await tab.locator('svg.slots').first().getAttribute('aria-label')).toMatch(/^\d of 2 slots used$/);
+      // While the job runs, the page (refreshing itself) names the workers its two pipelines run on.
+      await expect.poll(() => tab.locator(`tr[data-cluster-job="${name}"] [data-pipelines-on]`).count(), { timeout: 60_000, interval: 200 }).toBeGreaterThan(0);
+      const on = await tab.locator(`tr[data-cluster-job="${name}"] [data-pipelines-on]`).evaluateAll((cells) => cells.map((c) => c.getAttribute('data-pipelines-on')));
+      const ids = new Set(workers.workers.map((w) => w.id));
+      for (const worker of on) expect(ids.has(worker!)).toBe(true);
+      expect(await tab.locator(`tr[data-cluster-job="${name}"] td`).allTextContents()).toEqual(expect.arrayContaining([expect.stringMatching(/pipelines? \d/)]));
+      // The job's name links to its page on this server.
+      expect(await tab.getAttribute(`tr[data-cluster-job="${name}"] a`, 'href')).toBe(`#/jobs/${id}`);
+      await fetch(`${url}/api/jobs/${id}/cancel`, { method: 'POST' });
+      expect(errors).toEqual([]);
+    } finally {
+      await tab.close();
+      await clustered.close();
+      await workers.close();
+      const cleanup = await openCluster(NATS_URL, { prefix });
+      await destroyCluster(cleanup);
+      await cleanup.close();
+    }
+  }, 180_000);
 });

@@ -104,3 +104,10 @@ export interface JobStatusEvent {
   status: JobStatus;
   job: JobView;
 }
+
+/** GET /api/cluster: the cluster the server runs its jobs on (src/cluster/cluster-status.ts). */
+export interface ClusterStatus {
+  nats: string;
+  workers: { id: string; host: string; pid: number; slots: number; used: number; startedAt: string; heartbeatAt: string; live: boolean; heartbeatAgeMs: number; runs: { runId: string; job: string; pipelines: number[] }[] }[];
+  jobs: { job: string; coordinator: { host: string; pid: number; since: string } | null; checkpoint: number | null; pipelines: { pipelineId: number; worker: string }[] }[];
+}

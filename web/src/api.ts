@@ -1,6 +1,6 @@
-import type { JobCheckpointEvent, JobProgressEvent, JobStatusEvent, JobView } from './api-types.js';
+import type { ClusterStatus, JobCheckpointEvent, JobProgressEvent, JobStatusEvent, JobView } from './api-types.js';
 
-export type { JobView };
+export type { ClusterStatus, JobView };
 export type ServerEvent =
   | { type: 'progress'; data: JobProgressEvent }
   | { type: 'checkpoint'; data: JobCheckpointEvent }
@@ -59,6 +59,8 @@ export async function api<T>(path: string, init: { method?: string; body?: strin
 export const listJobs = (signal: AbortSignal) => api<{ jobs: JobView[] }>('/api/jobs', { signal }).then((r) => r.jobs);
 export const getJob = (id: string, signal: AbortSignal) => api<JobView>(`/api/jobs/${encodeURIComponent(id)}`, { signal });
 export const jobAction = (id: string, action: 'stop' | 'cancel' | 'resume') => api<JobView>(`/api/jobs/${encodeURIComponent(id)}/${action}`, { method: 'POST' });
+export const getHealth = (signal: AbortSignal) => api<{ status: string; cluster?: boolean }>('/api/health', { signal });
+export const getCluster = (signal: AbortSignal) => api<ClusterStatus>('/api/cluster', { signal });
 export const submitJob = (yaml: string) => api<{ id: string }>('/api/jobs', { method: 'POST', body: yaml, contentType: 'application/yaml' });
 
 export type ConnectionState = 'live' | 'reconnecting';

@@ -1,5 +1,6 @@
 import './style.css';
-import { ApiError, type ConnectionState, setToken, token } from './api.js';
+import { ApiError, type ConnectionState, getHealth, setToken, token } from './api.js';
+import { clusterPage } from './cluster-page.js';
 import { h, replaceChildren } from './dom.js';
 import { jobPage } from './job-page.js';
 import { jobsListPage } from './jobs-list.js';
@@ -8,9 +9,24 @@ import { submitPage } from './submit-page.js';
 
 const root = document.getElementById('app')!;
 const connection = document.getElementById('connection')!;
+const clusterLink = document.getElementById('cluster-link')!;
 let current: AbortController | undefined;
 
-/** Draws the view the hash names (#/, #/jobs/<id>, #/submit); leaving a view aborts its requests and streams. */
+/**
+ * Shows the Cluster link when the server runs its jobs on a cluster (its health says so: asking /api/cluster
+ * would log a 404 in the console of every other server). Asked again at each view until it does.
+ */
+function probeCluster(signal: AbortSignal): void {
+  if (!clusterLink.hidden) return;
+  getHealth(signal).then(
+    (health) => {
+      clusterLink.hidden = health.cluster !== true;
+    },
+    () => undefined,
+  );
+}
+
+/** Draws the view the hash names (#/, #/jobs/<id>, #/submit, #/cluster); leaving a view aborts its requests and streams. */
 function route(): void {
   current?.abort();
   const controller = new AbortController();
@@ -33,8 +49,10 @@ function route(): void {
   let drawn: Promise<void> | void;
   if (job) drawn = jobPage(page, decodeURIComponent(job[1]!));
   else if (hash === '/submit') drawn = submitPage(page);
+  else if (hash === '/cluster') drawn = clusterPage(page);
   else drawn = jobsListPage(page);
   void Promise.resolve(drawn).catch(page.fail);
+  probeCluster(controller.signal);
 }
 
 function showFailure(error: unknown): void {

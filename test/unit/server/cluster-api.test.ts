@@ -29,6 +29,7 @@ describe('job server without a cluster', () => {
     const response = await s.app.inject({ method: 'GET', url: '/api/cluster' });
     expect(response.statusCode).toBe(404);
     expect(response.json().error.code).toBe('NO_CLUSTER');
+    expect((await s.app.inject({ method: 'GET', url: '/api/health' })).json()).toEqual({ status: 'ok', cluster: false });
   });
 });
 
@@ -41,6 +42,7 @@ describe.skipIf(!natsUp)('job server on a cluster', () => {
       // Credentials in the URL (the local server accepts any) must never show in the API.
       const url = NATS_URL.replace('nats://', 'nats://someone:s3cret-pass@');
       const s = await server({ cluster: { url, prefix: space.prefix } });
+      expect((await s.app.inject({ method: 'GET', url: '/api/health' })).json()).toEqual({ status: 'ok', cluster: true });
       const out = join(dir(), 'out');
       const name = `api-${space.prefix}`;
       const yaml = `env:
