@@ -376,12 +376,16 @@ export class JobManager extends EventEmitter<JobManagerEvents> {
         const { loaded } = prepared;
         this.redactor.add(loaded.secrets);
         job.masked = maskedPlan(loaded.plan);
-        const resumedFrom = await new LocalCheckpointStore(loaded.plan.env.checkpoint.dir, loaded.plan.env.name).latest().then(
-          (c) => c?.checkpointId ?? null,
-          () => null,
-        );
+        const cluster = this.options.cluster?.url ?? loaded.config.env.cluster;
+        // On a cluster the checkpoints live in JetStream, not in checkpoint.dir: the run's result tells where it resumed.
+        const resumedFrom = cluster
+          ? null
+          : await new LocalCheckpointStore(loaded.plan.env.checkpoint.dir, loaded.plan.env.name).latest().then(
+              (c) => c?.checkpointId ?? null,
+              () => null,
+            );
         this.update(job, { resumedFrom, plan: planSummary(loaded.plan) });
-        this.logger.info(resumedFrom === null ? 'job starting' : `job resuming from checkpoint ${resumedFrom}`, { job: job.view.id, name: job.view.name });
+        this.logger.info(cluster ? 'job starting on the cluster' : resumedFrom === null ? 'job starting' : `job resuming from checkpoint ${resumedFrom}`, { job: job.view.id, name: job.view.name });
         const runOptions: RunOptions = {
           signal: controller.signal,
           logger: this.jobLogger(job.view.id),
@@ -391,7 +395,6 @@ export class JobManager extends EventEmitter<JobManagerEvents> {
           onCheckpoint: (checkpoint) => this.guard('checkpoint', () => this.onCheckpoint(job, checkpoint)),
           ...(this.options.registry ? { registry: this.options.registry } : {}),
         };
-        const cluster = this.options.cluster?.url ?? loaded.config.env.cluster;
         if (cluster) {
           // Loaded on demand, as `tideway run` does: a server whose jobs run locally never loads the NATS client.
           const { runClusterJob } = await import('../cluster/run-cluster-job.js');

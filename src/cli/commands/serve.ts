@@ -64,7 +64,7 @@ export async function serveCommand(flags: ServeFlags, context: CommandContext): 
     io.stderr.write(errorText(reported, flags.verbose === true));
     return errorCode(reported) === 'INTERNAL' ? ExitCode.failed : ExitCode.invalid;
   }
-  logger.info(`listening on ${url} (state in ${server.jobs.stateDir}${token ? ', token required' : ''})`);
+  logger.info(`listening on ${url} (state in ${server.jobs.stateDir}${token ? ', token required' : ''}${flags.cluster ? ', jobs run on the cluster: GET /api/cluster' : ''})`);
   let signals = 0;
   const stopped = new Promise<void>((resolveStopped) => {
     const onSignal = (signal: NodeJS.Signals) => {
