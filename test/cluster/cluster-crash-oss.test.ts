@@ -1,29 +1,14 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { startOssEmulator, type OssEmulator } from '../../connectors/oss/emulator/index.js';
-import { bucketKeys } from '../../src/cluster/cluster-connection.js';
-import type { CheckpointPointer } from '../../src/cluster/jetstream-checkpoint-store.js';
-import type { WorkerInfo } from '../../src/cluster/protocol.js';
 import { seededRandom } from '../../src/testing/random.js';
 import { tempDir } from '../helpers/jobs.js';
 import { expectExactlyOnce } from '../helpers/output.js';
 import { committedIds, dataKeys, listUploads, ossBlock, randomBucket } from '../unit/oss/helpers.js';
+import { checkpointPast, hostingPids, sleep, tideway, workerPool } from './crash-support.js';
 import { NATS_URL, natsUp, useClusterPrefix } from './support.js';
-
-const CLI = new URL('../../src/cli/main.ts', import.meta.url).pathname;
-
-function tideway(args: string[]): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, output: () => output, exited };
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // One emulator for the whole cluster, in the test process: every worker's and every coordinator's sink reaches
 // it over TCP (`endpoint: embedded` would start one per process, each with its own storage).
@@ -73,31 +58,15 @@ describe.skipIf(!natsUp)('cluster crash into OSS: SIGKILL workers and the coordi
     }
     const minKills = plan.length;
     console.log(`cluster crash OSS test seed ${seed}: kills in the order ${plan.join(', ')}`);
-    const workers = new Set<ReturnType<typeof tideway>>();
-    const startWorker = () => {
-      const worker = tideway(['worker', '--nats', NATS_URL, '--prefix', space.prefix, '--slots', '3', '--heartbeat-interval', '250']);
-      workers.add(worker);
-      void worker.exited.then(() => workers.delete(worker));
-    };
+    const pool = workerPool(space.prefix);
     const coordinators: ChildProcess[] = [];
     const log: string[] = [];
     const note = (line: string) => {
       log.push(line);
       if (process.env.TIDEWAY_DEBUG) console.log(`${new Date().toISOString()} ${line}`);
     };
-    /** Resolves with the job's checkpoint once it reaches `id`, or 0 when `stopped()` first. */
-    const checkpointPast = async (jobName: string, id: number, stopped: () => boolean): Promise<number> => {
-      while (!stopped()) {
-        const pointer = (await space.cluster().pointers.get(jobName))?.json<CheckpointPointer>();
-        const latest = pointer?.latest?.checkpointId ?? 0;
-        if (latest >= id) return latest;
-        await sleep(50);
-      }
-      return 0;
-    };
     onTestFinished(async () => {
-      for (const worker of workers) worker.child.kill('SIGTERM');
-      await Promise.all([...workers].map((w) => w.exited));
+      await pool.stop();
       faults.UploadPart.remove();
       faults.CompleteMultipartUpload.remove();
       dir.remove();
@@ -108,7 +77,7 @@ describe.skipIf(!natsUp)('cluster crash into OSS: SIGKILL workers and the coordi
     let killsDuringComplete = 0;
     const prefixes: string[] = [];
     try {
-      for (let i = 0; i < 3; i++) startWorker();
+      for (let i = 0; i < 3; i++) pool.start();
       for (let job = 0; workerKills + coordinatorKills < minKills || job === 0; job++) {
         const rows = 12_000;
         const jobName = `crash-oss-${space.prefix}-${job}`;
@@ -133,7 +102,7 @@ describe.skipIf(!natsUp)('cluster crash into OSS: SIGKILL workers and the coordi
           while (!done && workerKills + coordinatorKills < minKills) {
             // Kill mid-run: only once the job checkpoints again after the last recovery, so there is committed
             // output to keep and uploads in flight.
-            const progressed = await checkpointPast(jobName, lastCheckpoint + 1, () => done);
+            const progressed = await checkpointPast(space.cluster(), jobName, lastCheckpoint + 1, () => done);
             if (!progressed) break;
             lastCheckpoint = progressed;
             await sleep(Math.floor(random() * 300));
@@ -147,12 +116,8 @@ describe.skipIf(!natsUp)('cluster crash into OSS: SIGKILL workers and the coordi
               break;
             }
             // A worker that hosts pipelines of the job, as its heartbeat key says.
-            const hosting = new Set<number>();
-            for (const key of await bucketKeys(space.cluster(), space.cluster().names.workers)) {
-              const info = (await space.cluster().workers.get(key))?.json<WorkerInfo>();
-              if (info?.runs.some((r) => r.job === jobName)) hosting.add(info.pid);
-            }
-            const victims = [...workers].filter((w) => hosting.has(w.child.pid!));
+            const hosting = await hostingPids(space.cluster(), jobName);
+            const victims = [...pool.live].filter((w) => hosting.has(w.child.pid!));
             if (victims.length === 0) continue;
             const victim = victims[Math.floor(random() * victims.length)]!;
             if (await awaitInFlight('UploadPart')) killsDuringUpload++;
@@ -161,7 +126,7 @@ describe.skipIf(!natsUp)('cluster crash into OSS: SIGKILL workers and the coordi
             victim.child.kill('SIGKILL');
             workerKills++;
             note(`job ${job} attempt ${attempt}: killed a worker hosting pipelines after checkpoint ${progressed}`);
-            startWorker();
+            pool.start();
           }
           const code = await coordinator.exited;
           if (process.env.TIDEWAY_DEBUG) note(coordinator.output().split('\n').filter((l) => !l.startsWith('progress')).join('\n'));

@@ -1,27 +1,12 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { bucketKeys } from '../../src/cluster/cluster-connection.js';
-import type { CheckpointPointer } from '../../src/cluster/jetstream-checkpoint-store.js';
-import type { WorkerInfo } from '../../src/cluster/protocol.js';
 import { seededRandom } from '../../src/testing/random.js';
 import { tempDir } from '../helpers/jobs.js';
 import { pgAvailable, usePgSchema } from '../unit/postgres/helpers.js';
+import { checkpointPast, hostingPids, sleep, tideway, workerPool } from './crash-support.js';
 import { NATS_URL, natsUp, useClusterPrefix } from './support.js';
-
-const CLI = new URL('../../src/cli/main.ts', import.meta.url).pathname;
-
-function tideway(args: string[]): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, output: () => output, exited };
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Three worker processes, a job at parallelism 6 into PostgreSQL (exactly-once sink), and SIGKILLs at random
@@ -37,38 +22,22 @@ describe.skipIf(!natsUp || !pgAvailable)('cluster crash: SIGKILL workers and the
     const seed = Number(process.env.TIDEWAY_SEED ?? 4242);
     const random = seededRandom(seed);
     const dir = tempDir('tideway-cluster-crash-');
-    const workers = new Set<ReturnType<typeof tideway>>();
-    const startWorker = () => {
-      const worker = tideway(['worker', '--nats', NATS_URL, '--prefix', space.prefix, '--slots', '3', '--heartbeat-interval', '250']);
-      workers.add(worker);
-      void worker.exited.then(() => workers.delete(worker));
-    };
+    const pool = workerPool(space.prefix);
     const coordinators: ChildProcess[] = [];
     const log: string[] = [];
     const note = (line: string) => {
       log.push(line);
       if (process.env.TIDEWAY_DEBUG) console.log(`${new Date().toISOString()} ${line}`);
     };
-    /** Resolves with the job's checkpoint once it reaches `id`, or 0 when `stopped()` first. */
-    const checkpointPast = async (jobName: string, id: number, stopped: () => boolean): Promise<number> => {
-      while (!stopped()) {
-        const pointer = (await space.cluster().pointers.get(jobName))?.json<CheckpointPointer>();
-        const latest = pointer?.latest?.checkpointId ?? 0;
-        if (latest >= id) return latest;
-        await sleep(50);
-      }
-      return 0;
-    };
     // Runs even when the test times out: no worker process outlives it.
     onTestFinished(async () => {
-      for (const worker of workers) worker.child.kill('SIGTERM');
-      await Promise.all([...workers].map((w) => w.exited));
+      await pool.stop();
       dir.remove();
     });
     let workerKills = 0;
     let coordinatorKills = 0;
     try {
-      for (let i = 0; i < 3; i++) startWorker();
+      for (let i = 0; i < 3; i++) pool.start();
       for (let job = 0; workerKills + coordinatorKills < 10 || job === 0; job++) {
         const rows = 12_000;
         const jobName = `crash-${space.prefix}-${job}`;
@@ -92,7 +61,7 @@ describe.skipIf(!natsUp || !pgAvailable)('cluster crash: SIGKILL workers and the
           while (!done && workerKills + coordinatorKills < 10) {
             // Kill mid-run: only once the job checkpoints again after the last recovery, so there is committed
             // output to keep and staged output in flight.
-            const progressed = await checkpointPast(jobName, lastCheckpoint + 1, () => done);
+            const progressed = await checkpointPast(space.cluster(), jobName, lastCheckpoint + 1, () => done);
             if (!progressed) break;
             lastCheckpoint = progressed;
             await sleep(Math.floor(random() * 300));
@@ -104,18 +73,14 @@ describe.skipIf(!natsUp || !pgAvailable)('cluster crash: SIGKILL workers and the
               break;
             }
             // A worker that hosts pipelines of the job, as its heartbeat key says.
-            const hosting = new Set<number>();
-            for (const key of await bucketKeys(space.cluster(), space.cluster().names.workers)) {
-              const info = (await space.cluster().workers.get(key))?.json<WorkerInfo>();
-              if (info?.runs.some((r) => r.job === jobName)) hosting.add(info.pid);
-            }
-            const victims = [...workers].filter((w) => hosting.has(w.child.pid!));
+            const hosting = await hostingPids(space.cluster(), jobName);
+            const victims = [...pool.live].filter((w) => hosting.has(w.child.pid!));
             if (victims.length === 0) continue;
             const victim = victims[Math.floor(random() * victims.length)]!;
             victim.child.kill('SIGKILL');
             workerKills++;
             note(`job ${job} attempt ${attempt}: killed a worker hosting pipelines after checkpoint ${progressed}`);
-            startWorker();
+            pool.start();
           }
           const code = await coordinator.exited;
           if (process.env.TIDEWAY_DEBUG) note(coordinator.output().split('\n').filter((l) => !l.startsWith('progress')).join('\n'));
