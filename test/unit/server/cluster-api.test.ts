@@ -31,6 +31,19 @@ describe('job server without a cluster', () => {
     expect(response.json().error.code).toBe('NO_CLUSTER');
     expect((await s.app.inject({ method: 'GET', url: '/api/health' })).json()).toEqual({ status: 'ok', cluster: false });
   });
+
+  it('runs a job whose YAML sets env.cluster on that cluster, as tideway run does (here one nobody answers at)', async () => {
+    const s = await server();
+    // Port 1: nothing listens, so the job must fail trying to reach the cluster rather than run locally.
+    const yaml = `env:\n  name: env-cluster\n  cluster: nats://someone:pw-0123456789@127.0.0.1:1\nsource:\n  - type: fake\n    rows: 10\nsink:\n  - type: blackhole\n`;
+    const submitted = await s.app.inject({ method: 'POST', url: '/api/jobs', headers: { 'content-type': 'application/yaml' }, payload: yaml });
+    expect(submitted.statusCode).toBe(201);
+    const end = await waitForEnd(s.jobs, submitted.json<{ id: string }>().id);
+    expect(end.status).toBe('failed');
+    expect(end.lastError?.code).toBe('CLUSTER_UNREACHABLE');
+    expect(end.lastError?.message).toContain('nats://***@127.0.0.1:1');
+    expect(JSON.stringify(end)).not.toContain('pw-0123456789');
+  });
 });
 
 describe.skipIf(!natsUp)('job server on a cluster', () => {
