@@ -7,8 +7,8 @@ import { seededRandom } from '../../src/testing/random.js';
 import { tempDir } from '../helpers/jobs.js';
 import { expectExactlyOnce } from '../helpers/output.js';
 import { committedIds, dataKeys, listUploads, ossBlock, randomBucket } from '../unit/oss/helpers.js';
-import { checkpointPast, hostingPids, sleep, tideway, workerPool } from './crash-support.js';
-import { NATS_URL, natsUp, useClusterPrefix } from './support.js';
+import { checkpointPast, coordinatorFinished, hostingPids, sleep, startCoordinator, workerPool } from './crash-support.js';
+import { natsUp, useClusterPrefix } from './support.js';
 
 // One emulator for the whole cluster, in the test process: every worker's and every coordinator's sink reaches
 // it over TCP (`endpoint: embedded` would start one per process, each with its own storage).
@@ -95,21 +95,20 @@ describe.skipIf(!natsUp)('cluster crash into OSS: SIGKILL workers and the coordi
         let lastCheckpoint = 0;
         let finished = false;
         for (let attempt = 0; !finished && attempt < 30; attempt++) {
-          const coordinator = tideway(['run', file, '--cluster', NATS_URL, '--cluster-prefix', space.prefix, '--heartbeat-timeout', '2000', '--json']);
+          const coordinator = startCoordinator(file, space.prefix);
           coordinators.push(coordinator.child);
-          let done = false;
-          void coordinator.exited.then(() => (done = true));
-          while (!done && workerKills + coordinatorKills < minKills) {
+          const done = coordinator.done;
+          while (!done() && workerKills + coordinatorKills < minKills) {
             // Kill mid-run: only once the job checkpoints again after the last recovery, so there is committed
             // output to keep and uploads in flight.
-            const progressed = await checkpointPast(space.cluster(), jobName, lastCheckpoint + 1, () => done);
+            const progressed = await checkpointPast(space.cluster(), jobName, lastCheckpoint + 1, done);
             if (!progressed) break;
             lastCheckpoint = progressed;
             await sleep(Math.floor(random() * 300));
-            if (done) break;
+            if (done()) break;
             if (plan[workerKills + coordinatorKills] === 'coordinator') {
               if (await awaitInFlight('CompleteMultipartUpload')) killsDuringComplete++;
-              if (done) break;
+              if (done()) break;
               coordinator.child.kill('SIGKILL');
               coordinatorKills++;
               note(`job ${job} attempt ${attempt}: killed the coordinator after checkpoint ${progressed}`);
@@ -121,21 +120,14 @@ describe.skipIf(!natsUp)('cluster crash into OSS: SIGKILL workers and the coordi
             if (victims.length === 0) continue;
             const victim = victims[Math.floor(random() * victims.length)]!;
             if (await awaitInFlight('UploadPart')) killsDuringUpload++;
-            if (done) break;
+            if (done()) break;
             if (victim.child.exitCode !== null) continue;
             victim.child.kill('SIGKILL');
             workerKills++;
             note(`job ${job} attempt ${attempt}: killed a worker hosting pipelines after checkpoint ${progressed}`);
             pool.start();
           }
-          const code = await coordinator.exited;
-          if (process.env.TIDEWAY_DEBUG) note(coordinator.output().split('\n').filter((l) => !l.startsWith('progress')).join('\n'));
-          if (code === 0) {
-            finished = true;
-            note(`job ${job} attempt ${attempt}: finished ${coordinator.output().split('\n').find((l) => l.startsWith('{'))?.slice(0, 160)}`);
-          } else if (code !== null) {
-            throw new Error(`the coordinator exited with ${code} (seed ${seed}):\n${coordinator.output()}\n${log.join('\n')}`);
-          }
+          finished = await coordinatorFinished(coordinator, note, `job ${job} attempt ${attempt}`, `seed ${seed}`, log);
         }
         console.log(`cluster crash OSS test seed ${seed}:\n${log.join('\n')}`);
         expect(finished, log.join('\n')).toBe(true);

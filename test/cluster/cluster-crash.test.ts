@@ -5,8 +5,8 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { seededRandom } from '../../src/testing/random.js';
 import { tempDir } from '../helpers/jobs.js';
 import { pgAvailable, usePgSchema } from '../unit/postgres/helpers.js';
-import { checkpointPast, hostingPids, sleep, tideway, workerPool } from './crash-support.js';
-import { NATS_URL, natsUp, useClusterPrefix } from './support.js';
+import { checkpointPast, coordinatorFinished, hostingPids, sleep, startCoordinator, workerPool } from './crash-support.js';
+import { natsUp, useClusterPrefix } from './support.js';
 
 /**
  * Three worker processes, a job at parallelism 6 into PostgreSQL (exactly-once sink), and SIGKILLs at random
@@ -54,18 +54,17 @@ describe.skipIf(!natsUp || !pgAvailable)('cluster crash: SIGKILL workers and the
         let lastCheckpoint = 0;
         let finished = false;
         for (let attempt = 0; !finished && attempt < 30; attempt++) {
-          const coordinator = tideway(['run', file, '--cluster', NATS_URL, '--cluster-prefix', space.prefix, '--heartbeat-timeout', '2000', '--json']);
+          const coordinator = startCoordinator(file, space.prefix);
           coordinators.push(coordinator.child);
-          let done = false;
-          void coordinator.exited.then(() => (done = true));
-          while (!done && workerKills + coordinatorKills < 10) {
+          const done = coordinator.done;
+          while (!done() && workerKills + coordinatorKills < 10) {
             // Kill mid-run: only once the job checkpoints again after the last recovery, so there is committed
             // output to keep and staged output in flight.
-            const progressed = await checkpointPast(space.cluster(), jobName, lastCheckpoint + 1, () => done);
+            const progressed = await checkpointPast(space.cluster(), jobName, lastCheckpoint + 1, done);
             if (!progressed) break;
             lastCheckpoint = progressed;
             await sleep(Math.floor(random() * 300));
-            if (done) break;
+            if (done()) break;
             if (random() < 0.25) {
               coordinator.child.kill('SIGKILL');
               coordinatorKills++;
@@ -82,14 +81,7 @@ describe.skipIf(!natsUp || !pgAvailable)('cluster crash: SIGKILL workers and the
             note(`job ${job} attempt ${attempt}: killed a worker hosting pipelines after checkpoint ${progressed}`);
             pool.start();
           }
-          const code = await coordinator.exited;
-          if (process.env.TIDEWAY_DEBUG) note(coordinator.output().split('\n').filter((l) => !l.startsWith('progress')).join('\n'));
-          if (code === 0) {
-            finished = true;
-            note(`job ${job} attempt ${attempt}: finished ${coordinator.output().split('\n').find((l) => l.startsWith('{'))?.slice(0, 160)}`);
-          } else if (code !== null) {
-            throw new Error(`the coordinator exited with ${code} (seed ${seed}):\n${coordinator.output()}\n${log.join('\n')}`);
-          }
+          finished = await coordinatorFinished(coordinator, note, `job ${job} attempt ${attempt}`, `seed ${seed}`, log);
         }
         console.log(`cluster crash test seed ${seed}:\n${log.join('\n')}`);
         expect(finished, log.join('\n')).toBe(true);

@@ -62,3 +62,26 @@ export async function hostingPids(cluster: Cluster, jobName: string): Promise<Se
   }
   return hosting;
 }
+
+/** `tideway run <file> --cluster` on the prefix (2 s heartbeat timeout, --json); `done()` is true once it has exited. */
+export function startCoordinator(file: string, prefix: string): TidewayProcess & { done(): boolean } {
+  const coordinator = tideway(['run', file, '--cluster', NATS_URL, '--cluster-prefix', prefix, '--heartbeat-timeout', '2000', '--json']);
+  let done = false;
+  void coordinator.exited.then(() => (done = true));
+  return { ...coordinator, done: () => done };
+}
+
+/**
+ * Waits for a coordinator to exit: true when the job finished (exit 0, noted with its report), false when it was
+ * killed. Any other exit throws with its output, `context` (the seed) and the log.
+ */
+export async function coordinatorFinished(coordinator: TidewayProcess, note: (line: string) => void, what: string, context: string, log: readonly string[]): Promise<boolean> {
+  const code = await coordinator.exited;
+  if (process.env.TIDEWAY_DEBUG) note(coordinator.output().split('\n').filter((l) => !l.startsWith('progress')).join('\n'));
+  if (code === 0) {
+    note(`${what}: finished ${coordinator.output().split('\n').find((l) => l.startsWith('{'))?.slice(0, 160)}`);
+    return true;
+  }
+  if (code !== null) throw new Error(`the coordinator exited with ${code} (${context}):\n${coordinator.output()}\n${log.join('\n')}`);
+  return false;
+}
