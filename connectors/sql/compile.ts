@@ -181,10 +181,7 @@ export class Compiler {
   /** Columns read by compiled expressions (not pass-through). */
   readonly used = new Set<number>();
 
-  constructor(
-    private readonly schema: Schema,
-    private readonly query: string,
-  ) {
+  constructor(private readonly schema: Schema) {
     this.names = schema.fields.map((f) => f.name);
   }
 

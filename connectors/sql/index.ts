@@ -51,7 +51,7 @@ export class SqlTransform implements Transform {
       const hint = didYouMean(from.name, [this.stream]);
       throw queryError('SQL_UNKNOWN_STREAM', `FROM names "${from.name}", but this stage reads the stream "${this.stream}"${hint ? '; did you mean it?' : `; write FROM ${/^[A-Za-z_]\w*$/.test(this.stream) ? this.stream : `"${this.stream}"`}`}`, from.at);
     }
-    const compiler = new Compiler(input, this.text);
+    const compiler = new Compiler(input);
     const outputs: Output[] = [];
     const fields: Field[] = [];
     const seen = new Map<string, number>();
@@ -130,7 +130,7 @@ export class SqlTransform implements Transform {
     const m = sel ? sel.length : n;
     const errors = new RowErrors(m);
     const env = envFor(sel, errors);
-    let children: Data[] = plan.outputs.map((output, k) => {
+    let children: Data[] = plan.outputs.map((output) => {
       if (output.kind === 'pass') {
         const data = batch.getChildAt(output.index)!.data[0]!;
         return sel ? gatherData(data, sel) : data;
