@@ -16,7 +16,9 @@ describe.skipIf(!pgAvailable)('postgres crash and resume (SIGKILL)', () => {
 
   const scenarios = [
     { label: 'fake -> postgres', rows: 6000, seed: 1010, source: (_: string) => ({ type: 'fake', rows: 6000, splits: 6, chunk_rows: 200, rows_per_second: 3000 }) },
-    { label: 'postgres -> postgres', rows: 40000, seed: 2020, source: (table: string) => ({ type: 'postgres', url: db.url, table, split_size: 2000, chunk_rows: 50 }) },
+    // The postgres source has no pace of its own: writers pause after each 50-row batch instead, so that the
+    // job outlasts its kills however fast the machine reads (unpaced, a loaded run once finished after 1 kill).
+    { label: 'postgres -> postgres', rows: 40000, seed: 2020, writeDelayMs: 8, source: (table: string) => ({ type: 'postgres', url: db.url, table, split_size: 2000, chunk_rows: 50 }) },
   ];
 
   for (const scenario of scenarios) {
@@ -36,6 +38,7 @@ describe.skipIf(!pgAvailable)('postgres crash and resume (SIGKILL)', () => {
           checkpoints: checkpoints.path,
           parallelism: 2,
           commitPauseMs: 25,
+          ...(scenario.writeDelayMs ? { writeDelayMs: scenario.writeDelayMs } : {}),
           source: sourceConfig,
           sink: { type: 'postgres', url: db.url, table: target },
         }),
