@@ -128,14 +128,14 @@ export class OssCommitter implements SinkCommitter<OssCommitInfo, OssWriterState
   private async abortJobUploads(keep: ReadonlySet<string>, dryRun: boolean): Promise<string[]> {
     const { client, prefix, job, run, logger } = this.settings;
     if (!dryRun) run?.assertHeld();
-    const before = await liveAttempts(client, prefix, job);
+    const before = await liveAttempts(client, prefix, job, undefined, run?.epoch);
     const candidates: { key: string; uploadId: string; attempt: string }[] = [];
     for await (const upload of client.listUploads(prefix)) {
       const attempt = attemptOfKey(job, upload.key);
       if (attempt === undefined || keep.has(uploadRef(upload.key, upload.uploadId))) continue;
       candidates.push({ ...upload, attempt });
     }
-    const live = new Map([...before, ...(await liveAttempts(client, prefix, job))]);
+    const live = new Map([...before, ...(await liveAttempts(client, prefix, job, undefined, run?.epoch))]);
     if (run) live.delete(attemptTag(run.runId));
     const orphans = candidates.filter((c) => !live.has(c.attempt));
     const spared = candidates.length - orphans.length;

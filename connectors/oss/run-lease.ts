@@ -22,6 +22,11 @@ export interface RunRecord {
   /** The kernel's boot id where there is one: with the host, tells this machine's processes apart from another's. */
   boot: string | null;
   pid: number;
+  /**
+   * The fencing epoch of the coordinator that started the run (cluster mode; see `SinkContext.epoch`), or
+   * null for a run without one. Absent in records of earlier versions: read as null.
+   */
+  epoch?: number | null;
   startedAt: string;
   renewedAt: string;
   /** ms since the epoch, by the holder's clock. */
@@ -38,6 +43,8 @@ export interface LeaseSettings {
   /** How long a lease lasts without renewal (ms). It is renewed every third of that. */
   leaseMs: number;
   logger: Logger;
+  /** The run's fencing epoch (`SinkContext.epoch`), when its coordinator has one. */
+  epoch?: number;
 }
 
 /** How many times a run tries to create the next generation (losing only to runs that die at once) before it gives up. */
@@ -55,14 +62,22 @@ function readBootId(): string | null {
 
 
 /**
- * Whether the run holding `record` is still alive: it has not released the lease, the lease has not
- * expired, and, when it ran on this machine, its process still exists (so a crashed run on the same machine
- * does not block its own resume until the lease expires).
+ * Whether the run holding `record` is still alive, as a run with fencing epoch `epoch` sees it: it has not
+ * released the lease, the lease has not expired, it was not started by an earlier coordinator of the job than
+ * the one asking (a lower epoch: that coordinator is fenced, whatever host it is on, see `SinkContext.epoch`),
+ * and, when it ran on this machine, its process still exists (so a crashed run on the same machine does not
+ * block its own resume until the lease expires).
  */
-export function isLive(record: RunRecord, now = Date.now()): boolean {
+export function isLive(record: RunRecord, now = Date.now(), epoch?: number): boolean {
   if (record.releasedAt !== null || now >= record.expiresAt) return false;
+  if (superseded(record, epoch)) return false;
   const sameMachine = record.host === machine.host && record.boot === machine.boot && machine.boot !== null;
   return !sameMachine || processExists(record.pid);
+}
+
+/** Whether `record`'s run was started by an earlier coordinator of the job than the one with `epoch`. */
+function superseded(record: RunRecord, epoch: number | undefined): boolean {
+  return epoch !== undefined && typeof record.epoch === 'number' && record.epoch < epoch;
 }
 
 /** The latest run record of `job` (the highest generation), or undefined when the job never ran here. */
@@ -92,7 +107,8 @@ function parseRun(bytes: Buffer, where: string): RunRecord {
 
 /** "run <id> on <host> (pid <pid>), started <time>, lease renewed <time>, expires <time>" */
 export function describeRun(record: RunRecord): string {
-  return `run ${record.runId} on ${record.host} (pid ${record.pid}), started ${record.startedAt}, lease renewed ${record.renewedAt}, expiring ${new Date(record.expiresAt).toISOString()}`;
+  const coordinator = typeof record.epoch === 'number' ? `, cluster coordinator epoch ${record.epoch}` : '';
+  return `run ${record.runId} on ${record.host} (pid ${record.pid}${coordinator}), started ${record.startedAt}, lease renewed ${record.renewedAt}, expiring ${new Date(record.expiresAt).toISOString()}`;
 }
 
 function runningError(client: OssClient, prefix: string, record: RunRecord): TidewayError {
@@ -134,9 +150,9 @@ export async function assertNoLiveRun(client: OssClient, prefix: string, job: st
 }
 
 /** The attempt tags of the runs of `job` that are live now (at most one, unless leases were tampered with). */
-export async function liveAttempts(client: OssClient, prefix: string, job: string, signal?: AbortSignal): Promise<Map<string, RunRecord>> {
+export async function liveAttempts(client: OssClient, prefix: string, job: string, signal?: AbortSignal, epoch?: number): Promise<Map<string, RunRecord>> {
   const latest = await latestRun(client, prefix, job, signal);
-  return new Map(latest && isLive(latest) ? [[latest.attempt, latest]] : []);
+  return new Map(latest && isLive(latest, Date.now(), epoch) ? [[latest.attempt, latest]] : []);
 }
 
 /**
@@ -170,12 +186,17 @@ export class RunLease {
     return this.record.generation;
   }
 
+  /** The run's fencing epoch, when its coordinator has one. */
+  get epoch(): number | undefined {
+    return this.settings.epoch;
+  }
+
   /** Takes the job's lease, or throws OSS_JOB_RUNNING naming the live run that holds it. */
   static async acquire(settings: LeaseSettings, signal?: AbortSignal): Promise<RunLease> {
     const { client, prefix, job } = settings;
     for (let attempt = 1; attempt <= CLAIM_ATTEMPTS; attempt++) {
       const latest = await latestRun(client, prefix, job, signal);
-      if (latest && isLive(latest)) throw runningError(client, prefix, latest);
+      if (latest && isLive(latest, Date.now(), settings.epoch)) throw runningError(client, prefix, latest);
       const now = Date.now();
       const record: RunRecord = {
         format: 'tideway-oss-run',
@@ -186,6 +207,7 @@ export class RunLease {
         host: machine.host,
         boot: machine.boot,
         pid: process.pid,
+        epoch: settings.epoch ?? null,
         startedAt: new Date(now).toISOString(),
         renewedAt: new Date(now).toISOString(),
         expiresAt: now + settings.leaseMs,
@@ -194,7 +216,11 @@ export class RunLease {
       };
       const key = runKey(prefix, job, record.generation);
       if ((await client.putIfAbsent(key, encode(record), 'application/json', signal)) === 'created') {
-        if (latest) settings.logger.info('took over the lease of an earlier run that is no longer live', { previous: describeRun(latest) });
+        if (latest && superseded(latest, settings.epoch)) {
+          settings.logger.info('took over the lease of a run started by an earlier coordinator of the job (it is fenced: it can no longer save a checkpoint)', { previous: describeRun(latest) });
+        } else if (latest) {
+          settings.logger.info('took over the lease of an earlier run that is no longer live', { previous: describeRun(latest) });
+        }
         const lease = new RunLease(settings, record);
         await lease.removeOlderGenerations(signal);
         lease.schedule();
@@ -205,7 +231,7 @@ export class RunLease {
       const bytes = await client.getBytes(key, signal);
       if (bytes) {
         const winner = parseRun(bytes, client.url(key));
-        if (isLive(winner)) throw runningError(client, prefix, winner);
+        if (isLive(winner, Date.now(), settings.epoch)) throw runningError(client, prefix, winner);
       }
     }
     throw new TidewayError(

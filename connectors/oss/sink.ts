@@ -95,7 +95,15 @@ export class OssSink implements Sink<OssCommitInfo, OssWriterState> {
       await warnIfVersioned(client, context.logger, context.signal);
       await claimTarget({ client, prefix: this.prefix, job: context.jobName, allowNonEmpty: this.shared, signal: context.signal });
       this.run = await RunLease.acquire(
-        { client, prefix: this.prefix, job: context.jobName, runId: context.attemptId, leaseMs: this.options.lease_timeout, logger: context.logger },
+        {
+          client,
+          prefix: this.prefix,
+          job: context.jobName,
+          runId: context.attemptId,
+          leaseMs: this.options.lease_timeout,
+          logger: context.logger,
+          ...(context.epoch === undefined ? {} : { epoch: context.epoch }),
+        },
         context.signal,
       );
     } catch (error) {

@@ -45,6 +45,14 @@ export interface SinkContext {
    * `--fresh`). A sink applies its `data_save_mode` only when this is null.
    */
   readonly restoredCheckpointId: number | null;
+  /**
+   * The fencing epoch of the coordinator that runs the job, where the checkpoint store has one (cluster mode:
+   * the revision at which it took the job's lease in NATS). It only grows from one coordinator of the job to
+   * the next, and a coordinator with a lower one can no longer save a checkpoint, so nothing it commits later
+   * takes effect. A sink that fences runs on its own (the OSS sink's run lease) may let a run with a higher
+   * epoch take over at once from a run with a lower one, wherever that run's process was.
+   */
+  readonly epoch?: number;
 }
 
 export interface SinkCheckContext extends SinkContext {

@@ -50,6 +50,11 @@ export class JetStreamCheckpointStore implements CheckpointStore {
     return this.lease;
   }
 
+  /** The held lease's epoch: sinks see it as `SinkContext.epoch`. */
+  get epoch(): number | undefined {
+    return this.lease?.epoch;
+  }
+
   /**
    * Takes the lease and claims the pointer. While the store holds them (a cluster run re-running the job after
    * a worker died), further calls return at once and their release does nothing: the first caller's release

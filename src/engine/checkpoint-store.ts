@@ -60,6 +60,11 @@ export interface CheckpointStore {
   /** Prevents two runs of the same job at once, in this process or another; the returned function releases it. */
   lock(): Promise<() => Promise<void>>;
   readonly location: string;
+  /**
+   * The fencing epoch of the holder of the lock, for stores whose lock has one (the cluster's JetStream store):
+   * it grows with each holder, and a holder with an older one can no longer save. Undefined for a local store.
+   */
+  readonly epoch?: number;
 }
 
 const FILE = /^chk-(\d{10})\.json$/;

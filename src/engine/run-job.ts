@@ -152,6 +152,7 @@ class JobRun {
       signal: this.abort.signal,
       prepared,
       restoredCheckpointId: this.resumedFrom,
+      ...(this.store.epoch === undefined ? {} : { epoch: this.store.epoch }),
     };
   }
 

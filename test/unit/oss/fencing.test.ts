@@ -135,6 +135,36 @@ describe('concurrent runs of one job', () => {
     await expect(c.sink.prepare(c.context())).rejects.toMatchObject({ code: 'OSS_JOB_RUNNING', message: expect.stringContaining('run other-run on another-machine (pid 1)') });
   });
 
+  it('in a cluster, a later coordinator of the job takes over at once from a live run of an earlier one on another host; nothing else does', async () => {
+    // The run of coordinator epoch 5 on another host: its lease is live for another minute.
+    await putRecord('epoch/', runRecord('job', 3, { epoch: 5 }));
+    const stale = await aliClient(emulator, bucket).initMultipartUpload('epoch/part-job-otherrun-w0-c4-00000.jsonl');
+    // Without an epoch (a run outside the cluster), or with the same one, the lease holds.
+    for (const epoch of [undefined, 5]) {
+      const refused = directSink(emulator, bucket, 'epoch', {});
+      await expect(refused.sink.prepare({ ...refused.context(), ...(epoch === undefined ? {} : { epoch }) })).rejects.toMatchObject({
+        code: 'OSS_JOB_RUNNING',
+        message: expect.stringContaining('run other-run on another-machine (pid 1, cluster coordinator epoch 5)'),
+      });
+    }
+    // The coordinator that took the job's lease after it (epoch 9) does not wait for the lease to expire.
+    const { sink, context } = directSink(emulator, bucket, 'epoch', { format: 'jsonl' });
+    const prepared = await sink.prepare({ ...context(), epoch: 9 });
+    const record = JSON.parse((await emulator.storage.read(bucket, runKey('epoch/', 'job', 4)))!.toString()) as RunRecord;
+    expect({ generation: record.generation, epoch: record.epoch }).toEqual({ generation: 4, epoch: 9 });
+    // Its orphan sweep counts the superseded run as dead: that run's upload goes.
+    const committer = await sink.createCommitter({ ...context(), prepared, epoch: 9 });
+    const report = await committer.removeOrphans({ keep: [], dryRun: false });
+    expect(report.removed).toEqual([`oss://${bucket}/epoch/part-job-otherrun-w0-c4-00000.jsonl (multipart upload ${stale.uploadId})`]);
+    expect(await listUploads(emulator, bucket, 'epoch/')).toEqual([]);
+    await committer.close();
+    await sink.close();
+    // A run of an earlier coordinator cannot take the lease back from the later one while that one holds it.
+    await putRecord('epoch2/', runRecord('job', 1, { epoch: 9 }));
+    const earlier = directSink(emulator, bucket, 'epoch2', {});
+    await expect(earlier.sink.prepare({ ...earlier.context(), epoch: 5 })).rejects.toMatchObject({ code: 'OSS_JOB_RUNNING' });
+  });
+
   it('of two runs racing for the lease exactly one wins', async () => {
     for (let round = 0; round < 5; round++) {
       const sinks = [0, 1, 2].map(() => directSink(emulator, bucket, `race${round}`, {}));
