@@ -1,6 +1,6 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { silentLogger } from '../../src/api/logger.js';
@@ -12,30 +12,11 @@ import { runClusterJob } from '../../src/cluster/run-cluster-job.js';
 import { builtinConnectors, ConnectorRegistry } from '../../src/index.js';
 import { tempDir } from '../helpers/jobs.js';
 import { probeService } from '../helpers/services.js';
+import { NATS_SERVER, requireNetns } from './netns-lab.js';
 import { startWorkers } from './support.js';
 
 const CLI = new URL('../../src/cli/main.ts', import.meta.url).pathname;
-const NATS_SERVER = '/usr/sbin/nats-server';
-
-/** Why network namespaces cannot be used here, or undefined when they can. */
-function netnsUnavailable(): string | undefined {
-  if (process.getuid?.() !== 0) return 'network namespaces need root';
-  if (!existsSync(NATS_SERVER)) return `${NATS_SERVER} is missing`;
-  const probe = `twprobe${randomBytes(2).toString('hex')}`;
-  try {
-    execFileSync('ip', ['netns', 'add', probe], { stdio: 'pipe' });
-    execFileSync('ip', ['netns', 'del', probe], { stdio: 'pipe' });
-    return undefined;
-  } catch (error) {
-    return `ip netns does not work here: ${(error as Error).message.split('\n')[0]}`;
-  }
-}
-
-const unavailable = netnsUnavailable();
-if (unavailable) {
-  if (process.env.CI === 'true') throw new Error(`${unavailable}; CI=true requires network namespaces for the partition test`);
-  console.warn(`skipping the network partition test: ${unavailable}`);
-}
+const unavailable = requireNetns('the network partition test');
 
 const ip = (...args: string[]) => execFileSync('ip', args, { stdio: 'pipe' });
 
