@@ -241,7 +241,7 @@ class BytesBuilder extends Builder {
         break;
       }
       case 'numeric':
-        this.ascii(numericText(buf, pos));
+        this.numeric(buf, pos);
         break;
       case 'tid':
         this.ascii(`(${buf.readUInt32BE(pos)},${buf.readUInt16BE(pos + 4)})`);
@@ -250,6 +250,41 @@ class BytesBuilder extends Builder {
         this.copy(buf, pos, len);
     }
     this.offsets[this.length + 1] = this.end;
+  }
+
+  /**
+   * PostgreSQL's binary numeric (base-10000 digits) as its exact decimal text, written as bytes: no string
+   * per value (a million numerics cost a million strings and closures otherwise).
+   */
+  private numeric(buf: Buffer, pos: number): void {
+    const ndigits = buf.readInt16BE(pos);
+    const weight = buf.readInt16BE(pos + 2);
+    const sign = buf.readUInt16BE(pos + 4);
+    const dscale = buf.readInt16BE(pos + 6);
+    if (sign === 0xc000) return this.ascii('NaN');
+    if (sign === 0xd000) return this.ascii('Infinity');
+    if (sign === 0xf000) return this.ascii('-Infinity');
+    this.reserve(2 + 4 * Math.max(weight + 1, 1) + 1 + dscale + 4);
+    const bytes = this.bytes;
+    let end = this.end;
+    if (sign === 0x4000) bytes[end++] = 45; // -
+    if (weight < 0) bytes[end++] = 48;
+    for (let k = 0; k <= weight; k++) {
+      const d = k < ndigits ? buf.readInt16BE(pos + 8 + 2 * k) : 0;
+      if (k > 0 || d >= 1000) bytes[end++] = 48 + ((d / 1000) | 0);
+      if (k > 0 || d >= 100) bytes[end++] = 48 + (((d / 100) | 0) % 10);
+      if (k > 0 || d >= 10) bytes[end++] = 48 + (((d / 10) | 0) % 10);
+      bytes[end++] = 48 + (d % 10);
+    }
+    if (dscale > 0) {
+      bytes[end++] = 46; // .
+      let left = dscale;
+      for (let k = weight + 1; left > 0; k++) {
+        const d = k >= 0 && k < ndigits ? buf.readInt16BE(pos + 8 + 2 * k) : 0;
+        for (let div = 1000; div >= 1 && left > 0; div /= 10, left--) bytes[end++] = 48 + (((d / div) | 0) % 10);
+      }
+    }
+    this.end = end;
   }
 
   private copy(buf: Buffer, pos: number, len: number): void {
@@ -357,40 +392,21 @@ function builderFor(kind: ColumnKind, capacity: number, column: string): Builder
   return scalarBuilder(kind.kind, capacity);
 }
 
-/** PostgreSQL's binary numeric (base-10000 digits) as its exact decimal text. */
-export function numericText(buf: Buffer, pos: number): string {
-  const ndigits = buf.readInt16BE(pos);
-  const weight = buf.readInt16BE(pos + 2);
-  const sign = buf.readUInt16BE(pos + 4);
-  const dscale = buf.readInt16BE(pos + 6);
-  if (sign === 0xc000) return 'NaN';
-  if (sign === 0xd000) return 'Infinity';
-  if (sign === 0xf000) return '-Infinity';
-  const digit = (k: number) => (k >= 0 && k < ndigits ? buf.readInt16BE(pos + 8 + 2 * k) : 0);
-  let int = '';
-  for (let k = 0; k <= weight; k++) {
-    const d = digit(k);
-    int += k === 0 ? String(d) : String(d).padStart(4, '0');
-  }
-  if (int === '') int = '0';
-  let text = int;
-  if (dscale > 0) {
-    let frac = '';
-    for (let k = weight + 1; frac.length < dscale; k++) frac += String(digit(k)).padStart(4, '0');
-    text += `.${frac.slice(0, dscale)}`;
-  }
-  return sign === 0x4000 ? `-${text}` : text;
-}
-
 /**
- * The decoder of one COPY stream. `push` hands it bytes; `take(maxRows)` decodes complete rows up to
- * maxRows into a batch (the remaining bytes wait for the next call).
+ * The decoder of one COPY stream. `push` hands it bytes; `take(maxRows)` decodes the complete rows buffered
+ * into the batch being built and hands that batch out once it holds maxRows rows or the stream's trailer
+ * came (the remaining bytes wait for the next call); `flush` hands out a batch that is not full. Building one
+ * batch across many network chunks, rather than one small batch per chunk, allocates the column builders
+ * once per maxRows rows, and every stage downstream sees fewer, larger batches.
  */
 export class CopyBinaryDecoder {
   private pending: Buffer = Buffer.alloc(0);
   private headerDone = false;
   /** The trailer (-1 field count) was seen: no more rows in this stream. */
   ended = false;
+  private builders: Builder[] | undefined;
+  /** Rows in `builders`, the batch being built. */
+  private rows = 0;
 
   constructor(
     private readonly schema: Schema,
@@ -405,7 +421,10 @@ export class CopyBinaryDecoder {
     return this.pending.length;
   }
 
-  /** Decodes up to maxRows complete rows; returns undefined when no complete row is buffered. */
+  /**
+   * Decodes the complete rows buffered, up to maxRows in the batch being built; returns that batch when it
+   * is full or the stream ended, undefined while it waits for more bytes.
+   */
   take(maxRows: number): RecordBatch | undefined {
     const buf = this.pending;
     let pos = 0;
@@ -416,8 +435,7 @@ export class CopyBinaryDecoder {
       this.headerDone = true;
     }
     const columns = this.kinds.length;
-    let builders: Builder[] | undefined;
-    let rows = 0;
+    let rows = this.rows;
     while (rows < maxRows && pos + 2 <= buf.length) {
       const fields = buf.readInt16BE(pos);
       if (fields === -1) {
@@ -442,7 +460,7 @@ export class CopyBinaryDecoder {
       }
       if (!complete) break;
       if (fields !== columns) throw new TidewayError('POSTGRES_PROTOCOL', `a COPY row has ${fields} fields where ${columns} were selected`);
-      builders ??= this.kinds.map((k, i) => builderFor(k, maxRows, this.schema.fields[i]!.name));
+      const builders = (this.builders ??= this.kinds.map((k, i) => builderFor(k, maxRows, this.schema.fields[i]!.name)));
       let p = pos + 2;
       for (let f = 0; f < fields; f++) {
         const len = buf.readInt32BE(p);
@@ -456,7 +474,17 @@ export class CopyBinaryDecoder {
       pos = end;
       rows++;
     }
+    this.rows = rows;
     this.pending = pos >= buf.length ? Buffer.alloc(0) : buf.subarray(pos);
+    return rows >= maxRows || this.ended ? this.flush() : undefined;
+  }
+
+  /** The batch being built, full or not (undefined when it holds no row); the next row starts a new one. */
+  flush(): RecordBatch | undefined {
+    const builders = this.builders;
+    const rows = this.rows;
+    this.builders = undefined;
+    this.rows = 0;
     if (!builders || rows === 0) return undefined;
     const children = builders.map((b, i) => b.finish(this.schema.fields[i]!.type));
     const data = makeData({ type: new Struct(this.schema.fields), length: rows, nullCount: 0, children });

@@ -100,7 +100,8 @@ export class PostgresSplitReader implements SplitReader<PostgresSplit> {
     let rows = 0;
     while (rows < options.maxRows) {
       if (options.signal.aborted) throw options.signal.reason ?? new Error('aborted');
-      const batch = copy.decoder.take(options.maxRows - rows);
+      // The decoder hands out full batches; once no more bytes will come, the rows it completed too.
+      const batch = copy.decoder.take(options.maxRows - rows) ?? (copy.ended ? copy.decoder.flush() : undefined);
       if (batch) {
         let emit: RecordBatch | undefined = batch;
         if (copy.skip > 0) {
