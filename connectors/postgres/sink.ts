@@ -203,6 +203,16 @@ export async function ensureCommitLog(client: PgClient, schema: string): Promise
   }
 }
 
+/**
+ * The writer's COPY. A staging table is loaded with FREEZE, which PostgreSQL allows because the table was
+ * created in the same transaction (and no cursor or older snapshot is open in it): its rows are written
+ * frozen and its pages all-visible, so the commit's INSERT ... SELECT reads them without setting hint bits,
+ * which would dirty and write every page of the staging table a second time.
+ */
+function copyStatement(table: string, columnList: string, staged: boolean): string {
+  return `COPY ${table} (${columnList}) FROM STDIN${staged ? ' (FREEZE)' : ''}`;
+}
+
 /** The COPY of one staging table (or, without exactly-once, of the target) in progress. */
 interface OpenCopy {
   stream: Writable;
@@ -330,7 +340,7 @@ export class PostgresWriter implements SinkWriter<PostgresCommitInfo, PostgresWr
       table = qualified(target);
     }
     const list = this.columns.map((c) => ident(c.name)).join(', ');
-    const stream = client.query(copyFrom(`COPY ${table} (${list}) FROM STDIN`));
+    const stream = client.query(copyFrom(copyStatement(table, list, this.sink.staged)));
     const copy: OpenCopy = { stream, table: name || displayName(target), rows: 0, error: undefined };
     stream.on('error', (error: Error) => (copy.error ??= error));
     this.copy = copy;

@@ -1,4 +1,7 @@
+import { Field, Int64, makeData, RecordBatch, Schema, Utf8, vectorFromArray } from 'apache-arrow';
 import { describe, expect, it } from 'vitest';
+import { sinkOptionsSchema } from '../../../connectors/postgres/options.js';
+import { PostgresSink, stagingPrefix } from '../../../connectors/postgres/sink.js';
 import { silentLogger } from '../../../src/api/logger.js';
 import { checkConnections } from '../../../src/index.js';
 import { tempDir } from '../../helpers/jobs.js';
@@ -111,5 +114,51 @@ describe.skipIf(!pgAvailable)('postgres sink', () => {
     expect(result.error!.message).toMatch(/column "category" of the stream is missing/);
     expect(await ids(target)).toEqual([]);
     void silentLogger;
+  });
+
+  it('stages with COPY FREEZE: the commit reads the staging table without dirtying a page of it', async () => {
+    const target = db.table('frozen');
+    await db.query(`CREATE TABLE ${target} (id bigint PRIMARY KEY, name text)`);
+    const options = sinkOptionsSchema.parse({ url: db.url, table: target });
+    const context = { jobName: `pg-freeze-${target}`, mode: 'batch', parallelism: 1, logger: silentLogger, baseDir: process.cwd() } as const;
+    const sink = new PostgresSink(options, context);
+    await sink.prepare();
+    const schema = new Schema([new Field('id', new Int64(), false), new Field('name', new Utf8(), true)]);
+    const writer = await sink.createWriter(
+      { ...context, attemptId: 'freeze', sinkName: 'sink[0]', signal: new AbortController().signal, prepared: undefined, restoredCheckpointId: null, writerIndex: 0, schema },
+      undefined,
+    );
+    const committer = await sink.createCommitter({ ...context, attemptId: 'freeze', sinkName: 'sink[0]', signal: new AbortController().signal, prepared: undefined, restoredCheckpointId: null });
+    // The first read of freshly committed rows sets their hint bits, dirtying every page; frozen rows have nothing to set.
+    // CHECKPOINT first: pages still dirty from the COPY would hide the hint bits' dirtying (a big staging table's
+    // pages leave shared buffers during the COPY, through its ring).
+    const dirtiedByFirstRead = async (table: string) => {
+      await db.query('CHECKPOINT');
+      const [plan] = await db.query<{ 'QUERY PLAN': [{ Plan: { 'Shared Dirtied Blocks': number; 'Shared Hit Blocks': number; 'Shared Read Blocks': number } }] }>(
+        `EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) SELECT count(*) FROM ${table}`,
+      );
+      const top = plan!['QUERY PLAN'][0].Plan;
+      expect(top['Shared Hit Blocks'] + top['Shared Read Blocks']).toBeGreaterThan(10);
+      return top['Shared Dirtied Blocks'];
+    };
+    try {
+      const keys = BigInt64Array.from({ length: 5000 }, (_, i) => BigInt(i));
+      const names = Array.from({ length: 5000 }, (_, i) => `name-${i}`);
+      await writer.write(new RecordBatch({ id: makeData({ type: new Int64(), data: keys }), name: vectorFromArray(names, new Utf8()).data[0]! }));
+      const infos = await writer.prepareCommit(1);
+      expect(infos).toHaveLength(1);
+      const staging = `${db.schema}.${infos[0]!.staging}`;
+      expect(await dirtiedByFirstRead(staging)).toBe(0);
+      // The control: the same rows copied without FREEZE into a table created in its transaction do dirty its pages.
+      const control = db.table('unfrozen');
+      await db.query(`BEGIN; CREATE TABLE ${control} AS SELECT * FROM ${staging} WITH NO DATA; INSERT INTO ${control} SELECT * FROM ${staging}; COMMIT`);
+      expect(await dirtiedByFirstRead(control)).toBeGreaterThan(10);
+      await committer.commit(infos, { checkpointId: 1, writerStates: [await writer.snapshotState(1)], endOfInput: true });
+      expect(await ids(target)).toEqual(Array.from({ length: 5000 }, (_, i) => i));
+      expect((await stagingTables()).filter((t) => t.startsWith(stagingPrefix(context.jobName)))).toEqual([]);
+    } finally {
+      await writer.close();
+      await committer.close();
+    }
   });
 });
