@@ -24,6 +24,7 @@ const scripts: Record<string, string> = {
   maxcompute: 'bench/maxcompute.ts',
   oss: 'bench/oss.ts',
   cluster: 'bench/cluster.ts',
+  startup: 'bench/startup.ts',
 };
 
 const only = process.argv[2];

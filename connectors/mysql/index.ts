@@ -1,14 +1,13 @@
 import { type ConnectorDefinition, defineSink, defineSource } from '../../src/api/connector.js';
 import { mysqlSinkOptions, mysqlSourceOptions } from './options.js';
-import { MysqlSink } from './sink.js';
-import { MysqlSource } from './source.js';
 
 /** MySQL and MariaDB: a parallel, resumable source (keyset-paged range splits) and an exactly-once sink (staging tables and a commit log). */
+// The implementation (and its driver) is loaded when a job uses the connector, not by every process that lists it.
 export const mysqlConnector: ConnectorDefinition = {
   name: 'mysql',
   description: 'Reads MySQL and MariaDB tables or queries in parallel range splits, resumable mid-split; writes tables exactly once (append or upsert).',
-  source: defineSource({ options: mysqlSourceOptions, create: (options, context) => new MysqlSource(options, context) }),
-  sink: defineSink({ options: mysqlSinkOptions, create: (options, context) => new MysqlSink(options, context) }),
+  source: defineSource({ options: mysqlSourceOptions, create: async (options, context) => new (await import('./source.js')).MysqlSource(options, context) }),
+  sink: defineSink({ options: mysqlSinkOptions, create: async (options, context) => new (await import('./sink.js')).MysqlSink(options, context) }),
   example: [
     'source:',
     '  - type: mysql',
@@ -23,6 +22,6 @@ export const mysqlConnector: ConnectorDefinition = {
   ].join('\n'),
 };
 
-export { MysqlSource, type MysqlSplit, type MysqlEnumeratorState } from './source.js';
-export { MysqlSink, MysqlCommitter, type MysqlCommitInfo, type MysqlWriterState } from './sink.js';
+export type { MysqlSource, MysqlSplit, MysqlEnumeratorState } from './source.js';
+export type { MysqlSink, MysqlCommitter, MysqlCommitInfo, MysqlWriterState } from './sink.js';
 export { mysqlSinkOptions, mysqlSourceOptions, type MysqlSinkOptions, type MysqlSourceOptions } from './options.js';

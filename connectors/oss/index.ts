@@ -1,13 +1,12 @@
 import { type ConnectorDefinition, defineSink, defineSource } from '../../src/api/connector.js';
 import { sinkOptionsSchema, sourceOptionsSchema } from './options.js';
-import { OssSink } from './sink.js';
-import { OssSource } from './source.js';
 
+// The implementation (and its driver) is loaded when a job uses the connector, not by every process that lists it.
 export const ossConnector: ConnectorDefinition = {
   name: 'oss',
   description: 'Alibaba Cloud OSS through ali-oss: exactly-once, time-partitioned Parquet/Arrow/CSV/JSON Lines output; reads objects under a prefix.',
-  sink: defineSink({ options: sinkOptionsSchema, create: (options, context) => new OssSink(options, context) }),
-  source: defineSource({ options: sourceOptionsSchema, create: (options, context) => new OssSource(options, context) }),
+  sink: defineSink({ options: sinkOptionsSchema, create: async (options, context) => new (await import('./sink.js')).OssSink(options, context) }),
+  source: defineSource({ options: sourceOptionsSchema, create: async (options, context) => new (await import('./source.js')).OssSource(options, context) }),
   example: [
     'sink:',
     '  - type: oss',

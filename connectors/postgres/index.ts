@@ -1,13 +1,12 @@
 import { type ConnectorDefinition, defineSink, defineSource } from '../../src/api/connector.js';
 import { sinkOptionsSchema, sourceOptionsSchema } from './options.js';
-import { PostgresSink } from './sink.js';
-import { PostgresSource } from './source.js';
 
+// The implementation (and its driver) is loaded when a job uses the connector, not by every process that lists it.
 export const postgresConnector: ConnectorDefinition = {
   name: 'postgres',
   description: 'PostgreSQL: parallel snapshot-consistent reads over COPY TO STDOUT; exactly-once writes over COPY FROM STDIN, staging tables and a commit log (no prepared transactions needed).',
-  source: defineSource({ options: sourceOptionsSchema, create: (options, context) => new PostgresSource(options, context) }),
-  sink: defineSink({ options: sinkOptionsSchema, create: (options, context) => new PostgresSink(options, context) }),
+  source: defineSource({ options: sourceOptionsSchema, create: async (options, context) => new (await import('./source.js')).PostgresSource(options, context) }),
+  sink: defineSink({ options: sinkOptionsSchema, create: async (options, context) => new (await import('./sink.js')).PostgresSink(options, context) }),
   example: [
     'source:',
     '  - type: postgres',

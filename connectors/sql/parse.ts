@@ -1,4 +1,5 @@
-import sqlParser from 'node-sql-parser/build/snowflake.js';
+import { createRequire } from 'node:module';
+import type sqlParserModule from 'node-sql-parser/build/snowflake.js';
 import { type QueryPosition, queryError, START } from './errors.js';
 
 /** The cast targets the evaluator knows, as written after AS (normalised to upper case). */
@@ -38,7 +39,17 @@ interface RawNode {
   [key: string]: unknown;
 }
 
-const parser = new sqlParser.Parser();
+const require = createRequire(import.meta.url);
+let loadedParser: InstanceType<typeof sqlParserModule.Parser> | undefined;
+
+/**
+ * The parser, loaded on the first query: its grammar takes about 0.4 s to load, which a process or pipeline
+ * thread without a sql transform does not pay.
+ */
+function parser(): InstanceType<typeof sqlParserModule.Parser> {
+  loadedParser ??= new (require('node-sql-parser/build/snowflake.js') as typeof sqlParserModule).Parser();
+  return loadedParser;
+}
 
 /** Type names the parser's grammar accepts after CAST(... AS; others are swapped for CHAR before parsing. */
 const GRAMMAR_TYPES = new Set(['STRING', 'VARCHAR', 'TEXT', 'JSON', 'TINYINT', 'SMALLINT', 'INT', 'INTEGER', 'BIGINT', 'FLOAT', 'REAL', 'DOUBLE', 'DECIMAL', 'NUMERIC', 'NUMBER', 'BOOLEAN', 'BOOL', 'DATE', 'TIMESTAMP', 'DATETIME', 'TIMESTAMP_NTZ', 'TIMESTAMP_TZ', 'TIME', 'BINARY', 'VARBINARY']);
@@ -73,7 +84,7 @@ export function parseQuery(query: string): SelectQuery {
   let raw: unknown;
   const { text, targets } = protectCastTargets(query);
   try {
-    raw = parser.astify(text, { database: 'snowflake', parseOptions: { includeLocations: true } });
+    raw = parser().astify(text, { database: 'snowflake', parseOptions: { includeLocations: true } });
   } catch (error) {
     const loc = (error as { location?: RawLoc }).location?.start ?? START;
     const found = (error as { found?: string | null }).found;

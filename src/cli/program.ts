@@ -5,7 +5,7 @@ import { connectorsCommand } from './commands/connectors.js';
 import type { CommandContext } from './commands/context.js';
 import { maxComputeEmulatorCommand, type MaxComputeEmulatorFlags, ossEmulatorCommand } from './commands/emulator.js';
 import { type RunFlags, runCommand } from './commands/run.js';
-import { type ServeFlags, serveCommand } from './commands/serve.js';
+import type { ServeFlags } from './commands/serve.js';
 import { type ClusterStatusFlags, clusterStatusCommand, type WorkerFlags, workerCommand } from './commands/worker.js';
 import { MAX_PARALLELISM } from '../engine/job-config.js';
 import { ExitCode } from './exit-codes.js';
@@ -90,6 +90,8 @@ export async function runCli(argv: readonly string[], context: CommandContext): 
     .option('--cluster-prefix <name>', 'bucket and subject prefix of the cluster (default tideway)')
     .addOption(verboseOption())
     .action(async (flags: ServeFlags) => {
+      // Loaded on demand: the HTTP server and Prometheus client are for `serve` alone.
+      const { serveCommand } = await import('./commands/serve.js');
       exitCode = await serveCommand(flags, context);
     });
   program

@@ -8,7 +8,7 @@ import { createProgress, progressMode } from '../progress.js';
 import { humanReport, jsonReport, jsonReportForError } from '../report.js';
 import { cliLogger } from '../terminal.js';
 import { userSystemError } from '../system-errors.js';
-import { RunMetricsFeed, startMetricsServer } from '../../server/metrics-run.js';
+import type { RunMetricsFeed, startMetricsServer } from '../../server/metrics-run.js';
 import type { CommandContext } from './context.js';
 import { isLoadFailure, loadForCommand } from './load.js';
 
@@ -51,10 +51,15 @@ export async function runCommand(file: string, flags: RunFlags, context: Command
     return ExitCode.invalid;
   }
 
-  const feed = new RunMetricsFeed(jobName);
+  // The Prometheus client is loaded only for --metrics-port.
+  let feed: RunMetricsFeed | undefined;
   let metrics: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
   try {
-    if (flags.metricsPort !== undefined) metrics = await startMetricsServer(flags.metricsPort, feed);
+    if (flags.metricsPort !== undefined) {
+      const { RunMetricsFeed: Feed, startMetricsServer: start } = await import('../../server/metrics-run.js');
+      feed = new Feed(jobName);
+      metrics = await start(flags.metricsPort, feed);
+    }
   } catch (listenError) {
     const error = userSystemError(listenError, { port: { option: '--metrics-port', value: flags.metricsPort, host: '0.0.0.0' } }) ?? listenError;
     io.stderr.write(errorText(error, flags.verbose === true));
@@ -91,10 +96,10 @@ export async function runCommand(file: string, flags: RunFlags, context: Command
       logger,
       baseDir: context.cwd,
       onProgress: (p: JobProgress) => {
-        feed.onProgress(p);
+        feed?.onProgress(p);
         progress.update(p);
       },
-      onCheckpoint: feed.onCheckpoint,
+      ...(feed ? { onCheckpoint: feed.onCheckpoint } : {}),
     } satisfies RunOptions;
     const cluster = flags.cluster ?? loaded.config.env.cluster;
     if (cluster) {

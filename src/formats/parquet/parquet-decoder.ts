@@ -2,7 +2,7 @@ import { openAsBlob } from 'node:fs';
 import { type RecordBatch, type Schema, tableFromIPC } from 'apache-arrow';
 import { TidewayError } from '../../api/errors.js';
 import { type DecodeInput, isLocalFile } from '../text/line-blocks.js';
-import { wasm, wasmMessage } from './wasm.js';
+import { type ParquetWasm, wasm, wasmMessage } from './wasm.js';
 
 interface WasmBatch {
   intoIPCStream(): Uint8Array;
@@ -37,7 +37,7 @@ async function blobOf(input: DecodeInput): Promise<Blob> {
   return new Blob(parts);
 }
 
-async function open(input: DecodeInput, name: string): Promise<wasm.ParquetFile> {
+async function open(input: DecodeInput, name: string): Promise<ParquetWasm.ParquetFile> {
   let blob: Blob;
   try {
     blob = await blobOf(input);
@@ -46,7 +46,7 @@ async function open(input: DecodeInput, name: string): Promise<wasm.ParquetFile>
     throw new TidewayError('FORMAT_PARQUET_READ', `${name}: cannot be opened (${wasmMessage(error)})`, { cause: error, context: { path: name } });
   }
   try {
-    return await wasm.ParquetFile.fromFile(blob);
+    return await wasm().ParquetFile.fromFile(blob);
   } catch (error) {
     throw readError(name, error, 'not a readable Parquet file');
   }
@@ -78,7 +78,7 @@ interface Segment {
  * row groups read with one offset loses rows: the row groups skipped whole are left out of the selection,
  * the one the offset falls in is read alone with the rest of the offset, and the groups after it without.
  */
-function skipPlan(file: wasm.ParquetFile, settings: ParquetReadSettings): Segment[] {
+function skipPlan(file: ParquetWasm.ParquetFile, settings: ParquetReadSettings): Segment[] {
   let groups: number[];
   let rows: number[];
   try {
@@ -96,7 +96,7 @@ function skipPlan(file: wasm.ParquetFile, settings: ParquetReadSettings): Segmen
   return [{ rowGroups: [groups[first]!], offset: left }, ...(rest.length > 0 ? [{ rowGroups: rest, offset: 0 }] : [])];
 }
 
-async function* streamRowGroups(file: wasm.ParquetFile, settings: ParquetReadSettings, segment: Segment): AsyncGenerator<RecordBatch> {
+async function* streamRowGroups(file: ParquetWasm.ParquetFile, settings: ParquetReadSettings, segment: Segment): AsyncGenerator<RecordBatch> {
   const { name } = settings;
   let stream: ReadableStream<WasmBatch>;
   try {

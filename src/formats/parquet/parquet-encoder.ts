@@ -3,14 +3,12 @@ import { TidewayError } from '../../api/errors.js';
 import { BaseEncoder } from '../encoder-base.js';
 import type { Compression, ResolvedFormatOptions } from '../options.js';
 import { ParquetStitcher } from './stitcher.js';
-import { wasm, wasmMessage } from './wasm.js';
+import { type ParquetWasm, wasm, wasmMessage } from './wasm.js';
 
-const CODECS: Record<Compression, number> = {
-  none: wasm.Compression.UNCOMPRESSED,
-  snappy: wasm.Compression.SNAPPY,
-  gzip: wasm.Compression.GZIP,
-  zstd: wasm.Compression.ZSTD,
-};
+function codec(compression: Compression): ParquetWasm.Compression {
+  const { Compression: codecs } = wasm();
+  return { none: codecs.UNCOMPRESSED, snappy: codecs.SNAPPY, gzip: codecs.GZIP, zstd: codecs.ZSTD }[compression];
+}
 
 /**
  * A column's dictionary is abandoned for plain encoding once it outgrows this. The Rust writer's default
@@ -83,14 +81,15 @@ export class ParquetEncoder extends BaseEncoder {
     const ipc = tableToIPC(batches.length > 0 ? new Table(batches) : new Table(this.schema), 'stream');
     try {
       // Both the table and the properties are consumed by writeParquet (moved into Rust).
-      const table = wasm.Table.fromIPCStream(ipc);
-      const properties = new wasm.WriterPropertiesBuilder()
-        .setCompression(CODECS[this.compression] as wasm.Compression)
+      const parquet = wasm();
+      const table = parquet.Table.fromIPCStream(ipc);
+      const properties = new parquet.WriterPropertiesBuilder()
+        .setCompression(codec(this.compression))
         .setMaxRowGroupSize(Math.max(this.rowGroupRows, 1))
         .setDictionaryPageSizeLimit(DICTIONARY_PAGE_LIMIT)
         .setCreatedBy('tideway (parquet-wasm)')
         .build();
-      return wasm.writeParquet(table, properties);
+      return parquet.writeParquet(table, properties);
     } catch (error) {
       throw new TidewayError(
         'FORMAT_PARQUET_WRITE',

@@ -1,10 +1,20 @@
-import * as parquetWasm from 'parquet-wasm';
+import { createRequire } from 'node:module';
+import type * as ParquetWasm from 'parquet-wasm';
+
+export type { ParquetWasm };
+
+const require = createRequire(import.meta.url);
+let loaded: typeof ParquetWasm | undefined;
 
 /**
- * parquet-wasm's Node entry instantiates its WebAssembly module synchronously at import, so no init call is
- * needed. Kept in one module so that the rest of the code imports the library from one place.
+ * parquet-wasm, loaded on first use. Its Node entry (CommonJS) compiles the WebAssembly module synchronously
+ * when it is loaded, about 0.1 s: a process or pipeline thread that neither writes nor reads Parquet does not
+ * pay it. Kept in one module so that the rest of the code reaches the library from one place.
  */
-export { parquetWasm as wasm };
+export function wasm(): typeof ParquetWasm {
+  loaded ??= require('parquet-wasm') as typeof ParquetWasm;
+  return loaded;
+}
 
 /** The message of whatever the wasm side threw (it throws strings as well as Errors). */
 export function wasmMessage(error: unknown): string {
