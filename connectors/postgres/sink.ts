@@ -8,6 +8,7 @@ import type { Json } from '../../src/api/json.js';
 import type { Sink, SinkCommitter, SinkContext, SinkWriter, SinkWriterContext } from '../../src/api/sink.js';
 import { describeTable, type TableInfo } from './catalog.js';
 import { clientConfig, connect, displayName, type Endpoint, ident, literal, parseTableName, type PgClient, qualified, queryError, type TableName } from './connection.js';
+import { binaryCopyPlan, CopyBinaryEncoder } from './copy-binary-encoder.js';
 import { CopyTextEncoder } from './copy-encoder.js';
 import { PostgresCommitter } from './committer.js';
 import type { PostgresSinkOptions } from './options.js';
@@ -207,10 +208,12 @@ export async function ensureCommitLog(client: PgClient, schema: string): Promise
  * The writer's COPY. A staging table is loaded with FREEZE, which PostgreSQL allows because the table was
  * created in the same transaction (and no cursor or older snapshot is open in it): its rows are written
  * frozen and its pages all-visible, so the commit's INSERT ... SELECT reads them without setting hint bits,
- * which would dirty and write every page of the staging table a second time.
+ * which would dirty and write every page of the staging table a second time. Binary when every column
+ * pairs an Arrow type with a target type that copy-binary-encoder.ts writes exactly, text otherwise.
  */
-function copyStatement(table: string, columnList: string, staged: boolean): string {
-  return `COPY ${table} (${columnList}) FROM STDIN${staged ? ' (FREEZE)' : ''}`;
+function copyStatement(table: string, columnList: string, options: { freeze: boolean; binary: boolean }): string {
+  const settings = [...(options.binary ? ['FORMAT binary'] : []), ...(options.freeze ? ['FREEZE'] : [])];
+  return `COPY ${table} (${columnList}) FROM STDIN${settings.length > 0 ? ` (${settings.join(', ')})` : ''}`;
 }
 
 /** The COPY of one staging table (or, without exactly-once, of the target) in progress. */
@@ -230,7 +233,8 @@ interface OpenCopy {
 export class PostgresWriter implements SinkWriter<PostgresCommitInfo, PostgresWriterState> {
   private client: PgClient | undefined;
   private copy: OpenCopy | undefined;
-  private encoder: CopyTextEncoder | undefined;
+  private encoder: CopyTextEncoder | CopyBinaryEncoder | undefined;
+  private binary = false;
   private columns: StagingColumn[] = [];
   private sequence = 0;
   private readonly runId: string;
@@ -296,7 +300,9 @@ export class PostgresWriter implements SinkWriter<PostgresCommitInfo, PostgresWr
       await client.query('ROLLBACK').catch(() => undefined);
       throw queryError(error, `opening writer ${this.context.writerIndex} on ${displayName(target)}`, this.sink.endpoint);
     }
-    this.encoder = new CopyTextEncoder(fields);
+    const kinds = binaryCopyPlan(fields, this.columns.map((c) => c.type));
+    this.binary = kinds !== undefined;
+    this.encoder = kinds ? new CopyBinaryEncoder(fields, kinds) : new CopyTextEncoder(fields);
   }
 
   async write(batch: RecordBatch): Promise<void> {
@@ -340,9 +346,10 @@ export class PostgresWriter implements SinkWriter<PostgresCommitInfo, PostgresWr
       table = qualified(target);
     }
     const list = this.columns.map((c) => ident(c.name)).join(', ');
-    const stream = client.query(copyFrom(copyStatement(table, list, this.sink.staged)));
+    const stream = client.query(copyFrom(copyStatement(table, list, { freeze: this.sink.staged, binary: this.binary })));
     const copy: OpenCopy = { stream, table: name || displayName(target), rows: 0, error: undefined };
     stream.on('error', (error: Error) => (copy.error ??= error));
+    if (this.binary) stream.write(CopyBinaryEncoder.header());
     this.copy = copy;
     return copy;
   }
@@ -369,7 +376,8 @@ export class PostgresWriter implements SinkWriter<PostgresCommitInfo, PostgresWr
     await new Promise<void>((resolve) => {
       copy.stream.once('finish', resolve);
       copy.stream.once('error', () => resolve());
-      copy.stream.end();
+      if (this.binary) copy.stream.end(CopyBinaryEncoder.trailer());
+      else copy.stream.end();
     });
     if (copy.error) throw this.copyError(copy);
     await client.query('COMMIT');
