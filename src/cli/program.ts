@@ -7,7 +7,7 @@ import { maxComputeEmulatorCommand, type MaxComputeEmulatorFlags, ossEmulatorCom
 import { type RunFlags, runCommand } from './commands/run.js';
 import type { ServeFlags } from './commands/serve.js';
 import { type ClusterStatusFlags, clusterStatusCommand, type WorkerFlags, workerCommand } from './commands/worker.js';
-import { MAX_PARALLELISM } from '../engine/job-config.js';
+import { MAX_CLUSTER_PARALLELISM, MAX_PARALLELISM } from '../engine/job-config.js';
 import { ExitCode } from './exit-codes.js';
 import { packageInfo } from './package-root.js';
 
@@ -34,7 +34,7 @@ export async function runCli(argv: readonly string[], context: CommandContext): 
     .description('run a job; resumes an unfinished earlier run of the same job unless --fresh')
     .argument('<job.yaml>', 'the job file')
     .addOption(varOption())
-    .option('-p, --parallelism <n>', `override env.parallelism (1 to ${MAX_PARALLELISM})`, parallelism)
+    .option('-p, --parallelism <n>', `override env.parallelism (1 to ${MAX_PARALLELISM}; up to ${MAX_CLUSTER_PARALLELISM} on a cluster)`, parallelism)
     .option('--fresh', 'discard an unfinished earlier run (aborting its staged output) and start over')
     .option('--json', 'print the job report as one JSON object on stdout (nothing else goes to stdout)')
     .option('-q, --quiet', 'no progress and no report; only warnings and errors on stderr')
@@ -52,7 +52,7 @@ export async function runCli(argv: readonly string[], context: CommandContext): 
     .description('validate a job and print its resolved plan (secrets masked); exit 0 when valid, 2 when not')
     .argument('<job.yaml>', 'the job file')
     .addOption(varOption())
-    .option('-p, --parallelism <n>', `check and show the plan with this parallelism (1 to ${MAX_PARALLELISM})`, parallelism)
+    .option('-p, --parallelism <n>', `check and show the plan with this parallelism (1 to ${MAX_PARALLELISM}; up to ${MAX_CLUSTER_PARALLELISM} on a cluster)`, parallelism)
     .option('--connect', 'also check connectivity where a connector can do so cheaply')
     .action(async (file: string, flags: CheckFlags) => {
       exitCode = await checkCommand(file, flags, context);
@@ -176,8 +176,9 @@ function slots(value: string): number {
 }
 
 function parallelism(value: string): number {
-  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > MAX_PARALLELISM) {
-    throw new InvalidArgumentError(`expected a whole number from 1 to ${MAX_PARALLELISM} (the maximum parallelism; more than the machine's cores adds memory, not speed)`);
+  // The one-machine limit (MAX_PARALLELISM) is the plan's to check: it knows whether the job runs on a cluster.
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > MAX_CLUSTER_PARALLELISM) {
+    throw new InvalidArgumentError(`expected a whole number from 1 to ${MAX_PARALLELISM} (up to ${MAX_CLUSTER_PARALLELISM} on a cluster)`);
   }
   return Number(value);
 }

@@ -58,7 +58,9 @@ export async function runClusterJob(config: JobConfig, options: ClusterRunOption
   const url = options.cluster ?? config.env.cluster;
   if (!url) throw new TidewayError('CONFIG_INVALID', 'cluster mode needs a NATS URL: pass --cluster nats://host:4222 or set env.cluster');
   const logger = options.logger ?? silentLogger;
-  const plan = planJobOrThrow(options.parallelism === undefined ? config : { ...config, env: { ...config.env, parallelism: options.parallelism } }, options.registry);
+  // The job runs on a cluster whatever its env says: the cluster's parallelism limit applies (here, in runJob's
+  // plan and in the workers').
+  const plan = planJobOrThrow(options.parallelism === undefined ? config : { ...config, env: { ...config.env, parallelism: options.parallelism } }, options.registry, { cluster: true });
   refuseLocalStaging(plan, options.sharedPaths ?? config.env.cluster_shared_paths ?? [], options.baseDir ?? process.cwd());
   const cluster = await openCluster(url, { ...(options.prefix ? { prefix: options.prefix } : {}), name: `tideway run ${plan.env.name}` });
   const stop = new AbortController();
@@ -137,7 +139,7 @@ function runOnce(config: JobConfig, options: ClusterRunOptions, cluster: Cluster
     ...(options.placementTimeoutMs === undefined ? {} : { placementTimeoutMs: options.placementTimeoutMs }),
     ...(options.onPlaced ? { onPlaced: options.onPlaced } : {}),
   });
-  return runJob(config, { ...options, fresh, signal, transport, checkpointStore: store });
+  return runJob(config, { ...options, fresh, signal, transport, checkpointStore: store, clusterLimits: true });
 }
 
 /**

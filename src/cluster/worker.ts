@@ -218,7 +218,7 @@ export class ClusterWorker {
       for (const wire of request.specs) {
         const spec = specFromWire(wire);
         const registry = typeof this.options.registry === 'function' ? this.options.registry(spec.job) : this.options.registry;
-        const plan = planJobOrThrow(spec.job, registry);
+        const plan = planJobOrThrow(spec.job, registry, { cluster: true });
         let inbox: ((message: ToPipeline) => void) | undefined;
         const pipeline = new Pipeline(
           spec,

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { ConfigIssue } from '../api/errors.js';
 import { ConfigError, describeError } from '../api/errors.js';
 import type { JobConfig } from '../engine/job-config.js';
-import { type JobPlan, planJob } from '../engine/plan.js';
+import { type JobPlan, planJob, type PlanOptions } from '../engine/plan.js';
 import type { ConnectorRegistry } from '../engine/registry.js';
 import { readYaml, type Substitution } from './read-yaml.js';
 import { collectSecrets } from './secrets.js';
@@ -11,6 +11,8 @@ import type { VariableSources } from './variables.js';
 
 export interface LoadJobOptions extends VariableSources {
   registry: ConnectorRegistry;
+  /** The job will run on a cluster whatever its env says (`tideway run --cluster`): see PlanOptions. */
+  cluster?: boolean;
 }
 
 export interface LoadedJob {
@@ -64,8 +66,9 @@ export function loadJobText(text: string, file: string, options: LoadJobOptions)
     return { ok: false, file, issues: read.issues, secrets: secretsOf(read.value), locations: read.locations };
   }
   const config = read.value;
-  let result = planJob(config, registry);
-  if (!result.ok) result = retryAsText(config, registry, read.substitutions, result.issues);
+  const planOptions = { cluster: options.cluster === true };
+  let result = planJob(config, registry, planOptions);
+  if (!result.ok) result = retryAsText(config, registry, planOptions, read.substitutions, result.issues);
   const secrets = secretsOf(config);
   if (!result.ok) {
     return { ok: false, file, issues: result.issues.map((issue) => read.locations.attach(issue)), secrets, locations: read.locations };
@@ -88,13 +91,14 @@ export async function loadJobFileOrThrow(file: string, options: LoadJobOptions):
 function retryAsText(
   config: unknown,
   registry: ConnectorRegistry,
+  planOptions: PlanOptions,
   substitutions: readonly Substitution[],
   issues: readonly ConfigIssue[],
 ): ReturnType<typeof planJob> {
   const candidates = substitutions.filter((s) => s.typed !== s.text && issues.some((i) => concerns(i.path, s.path)));
   if (candidates.length === 0) return { ok: false, issues: [...issues] };
   for (const s of candidates) setValue(s, s.text);
-  const asText = planJob(config, registry);
+  const asText = planJob(config, registry, planOptions);
   if (asText.ok) return asText;
   let reverted = false;
   for (const s of candidates) {
@@ -103,7 +107,7 @@ function retryAsText(
       reverted = true;
     }
   }
-  return reverted ? planJob(config, registry) : asText;
+  return reverted ? planJob(config, registry, planOptions) : asText;
 }
 
 function concerns(issuePath: string, valuePath: string): boolean {

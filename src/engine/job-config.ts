@@ -31,6 +31,11 @@ export interface StageConfig {
  * size. Parallelism beyond the machine's cores adds memory and start-up time, not speed.
  */
 export const MAX_PARALLELISM = 64;
+/**
+ * The parallelism a cluster run allows (env.cluster or `tideway run --cluster`): its pipelines spread over the
+ * workers' slots, so the one-machine limit does not apply.
+ */
+export const MAX_CLUSTER_PARALLELISM = 1024;
 
 export const RESERVED_STAGE_KEYS = ['type', 'name', 'input', 'output', 'errors'] as const;
 
@@ -72,9 +77,11 @@ export const envSchema = z
       .number()
       .int()
       .min(1, 'parallelism is at least 1')
-      .max(MAX_PARALLELISM, `parallelism is at most ${MAX_PARALLELISM}; each unit costs a pipeline (a worker thread) per source, and more than the machine's cores adds memory, not speed`)
+      .max(MAX_CLUSTER_PARALLELISM, `parallelism is at most ${MAX_CLUSTER_PARALLELISM} (in cluster mode; ${MAX_PARALLELISM} on one machine)`)
       .default(1)
-      .meta({ description: `Parallel readers per source (and writers per sink), 1 to ${MAX_PARALLELISM}. Each costs a pipeline per source, on its own worker thread with transport auto; more than the machine's cores adds memory and start-up time, not speed.` }),
+      .meta({
+        description: `Parallel readers per source (and writers per sink), 1 to ${MAX_PARALLELISM} on one machine, up to ${MAX_CLUSTER_PARALLELISM} in cluster mode (env.cluster or tideway run --cluster). Each costs a pipeline per source; on one machine more than its cores adds memory and start-up time, not speed.`,
+      }),
     checkpoint: z
       .object({
         interval: duration().default(10_000).meta({ description: 'Time between checkpoints (500ms, 10s, 5m). Rows become visible in exactly-once sinks at each checkpoint.' }),

@@ -3,7 +3,7 @@ import type { ConfigIssue } from '../api/errors.js';
 import { ConfigError } from '../api/errors.js';
 import { didYouMean, joinPath, maskSecrets, parseOptions } from '../api/options.js';
 import { type ErrorPolicy, FAIL_FAST, mergePolicy } from './dirty-data.js';
-import { envSchema, type EnvOptions, type ErrorsConfig, errorsSchema, type JobConfig, RESERVED_STAGE_KEYS, type StageConfig } from './job-config.js';
+import { envSchema, MAX_CLUSTER_PARALLELISM, MAX_PARALLELISM, type EnvOptions, type ErrorsConfig, errorsSchema, type JobConfig, RESERVED_STAGE_KEYS, type StageConfig } from './job-config.js';
 import type { Capability, ConnectorRegistry } from './registry.js';
 
 /** A validated job: every stage resolved to its connector with parsed options, and the streams wired. */
@@ -41,7 +41,12 @@ export interface PlannedStage<F> {
  * path it concerns. Input defaults: a transform reads the stage before it; a sink reads the last transform,
  * or the only source. With several sources, `input` is required.
  */
-export function planJob(config: unknown, registry: ConnectorRegistry): { ok: true; plan: JobPlan } | { ok: false; issues: ConfigIssue[] } {
+export interface PlanOptions {
+  /** The job runs on a cluster (`tideway run --cluster`) even if its env does not say so: the cluster's parallelism limit applies. */
+  cluster?: boolean;
+}
+
+export function planJob(config: unknown, registry: ConnectorRegistry, options: PlanOptions = {}): { ok: true; plan: JobPlan } | { ok: false; issues: ConfigIssue[] } {
   const issues: ConfigIssue[] = [];
   if (!isRecord(config)) return { ok: false, issues: [{ path: '', message: 'a job must be a mapping with env, source, transform and sink' }] };
   for (const key of Object.keys(config)) {
@@ -57,6 +62,13 @@ export function planJob(config: unknown, registry: ConnectorRegistry): { ok: tru
     const parsed = parseOptions(envSchema, config.env, 'env');
     if (parsed.ok) env = parsed.value;
     else issues.push(...parsed.issues);
+    if (env && env.parallelism > MAX_PARALLELISM && env.cluster === undefined && !options.cluster) {
+      issues.push({
+        path: 'env.parallelism',
+        message: `parallelism is at most ${MAX_PARALLELISM} on one machine: each unit costs a pipeline per source, and more than the machine's cores adds memory, not speed. Up to ${MAX_CLUSTER_PARALLELISM} in cluster mode (env.cluster, or tideway run --cluster), where pipelines spread over the workers' slots`,
+      });
+      env = undefined;
+    }
   }
 
   const sources = stageList(config, 'source', true, issues);
@@ -86,8 +98,8 @@ export function planJob(config: unknown, registry: ConnectorRegistry): { ok: tru
 }
 
 /** planJob that throws a ConfigError listing every issue. */
-export function planJobOrThrow(config: JobConfig | unknown, registry: ConnectorRegistry): JobPlan {
-  const result = planJob(config, registry);
+export function planJobOrThrow(config: JobConfig | unknown, registry: ConnectorRegistry, options: PlanOptions = {}): JobPlan {
+  const result = planJob(config, registry, options);
   if (!result.ok) throw new ConfigError(result.issues);
   return result.plan;
 }

@@ -12,6 +12,11 @@ export interface RunOptions {
   fresh?: boolean;
   /** Connectors the job may use; defaults to the built-in list. */
   registry?: ConnectorRegistry;
+  /**
+   * Validate with the cluster's limits (parallelism up to MAX_CLUSTER_PARALLELISM) whatever env.cluster says:
+   * set by runClusterJob, whose transport spreads the pipelines over workers.
+   */
+  clusterLimits?: boolean;
   logger?: Logger;
   /** Relative paths in connector options resolve against this directory (default: the working directory). */
   baseDir?: string;

@@ -33,7 +33,7 @@ export async function runJob(config: JobConfig, options: RunOptions = {}): Promi
   if (!options.registry) throw new TidewayError('NO_REGISTRY', 'runJob needs a connector registry; use the runJob exported by the tideway package');
   const parallelism = options.parallelism ?? config.env?.parallelism;
   const effective: JobConfig = parallelism === undefined ? config : { ...config, env: { ...config.env, parallelism } };
-  const plan = planJobOrThrow(effective, options.registry);
+  const plan = planJobOrThrow(effective, options.registry, { cluster: options.clusterLimits === true });
   const run = new JobRun(effective, plan, options);
   return run.execute();
 }

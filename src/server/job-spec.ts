@@ -36,6 +36,8 @@ export interface PrepareOptions {
   baseDir: string;
   /** Checkpoints of a job that does not set env.checkpoint.dir go here. */
   checkpointDir: string;
+  /** The server runs every job on a cluster (`serve --cluster`): the cluster's parallelism limit applies. */
+  cluster?: boolean;
 }
 
 export type PreparedJob = { ok: true; loaded: LoadedJob } | { ok: false; problem: SpecProblem; secrets: string[] };
@@ -46,7 +48,7 @@ export type PreparedJob = { ok: true; loaded: LoadedJob } | { ok: false; problem
  * file in its way is a located config error). Never throws for a bad job.
  */
 export async function prepareJob(spec: JobSpec, options: PrepareOptions): Promise<PreparedJob> {
-  const loaded = loadJobText(spec.text, spec.file, { registry: options.registry, vars: spec.variables, env: options.env });
+  const loaded = loadJobText(spec.text, spec.file, { registry: options.registry, vars: spec.variables, env: options.env, ...(options.cluster ? { cluster: true } : {}) });
   const secrets = [...loaded.secrets, ...spec.secretVariables.map((name) => spec.variables[name] ?? '').filter((v) => v !== '')];
   if (!loaded.ok) return { ok: false, problem: configProblem(spec.file, loaded.issues), secrets };
   const explicitDir = checkpointDirOf(loaded.config);

@@ -483,7 +483,7 @@ export class JobManager extends EventEmitter<JobManagerEvents> {
 
   private prepareOptions() {
     const baseDir = this.options.baseDir ?? process.cwd();
-    return { registry: this.registry, env: this.options.env ?? process.env, baseDir, checkpointDir: checkpointRoot(this.stateDir) };
+    return { registry: this.registry, env: this.options.env ?? process.env, baseDir, checkpointDir: checkpointRoot(this.stateDir), cluster: this.options.cluster !== undefined };
   }
 
   /** Secrets of a stored job, so that its records and logs are masked before it runs again (no I/O: loading only). */

@@ -44,6 +44,23 @@ describe.skipIf(!natsUp)('cluster run', () => {
     }
   }, 60_000);
 
+  it('runs a job above the one-machine parallelism limit (80 > 64) over the workers\' slots: every id once', async () => {
+    const workers = await startWorkers(space.prefix, 2, 40, registry);
+    const out = join(dir(), 'out');
+    try {
+      // No env.cluster: runClusterJob (tideway run --cluster) applies the cluster's limit itself.
+      const job = { env: { name: `cl-${space.prefix}-wide`, parallelism: 80, checkpoint: { interval: '200ms' }, cluster_shared_paths: [out] }, source: [{ type: 'fake', rows: 8000, splits: 80, chunk_rows: 50 }], sink: [{ type: 'file', path: out, format: 'jsonl' }] };
+      const placements: ReadonlyMap<number, string>[] = [];
+      const result = await runClusterJob(job, { registry, cluster: NATS_URL, prefix: space.prefix, logger: silentLogger, onPlaced: (p) => placements.push(p) });
+      expect(result.error).toBeNull();
+      expect(result.status).toBe('finished');
+      expect(committedIds(out)).toEqual(Array.from({ length: 8000 }, (_, i) => i));
+      expect(placements[0]!.size).toBe(80);
+    } finally {
+      await workers.close();
+    }
+  }, 90_000);
+
   it('cluster status shows the workers, their slots and where the running job\'s pipelines are', async () => {
     const workers = await startWorkers(space.prefix, 2, 3, registry);
     try {

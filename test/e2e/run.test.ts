@@ -1,3 +1,4 @@
+import { readdirSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureBuilt } from './support/build.js';
 import { committedIds } from '../helpers/output.js';
@@ -166,6 +167,15 @@ describe('usage errors exit 2', () => {
     expect(run.stderr).toMatch(/option '-p, --parallelism <n>' argument '10000' is invalid\. expected a whole number from 1 to 64/);
     expect(run.stderr).not.toMatch(/job\.yaml:\d+/);
     expect(run.stdout).toBe('');
+  });
+
+  it.each([['check'], ['run']])('%s -p 100 on one machine is refused (exit 2), naming the limit and the cluster mode that lifts it', async (command) => {
+    const dir = workspace({ 'job.yaml': fakeToFile(10, '  parallelism: 2\n') });
+    const run = await runCli([command, 'job.yaml', '-p', '100'], { cwd: dir });
+    expect(run.code, run.stderr).toBe(2);
+    expect(run.stderr).toMatch(/parallelism is at most 64 on one machine/);
+    expect(run.stderr).toMatch(/cluster/);
+    expect(readdirSync(dir)).not.toContain('out');
   });
 
   it('a job the engine rejects at start (an unbounded source in batch mode) is a config error, exit 2', async () => {

@@ -15,14 +15,14 @@ export interface LoadFailure {
  * Reads and validates the job for a command: `--var` pairs, then the file. Secrets are handed to the redactor
  * before anything about the job is printed. Problems are printed here, on stderr.
  */
-export async function loadForCommand(file: string, vars: readonly string[], context: CommandContext, options: { verify?: boolean } = {}): Promise<LoadedJob | LoadFailure> {
+export async function loadForCommand(file: string, vars: readonly string[], context: CommandContext, options: { verify?: boolean; cluster?: boolean } = {}): Promise<LoadedJob | LoadFailure> {
   const { io } = context;
   const parsedVars = parseVarAssignments(vars);
   if (!parsedVars.ok) {
     io.stderr.write(`error [USAGE]: ${parsedVars.message}\n`);
     return { exitCode: ExitCode.invalid, error: { code: 'USAGE', message: parsedVars.message } };
   }
-  const loaded = await loadJobFile(file, { registry: context.registry, vars: parsedVars.vars, env: io.env });
+  const loaded = await loadJobFile(file, { registry: context.registry, vars: parsedVars.vars, env: io.env, ...(options.cluster ? { cluster: true } : {}) });
   io.redactor.add(loaded.secrets);
   if (!loaded.ok) {
     const text = issuesText(file, loaded.issues);

@@ -36,7 +36,7 @@ const EXIT_BY_STATUS = { finished: ExitCode.ok, failed: ExitCode.failed, cancell
 export async function runCommand(file: string, flags: RunFlags, context: CommandContext): Promise<ExitCode> {
   const { io } = context;
   const printJson = (value: unknown) => io.stdout.write(`${JSON.stringify(value)}\n`);
-  const loaded = await loadForCommand(file, flags.var ?? [], context, { verify: true });
+  const loaded = await loadForCommand(file, flags.var ?? [], context, { verify: true, cluster: flags.cluster !== undefined });
   if (isLoadFailure(loaded)) {
     if (flags.json) printJson(jsonReportForError(null, loaded.error));
     return loaded.exitCode;
