@@ -28,7 +28,7 @@ import type { CheckpointData, CheckpointStore } from '../src/engine/checkpoint-s
 import type { FromPipeline, ToPipeline } from '../src/engine/messages.js';
 import type { JobResult } from '../src/engine/result.js';
 import type { TransportFactory } from '../src/engine/transport.js';
-import { builtinRegistry, MAX_PARALLELISM, runJob } from '../src/index.js';
+import { builtinRegistry, MAX_CLUSTER_PARALLELISM, runJob } from '../src/index.js';
 import { withSave } from '../src/testing/fault-injection.js';
 import { cpuMeter, cpuText, line, load, machine, mb, NATS_URL, natsServerPid, note, waitForWorkers } from './cluster-common.js';
 import { fmt } from './engine.js';
@@ -123,8 +123,8 @@ const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length 
 
 async function step({ workers, slots, splits }: Step): Promise<void> {
   const readers = workers * slots;
-  // env.parallelism stops at MAX_PARALLELISM pipelines per source: more readers take more sources.
-  let sources = Math.ceil(readers / MAX_PARALLELISM);
+  // A cluster run allows MAX_CLUSTER_PARALLELISM pipelines per source: more readers take more sources.
+  let sources = Math.ceil(readers / MAX_CLUSTER_PARALLELISM);
   while (readers % sources !== 0) sources++;
   const share = (k: number) => Math.floor(splits / sources) + (k < splits % sources ? 1 : 0);
   const prefix = `twscale_${randomBytes(3).toString('hex')}`;
@@ -166,7 +166,7 @@ async function step({ workers, slots, splits }: Step): Promise<void> {
           source: Array.from({ length: sources }, (_, k) => ({ type: 'fake', rows: share(k), splits: share(k) })),
           sink: Array.from({ length: sources }, (_, k) => ({ type: 'blackhole', input: sources === 1 ? undefined : `source${k}` })),
         },
-        { registry: builtinRegistry(), transport: probed(transport, probe), checkpointStore: timedStore(store, probe), logger: silentLogger },
+        { registry: builtinRegistry(), transport: probed(transport, probe), checkpointStore: timedStore(store, probe), logger: silentLogger, clusterLimits: true },
       );
     } finally {
       clearInterval(sampler);

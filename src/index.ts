@@ -19,7 +19,7 @@ import { cleanJob as cleanWithRegistry, type CleanOptions, type CleanReport } fr
 export * from './api/index.js';
 export { checkDirectory, ensureDirectory, type EnsureDirectoryOptions, probeWritable, syncDirectory } from './api/durable-fs.js';
 export type { JobConfig, StageConfig, EnvConfig } from './engine/job-config.js';
-export { envSchema, MAX_PARALLELISM } from './engine/job-config.js';
+export { envSchema, MAX_CLUSTER_PARALLELISM, MAX_PARALLELISM } from './engine/job-config.js';
 export { defineJob } from './config/typed-job.js';
 export type { SinkOptionsByType, SourceOptionsByType, TransformOptionsByType, TypedJobConfig, TypedSink, TypedSource, TypedStage, TypedTransform } from './config/typed-job.js';
 export type { ConsoleSinkConfig } from '../connectors/console/index.js';
