@@ -39,6 +39,7 @@ export async function runCli(argv: readonly string[], context: CommandContext): 
     .option('--json', 'print the job report as one JSON object on stdout (nothing else goes to stdout)')
     .option('-q, --quiet', 'no progress and no report; only warnings and errors on stderr')
     .option('--metrics-port <n>', 'serve Prometheus metrics of the run at http://<host>:<n>/metrics (every interface) while it runs', port)
+    .option('--metrics-linger <seconds>', 'with --metrics-port: keep serving the final metrics (status finished, failed or cancelled) this long after the run ends, so that the next scrape sees them (default 0; Ctrl-C ends it early)', seconds)
     .option('--cluster <nats-url>', 'coordinate the job here and run its pipelines on cluster workers (tideway worker) through NATS JetStream; default env.cluster')
     .option('--cluster-prefix <name>', 'bucket and subject prefix of the cluster (default tideway), as its workers were started with')
     .option('--heartbeat-timeout <ms>', 'cluster mode: a worker silent this long is lost, and its pipelines resume on the others (default 3000)', milliseconds)
@@ -167,6 +168,11 @@ function port(value: string): number {
 
 function milliseconds(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) < 50) throw new InvalidArgumentError('expected a whole number of milliseconds, at least 50');
+  return Number(value);
+}
+
+function seconds(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) > 3600) throw new InvalidArgumentError('expected a whole number of seconds from 0 to 3600');
   return Number(value);
 }
 

@@ -21,6 +21,8 @@ export interface RunFlags {
   verbose?: boolean;
   /** Serve this run's Prometheus metrics at :<port>/metrics (every interface) while it runs. */
   metricsPort?: number;
+  /** Keep the metrics endpoint up this many seconds after the run ends (its final status visible to a scrape). */
+  metricsLinger?: number;
   /** NATS URL: run on a cluster (see runClusterJob). */
   cluster?: string;
   clusterPrefix?: string;
@@ -71,8 +73,15 @@ export async function runCommand(file: string, flags: RunFlags, context: Command
   const logger = cliLogger(flags.verbose ? 'debug' : flags.quiet ? 'warn' : 'info', (line) => progress.log(line));
   if (metrics) logger.info(`metrics of this run at http://localhost:${metrics.port}/metrics`);
   const controller = new AbortController();
+  /** A signal ends --metrics-linger's wait once the run is over (nothing left to stop). */
+  const lingerEnd = new AbortController();
+  let phase: 'running' | 'lingering' = 'running';
   let interrupts = 0;
   const onSignal = (signal: NodeJS.Signals) => {
+    if (phase === 'lingering') {
+      lingerEnd.abort();
+      return;
+    }
     interrupts++;
     if (interrupts === 1) {
       logger.warn(`${signal}: stopping gracefully (taking a last checkpoint so the next run resumes); press Ctrl-C again to exit at once`);
@@ -102,18 +111,23 @@ export async function runCommand(file: string, flags: RunFlags, context: Command
       ...(feed ? { onCheckpoint: feed.onCheckpoint } : {}),
     } satisfies RunOptions;
     const cluster = flags.cluster ?? loaded.config.env.cluster;
-    if (cluster) {
-      // Loaded on demand: runs without --cluster never load the NATS client.
-      const { runClusterJob } = await import('../../cluster/run-cluster-job.js');
-      result = await runClusterJob(loaded.config, {
-        ...runOptions,
-        cluster,
-        registry: context.registry,
-        ...(flags.clusterPrefix ? { prefix: flags.clusterPrefix } : {}),
-        ...(flags.heartbeatTimeout ? { heartbeatTimeoutMs: flags.heartbeatTimeout } : {}),
-      }).finally(() => metrics?.close());
-    } else {
-      result = await runJob(loaded.config, runOptions).finally(() => metrics?.close());
+    try {
+      if (cluster) {
+        // Loaded on demand: runs without --cluster never load the NATS client.
+        const { runClusterJob } = await import('../../cluster/run-cluster-job.js');
+        result = await runClusterJob(loaded.config, {
+          ...runOptions,
+          cluster,
+          registry: context.registry,
+          ...(flags.clusterPrefix ? { prefix: flags.clusterPrefix } : {}),
+          ...(flags.heartbeatTimeout ? { heartbeatTimeoutMs: flags.heartbeatTimeout } : {}),
+        });
+      } else {
+        result = await runJob(loaded.config, runOptions);
+      }
+    } catch (error) {
+      await metrics?.close();
+      throw error;
     }
   } catch (error) {
     progress.stop();
@@ -136,6 +150,19 @@ export async function runCommand(file: string, flags: RunFlags, context: Command
   if (flags.json) printJson(jsonReport(result));
   else if (!flags.quiet) io.stderr.write(humanReport(result));
   if (result.error) io.stderr.write(errorLine(result.error));
+  if (metrics) {
+    feed?.ended(result.status);
+    const linger = flags.metricsLinger ?? 0;
+    if (linger > 0 && !controller.signal.aborted) {
+      phase = 'lingering';
+      logger.info(`the run's final metrics stay at http://localhost:${metrics.port}/metrics for ${linger} s (--metrics-linger; Ctrl-C ends this)`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, linger * 1000);
+        lingerEnd.signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+      });
+    }
+    await metrics.close();
+  }
   // A job the engine finds invalid only when it starts (an unbounded source in batch mode) is still a config error.
   if (result.error?.code === 'CONFIG_INVALID') return ExitCode.invalid;
   return EXIT_BY_STATUS[result.status];

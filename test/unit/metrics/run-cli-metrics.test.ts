@@ -48,6 +48,29 @@ describe('tideway run --metrics-port', () => {
     await expect(fetch(url)).rejects.toThrow();
   });
 
+  it('--metrics-linger keeps the final status scrapeable after a batch run ends; Ctrl-C ends the wait', async () => {
+    const cwd = workspace({
+      'job.yaml': 'env:\n  name: metrics-linger\n  checkpoint: { dir: checkpoints }\nsource:\n  - type: fake\n    rows: 500\nsink:\n  - type: blackhole\n',
+    });
+    const run = startCli(['run', 'job.yaml', '--metrics-port', '0', '--metrics-linger', '60'], { cwd, timeoutMs: 60_000 });
+    let url = '';
+    await waitFor(() => {
+      const match = /metrics of this run at http:\/\/localhost:(\d+)\/metrics/.exec(run.output().stderr);
+      if (match) url = `http://127.0.0.1:${match[1]}/metrics`;
+      return url !== '' && /final metrics stay at/.test(run.output().stderr);
+    }, 'the run to end and linger');
+    const { families } = await scrape(url);
+    expect(valueOf(families, 'tideway_job_status', { job: 'metrics-linger', status: 'finished' })).toBe(1);
+    expect(valueOf(families, 'tideway_job_status', { job: 'metrics-linger', status: 'running' })).toBe(0);
+    expect(valueOf(families, 'tideway_stage_rows_total', { job: 'metrics-linger', stage: 'fake', direction: 'out' })).toBe(500);
+    run.child.kill('SIGINT');
+    const ended = await run.done;
+    // The job finished: Ctrl-C only cut the wait short (and says nothing about stopping a job).
+    expect(ended.code, ended.stderr).toBe(0);
+    expect(ended.stderr).not.toContain('stopping gracefully');
+    await expect(fetch(url)).rejects.toThrow();
+  });
+
   it('refuses a port in use before running, naming the option', async () => {
     const blocker = createServer();
     await new Promise<void>((resolve) => blocker.listen(0, resolve));
