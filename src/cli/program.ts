@@ -87,6 +87,7 @@ export async function runCli(argv: readonly string[], context: CommandContext): 
     .option('--token <token>', 'bearer token every API request must carry (or TIDEWAY_SERVER_TOKEN)')
     .option('--state-dir <dir>', 'job records and default checkpoints', '.tideway/server')
     .option('--resume-interrupted', 'on start, resume the jobs that were running when the server last stopped')
+    .option('--keep-jobs <n>', 'job records kept (default 1000): beyond it the oldest finished jobs are forgotten; running, interrupted, failed and cancelled jobs are always kept', jobCount)
     .option('--cluster <url>', 'run every job on this cluster\'s NATS (nats://host:4222) and show it at /api/cluster and in the dashboard')
     .option('--cluster-prefix <name>', 'bucket and subject prefix of the cluster (default tideway)')
     .addOption(verboseOption())
@@ -173,6 +174,11 @@ function milliseconds(value: string): number {
 
 function seconds(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) > 3600) throw new InvalidArgumentError('expected a whole number of seconds from 0 to 3600');
+  return Number(value);
+}
+
+function jobCount(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 1_000_000) throw new InvalidArgumentError('expected a whole number of jobs from 1 to 1000000');
   return Number(value);
 }
 

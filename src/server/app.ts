@@ -49,6 +49,8 @@ export interface ServerOptions {
   plugins?: FastifyPluginAsync<{ jobs: JobManager }>[];
   /** Run every job on this cluster and report its status at `GET /api/cluster` (`tideway serve --cluster`). */
   cluster?: ServerCluster;
+  /** Job records kept; the oldest finished ones beyond it are forgotten (JobManagerOptions.keepJobs). */
+  keepJobs?: number;
 }
 
 export interface TidewayServer {
@@ -96,6 +98,7 @@ export function createServer(options: ServerOptions): TidewayServer {
     ...(options.redactor ? { redactor: options.redactor } : {}),
     ...(options.progressIntervalMs ? { progressIntervalMs: options.progressIntervalMs } : {}),
     ...(options.cluster ? { cluster: options.cluster } : {}),
+    ...(options.keepJobs !== undefined ? { keepJobs: options.keepJobs } : {}),
   });
   const clusterView = options.cluster ? clusterStatusSource(options.cluster) : undefined;
   const app = Fastify({ logger: false, bodyLimit: BODY_LIMIT, forceCloseConnections: true });

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, unlink, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ensureDirectory, syncDirectory } from '../api/durable-fs.js';
 import { TidewayError } from '../api/errors.js';
@@ -34,6 +34,11 @@ export class JobStore {
 
   async writeRecord(id: string, record: unknown): Promise<void> {
     await this.write(id, 'record.json', record);
+  }
+
+  /** Removes a job's folder (its record and spec). */
+  async remove(id: string): Promise<void> {
+    await rm(join(this.jobsDir, id), { recursive: true, force: true, maxRetries: 2 });
   }
 
   async readSpec(id: string): Promise<JobSpec> {

@@ -117,7 +117,16 @@ export interface JobManagerOptions {
    * still runs on that cluster, as with `tideway run`.
    */
   cluster?: ServerCluster;
+  /**
+   * Job records kept (default DEFAULT_KEEP_JOBS). Beyond it the oldest *finished* jobs are forgotten, record
+   * and spec; a job that is running, queued, interrupted, failed or cancelled is never removed (it may still
+   * need resuming), so the count can stay above this while many of those are kept.
+   */
+  keepJobs?: number;
 }
+
+/** Job records a server keeps by default (`tideway serve --keep-jobs`). */
+export const DEFAULT_KEEP_JOBS = 1000;
 
 /** The cluster a server's jobs run on, as `tideway serve --cluster URL --cluster-prefix P` gives it. */
 export interface ServerCluster {
@@ -211,6 +220,7 @@ export class JobManager extends EventEmitter<JobManagerEvents> {
         if (resumable) interrupted.push(job);
       }
     }
+    await this.pruneHistory();
     if (options.resumeInterrupted) {
       for (const job of interrupted) {
         if (this.activeWithName(job.view.name)) continue;
@@ -255,6 +265,7 @@ export class JobManager extends EventEmitter<JobManagerEvents> {
     };
     // Listed before the first await, so that a second submission of the name meanwhile is refused.
     this.jobs.set(id, job);
+    await this.pruneHistory();
     try {
       // The spec first: a record without its spec could never be resumed.
       await this.store.writeSpec(id, spec);
@@ -426,6 +437,20 @@ export class JobManager extends EventEmitter<JobManagerEvents> {
       this.update(job, { status: 'failed', endedAt, lastError: this.mask(failure ?? { code: 'INTERNAL', message: 'the job did not run' }) });
     }
     await job.writes;
+  }
+
+  /** Forgets the oldest finished jobs beyond `keepJobs` (see JobManagerOptions.keepJobs). */
+  private async pruneHistory(): Promise<void> {
+    const keep = this.options.keepJobs ?? DEFAULT_KEEP_JOBS;
+    if (this.jobs.size <= keep) return;
+    const finished = [...this.jobs.values()].filter((job) => job.view.status === 'finished').sort((a, b) => (a.view.endedAt ?? '').localeCompare(b.view.endedAt ?? '') || a.view.id.localeCompare(b.view.id));
+    const excess = finished.slice(0, this.jobs.size - keep);
+    for (const job of excess) {
+      this.jobs.delete(job.view.id);
+      await job.writes;
+      await this.store.remove(job.view.id).catch((error: unknown) => this.logger.warn('could not remove a forgotten job\'s folder', { job: job.view.id, error: describeError(error) }));
+    }
+    if (excess.length > 0) this.logger.debug('forgot the oldest finished jobs', { jobs: excess.length, keep });
   }
 
   /** The engine calls these from its timers: a listener that throws must not take the server down. */

@@ -18,6 +18,8 @@ export interface ServeFlags {
   /** NATS URL: run every job on this cluster (see runClusterJob) and show it at GET /api/cluster. */
   cluster?: string;
   clusterPrefix?: string;
+  /** Job records kept; the oldest finished jobs beyond it are forgotten. */
+  keepJobs?: number;
   verbose?: boolean;
 }
 
@@ -46,6 +48,7 @@ export async function serveCommand(flags: ServeFlags, context: CommandContext): 
       redactor: io.redactor,
       plugins: [staticPlugin, metricsPlugin],
       ...(flags.cluster ? { cluster: { url: flags.cluster, ...(flags.clusterPrefix ? { prefix: flags.clusterPrefix } : {}) } } : {}),
+      ...(flags.keepJobs !== undefined ? { keepJobs: flags.keepJobs } : {}),
     });
   } catch (error) {
     io.stderr.write(errorText(error, flags.verbose === true));

@@ -23,8 +23,8 @@ const logger: Logger = {
   error: (m, f) => logged.push(`${m} ${JSON.stringify(f)}`),
 };
 
-async function server(options: { stateDir?: string; token?: string } = {}): Promise<TidewayServer> {
-  const s = createServer({ stateDir: options.stateDir ?? dir(), token: options.token, env: {}, progressIntervalMs: 50, logger });
+async function server(options: { stateDir?: string; token?: string; keepJobs?: number } = {}): Promise<TidewayServer> {
+  const s = createServer({ stateDir: options.stateDir ?? dir(), token: options.token, env: {}, progressIntervalMs: 50, logger, ...(options.keepJobs ? { keepJobs: options.keepJobs } : {}) });
   servers.push(s);
   await s.jobs.open();
   await s.app.ready();
@@ -223,6 +223,30 @@ describe('job server API', () => {
     const resume = await s.app.inject({ method: 'POST', url: `/api/jobs/${batch.id}/resume` });
     expect(resume.statusCode).toBe(409);
     expect(resume.json<{ error: { code: string } }>().error.code).toBe('JOB_NOT_RESUMABLE');
+  });
+
+  it('keeps at most --keep-jobs records by forgetting the oldest finished jobs; a failed job is never forgotten', async () => {
+    const stateDir = dir();
+    const s = await server({ stateDir, keepJobs: 3 });
+    // Fails at start: nothing listens on port 1.
+    const failing = 'env:\n  name: keep-failed\nsource:\n  - type: fake\n    rows: 10\nsink:\n  - type: postgres\n    host: 127.0.0.1\n    port: 1\n    table: t\n    connect_timeout: 2s\n';
+    const failed = (await submitYaml(s, failing)).json<{ id: string }>();
+    const submitted: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const { id } = (await submitYaml(s, batchJob(`keep-${i}`, join(dir(), `k${i}`), 50))).json<{ id: string }>();
+      await waitForEnd(s.jobs, id);
+      submitted.push(id);
+    }
+    expect((await waitForEnd(s.jobs, failed.id)).status).toBe('failed');
+    const listed = (await s.app.inject({ method: 'GET', url: '/api/jobs' })).json<{ jobs: JobView[] }>().jobs.map((j) => j.id).sort();
+    // 5 submitted, 3 kept: the failed job and the two newest finished ones.
+    expect(listed).toEqual([failed.id, submitted[2]!, submitted[3]!].sort());
+    expect(readdirSync(join(stateDir, 'jobs')).sort()).toEqual(listed);
+    expect((await s.app.inject({ method: 'GET', url: `/api/jobs/${submitted[0]}` })).statusCode).toBe(404);
+    // A restart with a lower limit prunes what it reads.
+    await s.close();
+    const again = await server({ stateDir, keepJobs: 2 });
+    expect(again.jobs.list().map((j) => j.id).sort()).toEqual([failed.id, submitted[3]!].sort());
   });
 
   it('keeps history over a restart; a job running at the stop is interrupted, and resumes exactly once', async () => {
