@@ -53,6 +53,8 @@ function build(): void {
   if (result.status !== 0 || !existsSync(CLI)) {
     throw new Error(`the build (tsc -p tsconfig.build.json) failed with exit ${result.status}:\n${result.stdout}${result.stderr}`);
   }
+  // As `npm run build` does: the bin is executable.
+  spawnSync(process.execPath, [join(ROOT, 'scripts/mark-executable.mjs')], { cwd: ROOT });
   // The stamp carries the build's start time, so a source saved during the build counts as newer.
   writeFileSync(STAMP, '');
   utimesSync(STAMP, started, started);
