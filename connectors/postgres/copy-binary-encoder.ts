@@ -1,5 +1,6 @@
 import { type Data, DateUnit, type Field, type Int, type RecordBatch, type Timestamp, TimeUnit, Type } from 'apache-arrow';
 import { TidewayError } from '../../src/api/errors.js';
+import { ByteSink } from '../../src/formats/text/row-writer.js';
 import { PG_TYPE_METADATA } from './types.js';
 
 /**
@@ -86,21 +87,8 @@ export function binaryCopyPlan(fields: readonly Field[], typeTexts: readonly str
   return kinds;
 }
 
-/** A growable byte buffer with big-endian writers; a new one per encoded slice, since it is handed out. */
-class Out {
-  buf: Uint8Array;
-  pos = 0;
-  constructor(capacity: number) {
-    this.buf = new Uint8Array(Math.max(capacity, 1024));
-  }
-  ensure(extra: number): void {
-    if (this.pos + extra <= this.buf.length) return;
-    let size = this.buf.length * 2;
-    while (size < this.pos + extra) size *= 2;
-    const next = new Uint8Array(size);
-    next.set(this.buf.subarray(0, this.pos));
-    this.buf = next;
-  }
+/** The text encoders' growable buffer, with PostgreSQL's big-endian integer writers. */
+class Out extends ByteSink {
   int16(v: number): void {
     const b = this.buf;
     b[this.pos++] = (v >> 8) & 0xff;
@@ -129,6 +117,18 @@ class Out {
 }
 
 type Cell = (row: number, out: Out) => void;
+
+/** A float column's values in network byte order (Arrow holds them little-endian), each after its length. */
+function swappedBytes(values: Float32Array | Float64Array, width: 4 | 8): Cell {
+  const bytes = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+  return (row, out) => {
+    out.ensure(width + 4);
+    out.int32(width);
+    const b = out.buf;
+    const p = width * row;
+    for (let k = width - 1; k >= 0; k--) b[out.pos++] = bytes[p + k]!;
+  };
+}
 
 export class CopyBinaryEncoder {
   constructor(
@@ -219,31 +219,10 @@ function valueWriter(data: Data, kind: Kind, column: string): Cell {
         else out.int64(v < 0 ? -1 : 0, v);
       };
     }
-    case 'float4': {
-      const values = data.values as Float32Array;
-      const bytes = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
-      return (row, out) => {
-        out.ensure(8);
-        out.int32(4);
-        const b = out.buf;
-        const p = 4 * row;
-        b[out.pos++] = bytes[p + 3]!;
-        b[out.pos++] = bytes[p + 2]!;
-        b[out.pos++] = bytes[p + 1]!;
-        b[out.pos++] = bytes[p]!;
-      };
-    }
-    case 'float8': {
-      const values = data.values as Float64Array;
-      const bytes = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
-      return (row, out) => {
-        out.ensure(12);
-        out.int32(8);
-        const b = out.buf;
-        const p = 8 * row;
-        for (let k = 7; k >= 0; k--) b[out.pos++] = bytes[p + k]!;
-      };
-    }
+    case 'float4':
+      return swappedBytes(data.values as Float32Array, 4);
+    case 'float8':
+      return swappedBytes(data.values as Float64Array, 8);
     case 'bool': {
       const bits = data.values as Uint8Array;
       const offset = data.offset;

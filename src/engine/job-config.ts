@@ -37,6 +37,9 @@ export const MAX_PARALLELISM = 64;
  */
 export const MAX_CLUSTER_PARALLELISM = 1024;
 
+/** Why a parallelism above MAX_PARALLELISM is refused outside a cluster, and where it is allowed. */
+export const ONE_MACHINE_LIMIT = `parallelism is at most ${MAX_PARALLELISM} on one machine: each unit costs a pipeline per source, and more than the machine's cores adds memory, not speed. Up to ${MAX_CLUSTER_PARALLELISM} in cluster mode (env.cluster, or tideway run --cluster), where pipelines spread over the workers' slots`;
+
 export const RESERVED_STAGE_KEYS = ['type', 'name', 'input', 'output', 'errors'] as const;
 
 /**

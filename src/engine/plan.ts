@@ -3,7 +3,7 @@ import type { ConfigIssue } from '../api/errors.js';
 import { ConfigError } from '../api/errors.js';
 import { didYouMean, joinPath, maskSecrets, parseOptions } from '../api/options.js';
 import { type ErrorPolicy, FAIL_FAST, mergePolicy } from './dirty-data.js';
-import { envSchema, MAX_CLUSTER_PARALLELISM, MAX_PARALLELISM, type EnvOptions, type ErrorsConfig, errorsSchema, type JobConfig, RESERVED_STAGE_KEYS, type StageConfig } from './job-config.js';
+import { envSchema, MAX_PARALLELISM, ONE_MACHINE_LIMIT, type EnvOptions, type ErrorsConfig, errorsSchema, type JobConfig, RESERVED_STAGE_KEYS, type StageConfig } from './job-config.js';
 import type { Capability, ConnectorRegistry } from './registry.js';
 
 /** A validated job: every stage resolved to its connector with parsed options, and the streams wired. */
@@ -63,10 +63,7 @@ export function planJob(config: unknown, registry: ConnectorRegistry, options: P
     if (parsed.ok) env = parsed.value;
     else issues.push(...parsed.issues);
     if (env && env.parallelism > MAX_PARALLELISM && env.cluster === undefined && !options.cluster) {
-      issues.push({
-        path: 'env.parallelism',
-        message: `parallelism is at most ${MAX_PARALLELISM} on one machine: each unit costs a pipeline per source, and more than the machine's cores adds memory, not speed. Up to ${MAX_CLUSTER_PARALLELISM} in cluster mode (env.cluster, or tideway run --cluster), where pipelines spread over the workers' slots`,
-      });
+      issues.push({ path: 'env.parallelism', message: ONE_MACHINE_LIMIT });
       env = undefined;
     }
   }

@@ -1,4 +1,4 @@
-import { MAX_PARALLELISM } from '../../engine/job-config.js';
+import { MAX_PARALLELISM, ONE_MACHINE_LIMIT } from '../../engine/job-config.js';
 import { checkConnections } from '../api.js';
 import { ExitCode } from '../exit-codes.js';
 import { planText } from '../plan-text.js';
@@ -20,9 +20,7 @@ export async function checkCommand(file: string, flags: CheckFlags, context: Com
   const loaded = await loadForCommand(file, flags.var ?? [], context, { verify: true });
   if (isLoadFailure(loaded)) return loaded.exitCode;
   if (flags.parallelism !== undefined && flags.parallelism > MAX_PARALLELISM && loaded.plan.env.cluster === undefined) {
-    io.stderr.write(
-      `error [CONFIG_INVALID]: --parallelism ${flags.parallelism}: parallelism is at most ${MAX_PARALLELISM} on one machine; a job with env.cluster (or run with tideway run --cluster) may go higher, its pipelines spread over the workers' slots\n`,
-    );
+    io.stderr.write(`error [CONFIG_INVALID]: --parallelism ${flags.parallelism}: ${ONE_MACHINE_LIMIT}\n`);
     return ExitCode.invalid;
   }
   io.stdout.write(planText(loaded.plan, flags.parallelism));
