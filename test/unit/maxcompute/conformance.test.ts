@@ -7,7 +7,7 @@ import { loadGolden } from './golden.js';
 /*
  * Conformance of the record decoder with the layouts the official SDKs read, built here byte by byte from
  * their readers (not with Tideway's writer, so a bug shared by writer and reader cannot hide):
- * - the Go SDK's test vector simpleTypeProtocData (shared/conformance/maxcompute), version-5 layout:
+ * - the Go SDK's test vector simpleTypeProtocData (shared/conformance/maxcompute, copied to test/fixtures/maxcompute), version-5 layout:
  *   records, then tag 33554430 + sint64 count, then tag 33554431 + varint crc-of-crcs;
  * - the version-6 layout of the Java SDK's com.aliyun.odps.commons.proto.ProtobufRecordStreamReader
  *   (ProtoWireConstant.METRICS_TAG = 1, METRICS_END_TAG = 33554176): after the count, tag 1 with a

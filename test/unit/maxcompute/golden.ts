@@ -3,11 +3,11 @@ import { fileURLToPath } from 'node:url';
 import type { OdpsColumn } from '../../../connectors/maxcompute/codec/types.js';
 
 /**
- * The project root is three folders up from this file; the shared conformance data sits beside the
- * project (`<root>/../shared/conformance/maxcompute`), wherever the clone lives.
+ * The Go SDK's vector, copied byte for byte from the shared conformance data
+ * (`shared/conformance/maxcompute/`) into the project's fixtures, so that a clone anywhere runs the suite.
  */
 export const PROJECT_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-export const GOLDEN_DIR = fileURLToPath(new URL('../../../../shared/conformance/maxcompute/', import.meta.url));
+export const GOLDEN_DIR = fileURLToPath(new URL('../../fixtures/maxcompute/', import.meta.url));
 
 export interface GoldenVector {
   columns: OdpsColumn[];
@@ -22,7 +22,7 @@ export function loadGolden(): { golden: GoldenVector; bytes: Uint8Array } {
   const json = `${GOLDEN_DIR}simple-types.json`;
   const bin = `${GOLDEN_DIR}simple-types.protoc.bin`;
   if (!existsSync(json) || !existsSync(bin)) {
-    throw new Error(`the MaxCompute golden vector is not at ${GOLDEN_DIR} (resolved from the project root ${PROJECT_ROOT}); put a copy of shared/ beside the project`);
+    throw new Error(`the MaxCompute golden vector is not at ${GOLDEN_DIR} (resolved from the project root ${PROJECT_ROOT}); copy simple-types.json and simple-types.protoc.bin there from shared/conformance/maxcompute/`);
   }
   return { golden: JSON.parse(readFileSync(json, 'utf8')) as GoldenVector, bytes: new Uint8Array(readFileSync(bin)) };
 }
