@@ -1,5 +1,5 @@
 import { isAscii } from 'node:buffer';
-import { type Data, makeData, type Schema, Type, Utf8 } from 'apache-arrow';
+import { type Data, type DataType, makeData, type Schema, Type, Utf8 } from 'apache-arrow';
 import { didYouMean } from '../../src/api/options.js';
 import { CAST_TARGET_NAMES, castValue, resolveTarget, type ResolvedTarget, toText } from './cast.js';
 import { parseIsoTimestamp } from './datetime.js';
@@ -84,6 +84,30 @@ function bothValid(a: Vec, b: Vec, n: number): Uint8Array | null {
   const out = new Uint8Array(n);
   for (let i = 0; i < n; i++) out[i] = av[i]! & bv[i]!;
   return out;
+}
+
+/** True for an unsigned 64-bit integer column, which expressions compute as BIGINT (signed). */
+function isUint64(type: DataType): boolean {
+  const int = type as unknown as { typeId: Type; bitWidth: number; isSigned: boolean };
+  return int.typeId === Type.Int && int.bitWidth === 64 && !int.isSigned;
+}
+
+/**
+ * A UInt64 column read as BIGINT: its values from 2^63 on do not fit and would read as negative numbers, so
+ * the rows holding one are rejected (SQL_NUMERIC_OVERFLOW) instead of computed with a wrong value.
+ */
+function uint64InRange(env: Env, index: number, name: string): Vec {
+  const vec = env.column(index);
+  if (vec.kind !== 'col') return vec;
+  const values = vec.values as BigInt64Array;
+  // The sign is the high 32-bit half's sign: no BigInt per value.
+  const words = new Int32Array(values.buffer, values.byteOffset, values.length * 2);
+  for (let i = 0; i < values.length; i++) {
+    if (words[i * 2 + 1]! < 0 && (!vec.valid || vec.valid[i])) {
+      env.errors.fail(i, 'SQL_NUMERIC_OVERFLOW', `column "${name}" holds ${BigInt.asUintN(64, values[i]!)}, above BIGINT's largest value 9223372036854775807`);
+    }
+  }
+  return vec;
 }
 
 type Fail = (row: number, code: string, message: string) => void;
@@ -216,6 +240,7 @@ export class Compiler {
         const type = sqlTypeOf(field.type);
         if (!type) throw queryError('SQL_UNSUPPORTED_TYPE', `column "${field.name}" has type ${String(field.type)}, which expressions cannot use; select it as it is (a bare column passes through) or drop it`, expr.at);
         this.used.add(index);
+        if (isUint64(field.type)) return { type, run: (env) => uint64InRange(env, index, field.name), column: index };
         return { type, run: (env) => env.column(index), column: index };
       }
       case 'literal':

@@ -1,4 +1,4 @@
-import { Binary, DateDay, Float64, Int32, Int64, TimestampMillisecond, Utf8 } from 'apache-arrow';
+import { Binary, DateDay, Float64, Int32, Int64, TimestampMillisecond, Uint64, Utf8 } from 'apache-arrow';
 import { describe, expect, it } from 'vitest';
 import { runSql, schemaOf, value } from './support.js';
 
@@ -183,6 +183,28 @@ describe('sql numeric functions', () => {
     ]);
     const overflow = runSql('SELECT l * 4 AS x FROM t', nums, [{ i: null, d: null, l: big }]);
     expect(overflow.rejects.map((r) => r.error.code)).toEqual(['SQL_NUMERIC_OVERFLOW']);
+  });
+
+  it('a UInt64 value above BIGINT\'s range rejects its row when an expression reads it, instead of wrapping negative', () => {
+    const u = schemaOf({ u: new Uint64(), k: new Int32() });
+    const max = 2n ** 64n - 1n;
+    const rows = [{ u: 7n, k: 1 }, { u: max, k: 2 }, { u: 2n ** 63n, k: 3 }, { u: 2n ** 63n - 1n, k: 4 }, { u: null, k: 5 }];
+    const run = runSql('SELECT k, u + 0 AS v, CAST(u AS VARCHAR) AS t FROM t WHERE u > 0 OR u IS NULL', u, rows);
+    expect(run.rows).toEqual([
+      { k: 1, v: 7n, t: '7' },
+      { k: 4, v: 2n ** 63n - 1n, t: '9223372036854775807' },
+      { k: 5, v: null, t: null },
+    ]);
+    expect(run.rejects.map((r) => [r.row, r.error.code])).toEqual([
+      [1, 'SQL_NUMERIC_OVERFLOW'],
+      [2, 'SQL_NUMERIC_OVERFLOW'],
+    ]);
+    expect(run.rejects[0]!.error.message).toContain(String(max));
+    // Selected bare, a UInt64 column passes through unchanged, every value kept; a guarded branch rejects nothing.
+    expect(runSql('SELECT u FROM t', u, rows).rows.map((r) => r.u)).toEqual([7n, max, 2n ** 63n, 2n ** 63n - 1n, null]);
+    const guarded = runSql('SELECT k, CASE WHEN k = 1 THEN u * 2 END AS v FROM t', u, rows);
+    expect(guarded.rejects).toEqual([]);
+    expect(guarded.rows.map((r) => r.v)).toEqual([14n, null, null, null, null]);
   });
 
   it('mixes int, bigint and double by widening', () => {
