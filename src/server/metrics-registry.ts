@@ -21,6 +21,11 @@ export interface MetricsSource {
   readonly statuses: readonly string[];
   /** Calls `listener` for each checkpoint as it settles; returns the function that stops the calls. */
   subscribe(listener: (job: string, event: CheckpointEvent) => void): () => void;
+  /**
+   * Masks secret values in a label value (a job or stage named from a secret variable); every label value
+   * goes through it. The numbers are left alone, so a secret of digits cannot turn a count into `***`.
+   */
+  redact?(text: string): string;
 }
 
 /** Buckets of the checkpoint duration histogram, in seconds: from a quick local save to the default 10 min timeout. */
@@ -121,8 +126,12 @@ export class TidewayMetrics {
    * A counter or gauge whose series are computed at each scrape from `values` (label values and the number):
    * counters carry the run's totals as the engine counts them, so they are set, not incremented by deltas.
    */
-  private series<L extends string>(kind: 'counter' | 'gauge', name: string, help: string, labelNames: readonly L[], values: () => Iterable<[Record<L, string>, number]>): void {
+  private series<L extends string>(kind: 'counter' | 'gauge', name: string, help: string, labelNames: readonly L[], source: () => Iterable<[Record<L, string>, number]>): void {
     const registers = [this.registry];
+    const self = this;
+    const values = function* (): Generator<[Record<L, string>, number]> {
+      for (const [labels, value] of source()) yield [self.maskLabels(labels), value];
+    };
     if (kind === 'counter') {
       new Counter({
         name,
@@ -164,8 +173,16 @@ export class TidewayMetrics {
     this.unsubscribe();
   }
 
+  /** `labels` with every value passed through the source's redact (itself when it has none). */
+  private maskLabels<L extends string>(labels: Record<L, string>): Record<L, string> {
+    if (!this.source.redact) return labels;
+    const masked = {} as Record<L, string>;
+    for (const key of Object.keys(labels) as L[]) masked[key] = this.source.redact(labels[key]);
+    return masked;
+  }
+
   private onCheckpoint(job: string, event: CheckpointEvent): void {
-    this.checkpointDuration.observe({ job, status: event.status }, event.durationMs / 1000);
+    this.checkpointDuration.observe(this.maskLabels({ job, status: event.status }), event.durationMs / 1000);
     if (event.status === 'committed') {
       this.lastCheckpoint.set(job, { bytes: event.bytes, rowsCommitted: event.rowsCommitted, settledAt: Date.parse(event.triggeredAt) + event.durationMs });
     }

@@ -23,6 +23,7 @@ export function jobManagerMetricsSource(jobs: JobManager): MetricsSource {
       }
       return [...newest.values()];
     },
+    redact: (text) => jobs.redactor.redact(text),
     subscribe(listener) {
       const forward = (event: { name: string; checkpoint: Parameters<typeof listener>[1] }) => listener(event.name, event.checkpoint);
       jobs.on('checkpoint', forward);

@@ -107,6 +107,30 @@ describe('GET /metrics on the job server', () => {
     expect(valueOf(stopped, 'tideway_seconds_since_last_checkpoint', { job: 'stream-one' })).toBeUndefined();
   });
 
+  it('never shows a secret in a label: a stage or job named from a secret variable is *** in every series', async () => {
+    const base = await start();
+    const secret = 'tag-Qz71-kept-secret';
+    const job = `env:\n  name: \${JOB}\n  checkpoint: { interval: 100ms }\nsource:\n  - type: fake\n    name: gen-\${TAG}\n    rows: 300\n    chunk_rows: 100\nsink:\n  - type: blackhole\n    name: out\n`;
+    const response = await fetch(`${base}/api/jobs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ job, variables: { TAG: secret, JOB: secret }, secretVariables: ['TAG', 'JOB'] }),
+    });
+    expect(response.status, await response.clone().text()).toBe(201);
+    const { id } = (await response.json()) as { id: string };
+    const view = await waitForStatus(base, id, ['finished', 'failed']);
+    expect(view.status, JSON.stringify(view.lastError)).toBe('finished');
+    expect(JSON.stringify(view)).not.toContain(secret);
+    const text = await (await fetch(`${base}/metrics`)).text();
+    expect(text).not.toContain(secret);
+    const { families } = await scrape(`${base}/metrics`);
+    // The series are still there, under the masked names; values are untouched.
+    expect(valueOf(families, 'tideway_stage_rows_total', { job: '***', stage: 'gen-***', direction: 'out' })).toBe(300);
+    expect(valueOf(families, 'tideway_stage_rows_total', { job: '***', stage: 'out', direction: 'in' })).toBe(300);
+    expect(valueOf(families, 'tideway_job_status', { job: '***', status: 'finished' })).toBe(1);
+    expect(valueOf(families, 'tideway_checkpoint_duration_seconds_count', { job: '***', status: 'committed' })).toBeGreaterThan(0);
+  });
+
   it('needs the token when the server has one', async () => {
     const token = 'metrics-token-0123456789';
     const base = await start(token);
