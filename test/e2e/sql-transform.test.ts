@@ -72,4 +72,13 @@ WHERE amount >= 5000 AND category <> 'toys'`),
     expect(run.stderr).toContain('SQL_CAST_FAILED');
     expect(run.stderr).toContain('cannot cast "x"');
   });
+
+  it('tideway connectors lists sql as a transform and describes its query option', async () => {
+    const list = await runCli(['connectors'], { cwd: workspace(), env: {} });
+    expect(list.code, list.stderr).toBe(0);
+    expect(list.stdout).toMatch(/^sql +transform +Runs a SQL SELECT over each batch/m);
+    const one = await runCli(['connectors', 'sql'], { cwd: workspace(), env: {} });
+    expect(one.code, one.stderr).toBe(0);
+    expect(one.stdout).toMatch(/^\| query +\| string +\| yes +\| no +\| +\| One SELECT over the stage's input stream/m);
+  });
 });
