@@ -1,5 +1,6 @@
 import { isAscii } from 'node:buffer';
-import { decimalText } from '../../src/formats/text/arrow-to-text.js';
+import { decimalText, jsonValue } from '../../src/formats/text/arrow-to-text.js';
+import { formatTime } from '../../src/formats/text/temporal.js';
 import {
   Binary,
   Bool,
@@ -67,6 +68,16 @@ export function sqlTypeOf(type: DataType): SqlType | undefined {
       return 'date';
     case Type.Timestamp:
       return 'timestamp';
+    case Type.Time:
+      // SQL has no TIME type here (CAST(x AS TIME) gives text too): a time of day is read as its text.
+      return 'utf8';
+    case Type.List:
+    case Type.LargeList:
+    case Type.FixedSizeList:
+    case Type.Struct:
+    case Type.Map:
+      // Nor ARRAY, ROW or MAP types: these are read as their JSON text, what ARRAY() and SPLIT() give.
+      return 'utf8';
     case Type.Dictionary: {
       const inner = sqlTypeOf((type as unknown as { dictionary: DataType }).dictionary);
       return inner === 'utf8' ? 'utf8' : undefined;
@@ -126,6 +137,8 @@ export function decode(vector: Vector, type: SqlType, sel: Int32Array | null): V
   const offset = data.offset;
   const typeId = data.type.typeId;
   const at = (i: number): number => (sel ? sel[i]! : i) + offset;
+  if (typeId === Type.Time) return decodeTime(vector, sel);
+  if (NESTED.has(typeId)) return decodeJson(vector, sel);
   if (typeId === Type.Dictionary || vector.data.length !== 1) return decodeSlow(vector, type, sel, valid);
   switch (type) {
     case 'bool': {
@@ -247,6 +260,47 @@ function decodeSlow(vector: Vector, type: SqlType, sel: Int32Array | null, valid
     (out as unknown[])[i] = type === 'bool' ? (raw ? 1 : 0) : type === 'int64' ? BigInt(raw as number) : raw;
   }
   return { kind: 'col', values: out, valid: valid ?? (ok.every((v) => v === 1) ? null : ok) };
+}
+
+/** A time-of-day column (Time32 or Time64) as text: `HH:MM:SS` and the fraction digits of its unit. */
+function decodeTime(vector: Vector, sel: Int32Array | null): Vec {
+  const unit = (vector.type as unknown as { unit: TimeUnit }).unit;
+  const n = sel ? sel.length : vector.length;
+  const out = new Array<string | null>(n).fill(null);
+  const ok = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const raw = vector.get(sel ? sel[i]! : i) as number | bigint | null;
+    if (raw === null || raw === undefined) continue;
+    ok[i] = 1;
+    out[i] = formatTime(raw, unit);
+  }
+  return { kind: 'col', values: out, valid: ok.every((v) => v === 1) ? null : ok };
+}
+
+const NESTED: ReadonlySet<Type> = new Set([Type.List, Type.LargeList, Type.FixedSizeList, Type.Struct, Type.Map]);
+
+/** A list, struct or map column as JSON text, with the JSON Lines sink's mapping of each value (jsonValue). */
+function decodeJson(vector: Vector, sel: Int32Array | null): Vec {
+  const chunks = vector.data;
+  const starts: number[] = [];
+  let total = 0;
+  for (const chunk of chunks) {
+    starts.push(total);
+    total += chunk.length;
+  }
+  const n = sel ? sel.length : vector.length;
+  const out = new Array<string | null>(n).fill(null);
+  const ok = new Uint8Array(n);
+  for (let i = 0, c = 0; i < n; i++) {
+    const r = sel ? sel[i]! : i;
+    if (r < starts[c]!) c = 0;
+    while (c + 1 < chunks.length && r >= starts[c + 1]!) c++;
+    const value = jsonValue(chunks[c]!, r - starts[c]!);
+    if (value === null) continue;
+    ok[i] = 1;
+    out[i] = JSON.stringify(value);
+  }
+  return { kind: 'col', values: out, valid: ok.every((v) => v === 1) ? null : ok };
 }
 
 /** A values array of `n` rows for `type`. */

@@ -1,4 +1,4 @@
-import { Binary, Bool, DateDay, Decimal, Field, Float64, Int32, Int64, makeData, RecordBatch, Schema, Struct, TimestampMillisecond, Utf8 } from 'apache-arrow';
+import { Binary, Bool, DateDay, Decimal, Field, Float64, Int32, Int64, List, makeData, Map_, RecordBatch, Schema, Struct, TimeMicrosecond, TimeMillisecond, TimeSecond, TimestampMillisecond, Utf8 } from 'apache-arrow';
 import { SqlTransform } from '../../../connectors/sql/index.js';
 import { batchToRows } from '../../../src/api/rows.js';
 import { describe, expect, it } from 'vitest';
@@ -103,6 +103,50 @@ describe('sql CAST matrix', () => {
       { twice: null, s: null, n: true },
       { twice: -1.98, s: '-0.99', n: false },
     ]);
+  });
+
+  it('a TIME column (what a postgres or mysql time gives) is read as its text HH:MM:SS[.fraction]: cast, compared, cut; bare it passes through', () => {
+    const times = schemaOf({ us: new TimeMicrosecond(), ms: new TimeMillisecond(), s: new TimeSecond() });
+    const at = (h: number, m: number, sec: number) => (h * 3600 + m * 60 + sec) * 1000;
+    const rows = [
+      { us: BigInt(at(9, 5, 7)) * 1000n + 250n, ms: at(23, 59, 59) + 5, s: at(0, 0, 1) / 1000 },
+      { us: null, ms: null, s: null },
+      { us: BigInt(at(13, 0, 0)) * 1000n, ms: 0, s: at(12, 30, 0) / 1000 },
+    ];
+    const run = runSql("SELECT CAST(us AS VARCHAR) AS a, CAST(ms AS TIME) AS b, TRY_CAST(s AS STRING) AS c, us > '12:00' AS pm, left(ms, 5) AS hm, us FROM t", times, rows);
+    expect(run.rejects).toEqual([]);
+    expect(run.schema.fields.map((f) => String(f.type))).toEqual(['Utf8', 'Utf8', 'Utf8', 'Bool', 'Utf8', 'Time64<MICROSECOND>']);
+    expect(run.rows.map(({ us: _us, ...rest }) => rest)).toEqual([
+      { a: '09:05:07.000250', b: '23:59:59.005', c: '00:00:01', pm: false, hm: '23:59' },
+      { a: null, b: null, c: null, pm: null, hm: null },
+      { a: '13:00:00.000000', b: '00:00:00.000', c: '12:30:00', pm: true, hm: '00:00' },
+    ]);
+    expect(run.rows.map((r) => r.us)).toEqual(rows.map((r) => r.us));
+    expect(runSql('SELECT us FROM t WHERE s IS NOT NULL AND CAST(s AS TIME) >= \'12:00:00\'', times, rows).rows).toEqual([{ us: rows[2]!.us }]);
+  });
+
+  it('list, struct and map columns are read as their JSON text: cast, compared, ARRAY_MAX; bare they pass through', () => {
+    const schema = schemaOf({
+      l: new List(new Field('item', new Int64(), true)),
+      st: new Struct([new Field('a', new Int32(), true), new Field('b', new Utf8(), true)]),
+      m: new Map_(new Field('entries', new Struct<{ key: Utf8; value: Int32 }>([new Field('key', new Utf8(), false), new Field('value', new Int32(), true)]), false)),
+      k: new Int32(),
+    });
+    const rows = [
+      { l: [3n, 10n, null], st: { a: 1, b: 'x' }, m: new Map([['p', 1]]), k: 1 },
+      { l: null, st: null, m: null, k: 2 },
+      { l: [2n ** 60n], st: { a: null, b: 'é"' }, m: new Map([['q', null]]), k: 3 },
+    ];
+    const run = runSql("SELECT k, CAST(l AS VARCHAR) AS lt, st || '' AS stt, TRY_CAST(m AS STRING) AS mt, array_max(l) AS mx, json_value(st, '$.b') AS b, l IS NULL AS none FROM t WHERE k <> 2 OR l IS NULL", schema, rows);
+    expect(run.rejects).toEqual([]);
+    expect(run.rows).toEqual([
+      { k: 1, lt: '[3,10,null]', stt: '{"a":1,"b":"x"}', mt: '{"p":1}', mx: '10', b: 'x', none: false },
+      { k: 2, lt: null, stt: null, mt: null, mx: null, b: null, none: true },
+      { k: 3, lt: '["1152921504606846976"]', stt: '{"a":null,"b":"é\\""}', mt: '{"q":null}', mx: '1152921504606846976', b: 'é"', none: false },
+    ]);
+    expect(runSql("SELECT k FROM t WHERE CAST(st AS VARCHAR) = '{\"a\":1,\"b\":\"x\"}'", schema, rows).rows).toEqual([{ k: 1 }]);
+    const bare = runSql('SELECT l, st FROM t', schema, rows);
+    expect(bare.schema.fields.map((f) => String(f.type))).toEqual([String(schema.fields[0]!.type), String(schema.fields[1]!.type)]);
   });
 
   it('casts with no meaning are type errors at check time', () => {
