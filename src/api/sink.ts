@@ -53,6 +53,14 @@ export interface SinkContext {
    * epoch take over at once from a run with a lower one, wherever that run's process was.
    */
   readonly epoch?: number;
+  /**
+   * A directory of this sink on the local disk of the machine that runs the committer, given only when every
+   * writer of the job runs on that machine too (one-machine runs, not cluster mode). Writers may keep files
+   * there that a commit, or a recommit after a crash, reads. It lives under env.checkpoint.dir and survives
+   * restarts; it may not exist yet. The sink removes its own files after they are committed and in
+   * `removeOrphans`.
+   */
+  readonly localDir?: string;
 }
 
 export interface SinkCheckContext extends SinkContext {
@@ -85,6 +93,14 @@ export interface SinkWriter<C extends Json = Json, W extends Json = Json> {
   snapshotState(checkpointId: number): Promise<W | undefined> | W | undefined;
   /** Input has ended for this writer: the final checkpoint follows. */
   endOfInput?(): Promise<void>;
+  /**
+   * Checkpoint `checkpointId` has been saved, so what this writer's prepareCommit returned for it (and for
+   * any earlier checkpoint) is now the decision to commit. A writer that holds that output in a transaction
+   * of its own may commit it now, before the committer runs, so that the committer finds it done. The call is
+   * a hint: it may come late, twice or never (a lost pipeline, a failed run), and the committer must reach
+   * the same end without it. Called concurrently with `write`.
+   */
+  checkpointSaved?(checkpointId: number): Promise<void>;
   /** Discards what was staged and not yet handed over by prepareCommit. */
   abortPrepare(): Promise<void>;
   close(): Promise<void>;

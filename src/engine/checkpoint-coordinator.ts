@@ -176,6 +176,7 @@ export class CheckpointCoordinator {
       await host.store.save(data);
       attempt.moveTo('saved');
       host.sources.forEach((source, index) => source.checkpointSaved(data.sources[index]!));
+      for (const p of host.pipelines) host.send(p.pipelineId, { kind: 'saved', checkpointId: attempt.id });
       attempt.moveTo('committing');
       for (const sink of host.sinks) {
         const entry = data.sinks[sink.sinkIndex]!;

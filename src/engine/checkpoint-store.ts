@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { TidewayError } from '../api/errors.js';
 import type { Json } from '../api/json.js';
 import type { ReaderSnapshot, SourceSplit } from '../api/source.js';
@@ -74,6 +74,16 @@ const FILE = /^chk-(\d{10})\.json$/;
  * directory fsynced. Each file carries a SHA-256 of its content, so a torn or corrupted file is never
  * taken as the latest.
  */
+/** Where the sinks of a job keep local files (SinkContext.localDir) in one-machine runs: beside its checkpoints. */
+export function sinksLocalRoot(checkpointDir: string, job: string): string {
+  return join(resolve(checkpointDir), job, 'sinks');
+}
+
+/** One sink's directory under that root, named after the sink (made safe as a single path segment). */
+export function sinkLocalDir(root: string, sinkName: string): string {
+  return join(root, encodeURIComponent(sinkName).replace(/^\.+/, (dots) => '%2E'.repeat(dots.length)));
+}
+
 export class LocalCheckpointStore implements CheckpointStore {
   readonly location: string;
 

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import type { Logger } from '../api/logger.js';
-import { LocalCheckpointStore } from './checkpoint-store.js';
+import { LocalCheckpointStore, sinkLocalDir, sinksLocalRoot } from './checkpoint-store.js';
 import type { JobConfig } from './job-config.js';
 import { stderrLogger } from './logger.js';
 import { planJobOrThrow } from './plan.js';
@@ -44,7 +44,17 @@ export async function cleanJob(config: JobConfig, options: CleanOptions): Promis
     const context = { jobName: plan.env.name, mode: plan.env.mode, parallelism: plan.env.parallelism, logger, baseDir: options.baseDir ?? process.cwd() };
     for (const [sinkIndex, stage] of plan.sinks.entries()) {
       const sink = await stage.factory.create(stage.options as never, context);
-      const sinkContext = { jobName: plan.env.name, attemptId: 'clean', sinkName: stage.name, parallelism: plan.env.parallelism, logger, signal, prepared: undefined, restoredCheckpointId: null };
+      const sinkContext = {
+        jobName: plan.env.name,
+        attemptId: 'clean',
+        sinkName: stage.name,
+        parallelism: plan.env.parallelism,
+        logger,
+        signal,
+        prepared: undefined,
+        restoredCheckpointId: null,
+        localDir: sinkLocalDir(sinksLocalRoot(plan.env.checkpoint.dir, plan.env.name), stage.name),
+      };
       try {
         const committer = await sink.createCommitter(sinkContext);
         try {

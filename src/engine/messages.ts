@@ -26,6 +26,8 @@ export type ToPipelineBody =
   | { kind: 'event'; event: Json; epoch: number }
   /** A checkpoint barrier. `stop`: the job is stopping; the reader reads nothing after this snapshot. */
   | { kind: 'trigger'; checkpointId: number; endOfInput: boolean; stop: boolean }
+  /** Checkpoint `checkpointId` is saved: writers may make its output visible themselves (SinkWriter.checkpointSaved). */
+  | { kind: 'saved'; checkpointId: number }
   | { kind: 'complete'; checkpointId: number }
   /**
    * How many of the job's readers are still reading, for the read-limit shares (env.read_limit). The count

@@ -7,6 +7,7 @@ import type { Logger } from '../api/logger.js';
 import type { Sink, SinkWriter } from '../api/sink.js';
 import type { PollStatus, ReaderOutput, ReaderSnapshot, Source, SourceReader, SourceSplit } from '../api/source.js';
 import type { Transform } from '../api/transform.js';
+import { sinkLocalDir } from './checkpoint-store.js';
 import { BoundedQueue, Wakeup, yieldToEventLoop } from './async-tools.js';
 import { BatchRejections, DEAD_LETTER_SCHEMA, ERROR_SAMPLES, SecretMask, type StageRef, stageRef } from './dirty-data.js';
 import { ReaderLimiter } from './rate-limit.js';
@@ -182,6 +183,7 @@ export class Pipeline {
         restoredCheckpointId: this.spec.restoredCheckpoint === 0 ? null : this.spec.restoredCheckpoint,
         writerIndex: deadLetter ? this.spec.pipelineId : this.spec.subtask,
         schema,
+        ...(this.spec.localRoot === undefined ? {} : { localDir: sinkLocalDir(this.spec.localRoot, stage.name) }),
       },
       this.spec.writerStates[sinkIndex],
     );
@@ -205,6 +207,9 @@ export class Pipeline {
         return;
       case 'trigger':
         void this.guard(() => this.onTrigger(message.checkpointId, message.endOfInput, message.stop));
+        return;
+      case 'saved':
+        void this.onSaved(message.checkpointId);
         return;
       case 'complete':
         void this.guard(() => this.onComplete(message.checkpointId));
@@ -403,6 +408,19 @@ export class Pipeline {
     m.bytesWritten = stats.bytesWritten;
     m.rowsRejected = stats.rowsRejected ?? 0;
     m.rowsLate = stats.rowsLate ?? 0;
+  }
+
+  /** A hint to writers (SinkWriter.checkpointSaved): if one fails, its committer still commits, so the pipeline goes on. */
+  private async onSaved(checkpointId: number): Promise<void> {
+    await Promise.all(
+      this.sinkNodes.map(async (node) => {
+        try {
+          await node.writer.checkpointSaved?.(checkpointId);
+        } catch (error) {
+          this.logger.debug('a writer could not act on a saved checkpoint; its committer commits instead', { checkpoint: checkpointId, error: String(error) });
+        }
+      }),
+    );
   }
 
   private async onComplete(checkpointId: number): Promise<void> {

@@ -11,7 +11,7 @@ import type { Source } from '../api/source.js';
 import { CheckpointCoordinator, type SinkRuntime } from './checkpoint-coordinator.js';
 import { ErrorBudget } from './dirty-data.js';
 import { ReadShares } from './rate-limit.js';
-import { type CheckpointData, type CheckpointStore, LocalCheckpointStore } from './checkpoint-store.js';
+import { type CheckpointData, type CheckpointStore, LocalCheckpointStore, sinkLocalDir, sinksLocalRoot } from './checkpoint-store.js';
 import { inProcessTransport } from './in-process-transport.js';
 import type { JobConfig } from './job-config.js';
 import { type FromPipeline, type PipelineMetrics, SeenSequences, type ToPipelineBody } from './messages.js';
@@ -49,6 +49,7 @@ class JobRun {
   private readonly abort = new AbortController();
   private readonly stop = new AbortController();
   private readonly store: CheckpointStore;
+  private readonly localRoot: string | undefined;
   private readonly parallelism: number;
   private sources: SourceCoordinator[] = [];
   private sinks: SinkRuntime[] = [];
@@ -81,6 +82,8 @@ class JobRun {
     this.logger = options.logger ?? silentLogger;
     this.parallelism = plan.env.parallelism;
     this.store = options.checkpointStore ?? new LocalCheckpointStore(resolve(plan.env.checkpoint.dir), plan.env.name);
+    // On a cluster, writers run on other hosts than the committer: no local directory is shared with them.
+    this.localRoot = options.clusterLimits ? undefined : sinksLocalRoot(plan.env.checkpoint.dir, plan.env.name);
     this.budget = new ErrorBudget(plan);
     this.failed = new Promise<never>((_, reject) => {
       this.failJob = (error) => {
@@ -153,6 +156,7 @@ class JobRun {
       prepared,
       restoredCheckpointId: this.resumedFrom,
       ...(this.store.epoch === undefined ? {} : { epoch: this.store.epoch }),
+      ...(this.localRoot === undefined ? {} : { localDir: sinkLocalDir(this.localRoot, this.plan.sinks[sinkIndex]!.name) }),
     };
   }
 
@@ -288,6 +292,7 @@ class JobRun {
           schemaIpc: schemas[source.sourceIndex]!,
           restoredCheckpoint: restored?.checkpointId ?? 0,
           writerStates,
+          ...(this.localRoot === undefined ? {} : { localRoot: this.localRoot }),
           queueCapacity: this.plan.env.queue_capacity,
           logLevel: 'info',
         });

@@ -20,6 +20,8 @@ export interface PipelineSpec {
   /** The checkpoint this run resumed from (0 for a fresh start): assignments stamped up to it are due at once. */
   restoredCheckpoint: number;
   writerStates: Record<number, Json | undefined>;
+  /** The root of the sinks' local directories (SinkContext.localDir), when the pipeline runs on the coordinator's machine. */
+  localRoot?: string;
   queueCapacity: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
 }

@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { defineSink, type ConnectorDefinition } from '../../../src/api/connector.js';
@@ -194,6 +194,61 @@ describe('runJob', () => {
     expect(seen.length).toBeGreaterThan(1);
     expect(seen.every((aborted) => !aborted)).toBe(true);
     expect(signal?.aborted).toBe(true);
+  });
+
+  it('tells every writer checkpointSaved(k) once checkpoint k is saved, before its commit ends; local sinks get a local directory', async () => {
+    const heard = new Map<number, Set<number>>();
+    const wakeups: (() => void)[] = [];
+    const problems: string[] = [];
+    const localDirs = new Set<string | undefined>();
+    const checkpoints = dir();
+    const hearing: ConnectorDefinition = {
+      name: 'hearing',
+      description: 'a committer that waits for every writer to hear of the save before it ends',
+      sink: defineSink({
+        options: z.object({}),
+        create: (): Sink => ({
+          createWriter: async (context) => {
+            localDirs.add(context.localDir);
+            return {
+              write: async () => {},
+              prepareCommit: async () => [],
+              snapshotState: () => undefined,
+              abortPrepare: async () => {},
+              close: async () => {},
+              checkpointSaved: async (checkpointId: number) => {
+                const file = join(checkpoints, 'saved-hint', `chk-${String(checkpointId).padStart(10, '0')}.json`);
+                if (!existsSync(file)) problems.push(`writer ${context.writerIndex} heard of checkpoint ${checkpointId} before it was saved`);
+                const writers = heard.get(checkpointId) ?? new Set<number>();
+                writers.add(context.writerIndex);
+                heard.set(checkpointId, writers);
+                for (const wake of wakeups.splice(0)) wake();
+              },
+            };
+          },
+          createCommitter: async (context) => {
+            localDirs.add(context.localDir);
+            const committer = new NoopCommitter();
+            committer.commit = async (_infos, { checkpointId }) => {
+              while ((heard.get(checkpointId)?.size ?? 0) < 2) await new Promise<void>((wake) => wakeups.push(wake));
+            };
+            return committer;
+          },
+        }),
+      }),
+    };
+    const result = await runJob(
+      {
+        env: { name: 'saved-hint', parallelism: 2, transport: 'in-process', checkpoint: { interval: '50ms', dir: checkpoints } },
+        source: [{ type: 'fake', rows: 3000, splits: 4, rows_per_second: 6000 }],
+        sink: [{ type: 'hearing' }],
+      },
+      { registry: new ConnectorRegistry([...builtinConnectors, hearing]), logger: silentLogger },
+    );
+    expect(result.error).toBeNull();
+    expect(result.checkpoints).toBeGreaterThan(1);
+    expect(problems).toEqual([]);
+    expect([...localDirs]).toEqual([join(checkpoints, 'saved-hint', 'sinks', 'hearing')]);
   });
 
   it('runs pipelines on worker threads when parallelism > 1', async () => {
