@@ -1,8 +1,13 @@
+import { createReadStream, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { from as copyFrom } from 'pg-copy-streams';
 import { TidewayError } from '../../src/api/errors.js';
 import type { CommitContext, OrphanReport, SinkCommitter, SinkContext } from '../../src/api/sink.js';
 import { describeTable } from './catalog.js';
 import { displayName, ident, literal, type PgClient, qualified, queryError } from './connection.js';
-import { COMMIT_LOG, createTableSql, type PostgresCommitInfo, type PostgresSink, type PostgresWriterState, stagingPrefix } from './sink.js';
+import { listSpills, removeSpill, SPILL_SUFFIX } from './spill.js';
+import { COMMIT_LOG, createTableSql, type DirectCommitInfo, directTimings, isDirect, type PostgresCommitInfo, type PostgresSink, type PostgresWriterState, stagingPrefix } from './sink.js';
 
 /**
  * Makes staged rows visible. Each commit is ONE transaction that, for every staging table of the checkpoint
@@ -10,6 +15,12 @@ import { COMMIT_LOG, createTableSql, type PostgresCommitInfo, type PostgresSink,
  * tideway_commit_log and drops the staging table. So a staging table is committed at most once (its log row
  * and its rows appear together), and a recommit after a crash either finds the log row (done: skip) or the
  * staging table (not done: do it). A staging table found in neither place is an error, never a success.
+ *
+ * A direct commit's info (PostgresWriter) has a spill instead of a staging table, and its writer's own
+ * transaction holds its rows and its log row. The committer inserts the same log row with ON CONFLICT DO
+ * NOTHING: PostgreSQL makes that insert wait while the writer's transaction is open, then skip the row if
+ * that transaction committed (done), or insert it if it rolled back, in which case the committer COPYs the
+ * spill into the target in the same transaction. Spills are removed once their commit is durable.
  */
 export class PostgresCommitter implements SinkCommitter<PostgresCommitInfo, PostgresWriterState> {
   private client: Promise<PgClient> | undefined;
@@ -39,9 +50,70 @@ export class PostgresCommitter implements SinkCommitter<PostgresCommitInfo, Post
     await this.inTransaction(async (client) => {
       await client.query(`SELECT pg_advisory_xact_lock(hashtext(${literal(`tideway:${this.context.jobName}`)}))`);
       if (runId && !(await this.logged(client, `run:${runId}`))) await this.startRun(client, runId, states[0]?.columns ?? []);
-      for (const info of infos) await this.moveOne(client, info);
+      for (const info of infos) {
+        if (isDirect(info)) await this.settleDirect(client, info);
+        else await this.moveOne(client, info);
+      }
       if (context.endOfInput && runId) await this.postSql(client, runId);
     });
+    for (const info of infos) if (isDirect(info)) await removeSpill(info.spill);
+  }
+
+  /** A direct commit: done by its writer, or replayed here from its spill (see the class comment). */
+  private async settleDirect(client: PgClient, info: DirectCommitInfo): Promise<void> {
+    const { target } = this.sink;
+    // A writer commits as soon as it hears of the save; only a stuck one makes this wait, and then the
+    // commit fails in doubt (nothing lost: the next run settles it the same way) rather than hang.
+    await client.query(`SET LOCAL lock_timeout = ${literal(`${directTimings.commitWaitMs}ms`)}`);
+    let inserted;
+    try {
+      inserted = await client.query(`INSERT INTO ${this.log} (job, item, target, rows) VALUES ($1, $2, $3, $4) ON CONFLICT (job, item) DO NOTHING`, [
+        this.context.jobName,
+        info.staging,
+        displayName(target),
+        info.rows,
+      ]);
+    } catch (error) {
+      if ((error as { code?: string }).code !== '55P03') throw error;
+      throw new TidewayError(
+        'POSTGRES_WRITER_STUCK',
+        `writer ${info.writer}'s transaction holding its ${info.rows} rows for ${displayName(target)} neither committed nor rolled back within ${directTimings.commitWaitMs / 1000} s, ` +
+          `so this commit could not tell whether they are written. Nothing is lost: the checkpoint is saved and the rows are in ${info.spill}. ` +
+          `Resume the job once that session is gone (pg_stat_activity, application_name tideway); the resumed run commits them exactly once`,
+        { cause: error, context: { connector: 'postgres', object: displayName(target) } },
+      );
+    }
+    await client.query('SET LOCAL lock_timeout = DEFAULT');
+    if (inserted.rowCount === 0) return;
+    const spill = info.spill;
+    if (!existsSync(spill)) {
+      throw new TidewayError(
+        'POSTGRES_SPILL_LOST',
+        `the ${info.rows} rows of writer ${info.writer} for ${displayName(target)} are neither committed (no row ${info.staging} in ${COMMIT_LOG}) nor in their spill file ${spill}, ` +
+          `so they cannot be proven written. Something outside this job removed the file (the checkpoint directory was cleaned or moved). Nothing of this commit was applied. ` +
+          `Put the file back if you have it and resume; otherwise check ${displayName(target)} for those rows, and to rewrite the target once start over with --fresh and data_save_mode: truncate on the sink, so that no row is written twice`,
+        { context: { connector: 'postgres', object: displayName(target), path: spill } },
+      );
+    }
+    const list = info.columns.map(ident).join(', ');
+    const copy = client.query(copyFrom(`COPY ${qualified(target)} (${list}) FROM STDIN${info.binary ? ' (FORMAT binary)' : ''}`));
+    try {
+      await pipeline(createReadStream(spill), copy);
+    } catch (error) {
+      const pgError = error as { message?: string; detail?: string };
+      throw new TidewayError(
+        'POSTGRES_COMMIT_REJECTED',
+        `PostgreSQL rejected rows of writer ${info.writer} replayed from ${spill} into ${displayName(target)}: ${pgError.message}${pgError.detail ? ` (${pgError.detail})` : ''}. ` +
+          `Nothing of this checkpoint was applied and the spill is kept; fix the target (for example the conflicting row) and resume the job`,
+        { cause: error, context: { connector: 'postgres', object: displayName(target) } },
+      );
+    }
+    if (copy.rowCount !== info.rows) {
+      throw new TidewayError('POSTGRES_SPILL_CHANGED', `spill file ${spill} holds ${copy.rowCount} rows where writer ${info.writer} sent ${info.rows}; something else wrote to it. Nothing of this commit was applied`, {
+        context: { connector: 'postgres', path: spill },
+      });
+    }
+    this.context.logger.info('replayed a spill whose writer had not committed', { writer: info.writer, rows: info.rows, item: info.staging });
   }
 
   /** Once per run, in the transaction of its first commit: recreate, truncate, the emptiness check, pre_sql. */
@@ -149,7 +221,10 @@ export class PostgresCommitter implements SinkCommitter<PostgresCommitInfo, Post
   async abort(infos: readonly PostgresCommitInfo[]): Promise<void> {
     if (infos.length === 0) return;
     const client = await this.connection();
-    for (const info of infos) await client.query(`DROP TABLE IF EXISTS ${ident(info.schema)}.${ident(info.staging)}`);
+    for (const info of infos) {
+      if (isDirect(info)) await removeSpill(info.spill);
+      else await client.query(`DROP TABLE IF EXISTS ${ident(info.schema)}.${ident(info.staging)}`);
+    }
   }
 
   /**
@@ -167,14 +242,17 @@ export class PostgresCommitter implements SinkCommitter<PostgresCommitInfo, Post
       [this.sink.stagingSchema, prefix],
     );
     const removed = tables.rows.map((r) => r.name).filter((name) => !keep.has(name));
+    const dir = this.context.localDir;
+    const spills = dir === undefined ? [] : (await listSpills(dir, prefix)).filter((name) => !keep.has(name.slice(0, -SPILL_SUFFIX.length)));
     if (!options.dryRun) {
       for (const name of removed) await client.query(`DROP TABLE IF EXISTS ${ident(this.sink.stagingSchema)}.${ident(name)}`);
+      for (const name of spills) await removeSpill(join(dir!, name));
       const exists = await client.query<{ oid: string | null }>('SELECT to_regclass($1)::oid AS oid', [this.log]);
       if (exists.rows[0]?.oid) {
         await client.query(`DELETE FROM ${this.log} WHERE job = $1 AND starts_with(item, $2) AND NOT (item = ANY($3::text[]))`, [this.context.jobName, prefix, [...keep]]);
       }
     }
-    return { removed: removed.map((name) => `${this.sink.stagingSchema}.${name}`) };
+    return { removed: [...removed.map((name) => `${this.sink.stagingSchema}.${name}`), ...spills.map((name) => join(dir!, name))] };
   }
 
   async close(): Promise<void> {

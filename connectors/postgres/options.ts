@@ -113,7 +113,14 @@ export const sinkOptionsSchema = z
     exactly_once: z
       .boolean()
       .default(true)
-      .meta({ description: 'Stage each checkpoint\'s rows in a table and move them into the target with a commit-log row in one transaction; false writes straight into the target at each checkpoint (at-least-once after a crash, faster).' }),
+      .meta({ description: 'Commit each checkpoint\'s rows exactly once, with a commit-log row in the same transaction (see commit_method); false writes straight into the target at each checkpoint (at-least-once after a crash).' }),
+    commit_method: z
+      .enum(['auto', 'staging'])
+      .default('auto')
+      .meta({
+        description:
+          'How exactly_once append commits. auto: each writer COPYs into the target in a transaction it commits once the checkpoint is saved, with a spill file beside the checkpoints that the committer replays if that transaction was lost (one write per row; used on one machine with data_save_mode append, no recreate and no pre_sql, else staging). staging: through staging tables (two writes per row).',
+      }),
     primary_keys: z.array(z.string().min(1)).min(1).optional().meta({ description: 'Key columns for upsert (default: the table\'s primary key).' }),
     schema_save_mode: z
       .enum(SCHEMA_SAVE_MODES)

@@ -11,17 +11,37 @@ import { clientConfig, connect, displayName, type Endpoint, ident, literal, pars
 import { binaryCopyPlan, CopyBinaryEncoder } from './copy-binary-encoder.js';
 import { CopyTextEncoder } from './copy-encoder.js';
 import { PostgresCommitter } from './committer.js';
+import { SPILL_SUFFIX, SpillFile } from './spill.js';
 import type { PostgresSinkOptions } from './options.js';
 import { incompatibility, pgTypeFor } from './types.js';
 
-/** What the committer needs to move one staging table into the target. */
-export interface PostgresCommitInfo {
-  /** Staging table name (in `schema`), unique per job, attempt, writer and sequence number. */
+/** What the committer needs to make one writer's rows of one checkpoint visible. */
+export type PostgresCommitInfo = StagedCommitInfo | DirectCommitInfo;
+
+export interface StagedCommitInfo {
+  /**
+   * Staging table name (in `schema`), unique per job, attempt, writer and sequence number; in the direct
+   * commit, the same name identifies the writer's transaction in the commit log and names its spill.
+   */
   staging: string;
   schema: string;
   writer: number;
   rows: number;
   [key: string]: Json;
+}
+
+/** The direct commit (PostgresWriter): the writer's transaction sent these rows to the target itself. */
+export interface DirectCommitInfo extends StagedCommitInfo {
+  /** The spill file holding the same COPY bytes, for the committer to replay if that transaction was lost. */
+  spill: string;
+  /** The spill is binary COPY (else text), of these columns. */
+  binary: boolean;
+  columns: string[];
+}
+
+/** Whether an info is a direct commit's (infos of checkpoints older than the direct commit have no spill). */
+export function isDirect(info: PostgresCommitInfo): info is DirectCommitInfo {
+  return typeof info.spill === 'string';
 }
 
 export interface StagingColumn {
@@ -69,9 +89,27 @@ export class PostgresSink implements Sink<PostgresCommitInfo, PostgresWriterStat
     this.stagingSchema = options.staging_schema ?? this.target.schema;
   }
 
-  /** Whether rows go through staging tables and the commit log (append exactly-once, and every upsert). */
+  /** Whether rows are committed through the commit log (append exactly-once, and every upsert). */
   get staged(): boolean {
     return this.options.exactly_once || this.options.write_mode === 'upsert';
+  }
+
+  /**
+   * Whether a writer commits its own rows (the direct commit, see PostgresWriter) instead of staging them:
+   * exactly-once append where the committer can read the writers' spills (one machine), and where nothing
+   * must happen in the target before the job's first rows (data_save_mode append, no recreate, no pre_sql).
+   */
+  direct(context: SinkContext): boolean {
+    const o = this.options;
+    return (
+      o.exactly_once &&
+      o.commit_method === 'auto' &&
+      o.write_mode === 'append' &&
+      o.data_save_mode === 'append' &&
+      o.schema_save_mode !== 'recreate' &&
+      o.pre_sql.length === 0 &&
+      context.localDir !== undefined
+    );
   }
 
   connect(): Promise<PgClient> {
@@ -216,6 +254,13 @@ function copyStatement(table: string, columnList: string, options: { freeze: boo
   return `COPY ${table} (${columnList}) FROM STDIN${settings.length > 0 ? ` (${settings.join(', ')})` : ''}`;
 }
 
+/**
+ * How long a direct commit's transaction waits for word that its checkpoint was saved before rolling back
+ * (its committer then replays the spill); the committer waits up to `commitWaitMs` for such a transaction.
+ * Exported for tests.
+ */
+export const directTimings = { holdMs: 30_000, commitWaitMs: 120_000 };
+
 /** The COPY of one staging table (or, without exactly-once, of the target) in progress. */
 interface OpenCopy {
   stream: Writable;
@@ -225,13 +270,28 @@ interface OpenCopy {
 }
 
 /**
- * Streams rows with COPY FROM STDIN as they arrive. Exactly-once: into a staging table created in the same
- * transaction, committed by prepareCommit (durable, invisible in the target); a crash before that leaves
- * nothing, since PostgreSQL rolls back the transaction with the connection. Without exactly-once: into the
- * target, committed by prepareCommit.
+ * Streams rows with COPY FROM STDIN as they arrive, in one of three ways:
+ * - Staged (exactly-once where the direct commit does not apply, and upsert): into a staging table created in
+ *   the same transaction, committed by prepareCommit (durable, invisible in the target); the committer moves
+ *   it into the target with its commit-log row. A crash before prepareCommit leaves nothing, since
+ *   PostgreSQL rolls back the transaction with the connection.
+ * - Direct (exactly-once append on one machine): into the target itself, in a transaction that stays open
+ *   past prepareCommit. prepareCommit adds the commit-log row of this writer's checkpoint to that
+ *   transaction and seals a spill of the same COPY bytes on local disk; when the checkpoint is saved the
+ *   writer commits (checkpointSaved). The committer inserts the same log row with ON CONFLICT DO NOTHING,
+ *   which waits while the writer's transaction is open: finding the row means the writer committed; inserting
+ *   it means the writer's transaction rolled back (a crash, a lost connection, a close), and the committer
+ *   replays the spill in its own transaction. Either way the rows land once, with one write into the target.
+ * - Plain append (exactly_once: false): into the target, committed by prepareCommit.
  */
 export class PostgresWriter implements SinkWriter<PostgresCommitInfo, PostgresWriterState> {
   private client: PgClient | undefined;
+  private readonly direct: boolean;
+  private spill: SpillFile | undefined;
+  /** Direct commit: the transaction holding the rows of the newest prepared checkpoint, until it is saved. */
+  private pending: { checkpointId: number; client: PgClient; timer: NodeJS.Timeout } | undefined;
+  /** Direct commit: a connection free for the next checkpoint's COPY. */
+  private spare: PgClient | undefined;
   private copy: OpenCopy | undefined;
   private encoder: CopyTextEncoder | CopyBinaryEncoder | undefined;
   private binary = false;
@@ -250,6 +310,7 @@ export class PostgresWriter implements SinkWriter<PostgresCommitInfo, PostgresWr
   ) {
     this.runId = restored?.runId ?? context.attemptId;
     this.attempt = context.attemptId.toLowerCase().replace(/[^a-z0-9]/g, '').slice(0, 16);
+    this.direct = sink.direct(context);
   }
 
   get stats() {
@@ -315,6 +376,7 @@ export class PostgresWriter implements SinkWriter<PostgresCommitInfo, PostgresWr
       this.bytes += bytes.length;
       copy.rows += end - start;
       if (copy.error) throw this.copyError(copy);
+      this.spill?.write(bytes);
       if (!copy.stream.write(bytes)) {
         await new Promise<void>((resolve) => {
           const done = () => {
@@ -337,8 +399,12 @@ export class PostgresWriter implements SinkWriter<PostgresCommitInfo, PostgresWr
     let table: string;
     let name = '';
     await client.query('BEGIN');
-    if (this.sink.staged) {
-      name = `${stagingPrefix(this.context.jobName)}${this.attempt}_${this.context.writerIndex}_${this.sequence++}`;
+    if (this.direct) {
+      name = this.nextName();
+      table = qualified(target);
+      this.spill = SpillFile.create(this.context.localDir!, `${name}${SPILL_SUFFIX}`);
+    } else if (this.sink.staged) {
+      name = this.nextName();
       table = `${ident(stagingSchema)}.${ident(name)}`;
       const columns = upsert ? [...this.columns, { name: '__tideway_ord', type: 'bigint GENERATED ALWAYS AS IDENTITY', notNull: false }] : this.columns;
       await client.query(createTableSql(table, columns));
@@ -346,12 +412,21 @@ export class PostgresWriter implements SinkWriter<PostgresCommitInfo, PostgresWr
       table = qualified(target);
     }
     const list = this.columns.map((c) => ident(c.name)).join(', ');
-    const stream = client.query(copyFrom(copyStatement(table, list, { freeze: this.sink.staged, binary: this.binary })));
+    const stream = client.query(copyFrom(copyStatement(table, list, { freeze: this.sink.staged && !this.direct, binary: this.binary })));
     const copy: OpenCopy = { stream, table: name || displayName(target), rows: 0, error: undefined };
     stream.on('error', (error: Error) => (copy.error ??= error));
-    if (this.binary) stream.write(CopyBinaryEncoder.header());
+    if (this.binary) {
+      const header = CopyBinaryEncoder.header();
+      this.spill?.write(header);
+      stream.write(header);
+    }
     this.copy = copy;
     return copy;
+  }
+
+  /** Staging table and commit-log item names: unique per job, attempt, writer and sequence number. */
+  private nextName(): string {
+    return `${stagingPrefix(this.context.jobName)}${this.attempt}_${this.context.writerIndex}_${this.sequence++}`;
   }
 
   /** The database refused a row: which one (its position since the last checkpoint), and the database's words. */
@@ -369,23 +444,104 @@ export class PostgresWriter implements SinkWriter<PostgresCommitInfo, PostgresWr
     );
   }
 
-  async prepareCommit(): Promise<PostgresCommitInfo[]> {
+  async prepareCommit(checkpointId: number): Promise<PostgresCommitInfo[]> {
     const copy = this.copy;
     if (!copy) return [];
     const client = this.client!;
     await new Promise<void>((resolve) => {
       copy.stream.once('finish', resolve);
       copy.stream.once('error', () => resolve());
-      if (this.binary) copy.stream.end(CopyBinaryEncoder.trailer());
-      else copy.stream.end();
+      if (this.binary) {
+        const trailer = CopyBinaryEncoder.trailer();
+        this.spill?.write(trailer);
+        copy.stream.end(trailer);
+      } else copy.stream.end();
     });
     if (copy.error) throw this.copyError(copy);
+    if (this.direct) return this.prepareDirect(checkpointId, client, copy);
     await client.query('COMMIT');
     this.copy = undefined;
     this.rowsBefore += copy.rows;
     this.written += copy.rows;
     if (!this.sink.staged) return [];
     return [{ staging: copy.table, schema: this.sink.stagingSchema, writer: this.context.writerIndex, rows: copy.rows }];
+  }
+
+  /**
+   * The direct commit's prepare: the log row joins the open transaction, the spill is sealed, and the
+   * transaction waits for checkpointSaved on its connection while the next checkpoint's rows use another.
+   */
+  private async prepareDirect(checkpointId: number, client: PgClient, copy: OpenCopy): Promise<PostgresCommitInfo[]> {
+    const spill = this.spill!;
+    await Promise.all([
+      client.query(`INSERT INTO ${ident(this.sink.stagingSchema)}.${COMMIT_LOG} (job, item, target, rows) VALUES ($1, $2, $3, $4)`, [
+        this.context.jobName,
+        copy.table,
+        displayName(this.sink.target),
+        copy.rows,
+      ]),
+      spill.seal(),
+    ]);
+    this.spill = undefined;
+    this.copy = undefined;
+    this.rowsBefore += copy.rows;
+    this.written += copy.rows;
+    // At most one transaction waits for its checkpoint's save: an older one that is still waiting is rolled
+    // back, which is always safe (its committer replays the spill), and its connection carries on.
+    const older = this.pending;
+    // Nor does one wait for ever: the hint may never come (a lost message), and the committer waits for this
+    // transaction to end before it can replay the spill.
+    const timer = setTimeout(() => void this.giveUp(checkpointId), directTimings.holdMs);
+    timer.unref();
+    this.pending = { checkpointId, client, timer };
+    if (older) {
+      clearTimeout(older.timer);
+      await older.client.query('ROLLBACK');
+      this.client = older.client;
+    } else {
+      this.client = this.spare ?? (await this.sink.connect());
+      this.spare = undefined;
+    }
+    return [
+      {
+        staging: copy.table,
+        schema: this.sink.stagingSchema,
+        writer: this.context.writerIndex,
+        rows: copy.rows,
+        spill: spill.path,
+        binary: this.binary,
+        columns: this.columns.map((c) => c.name),
+      },
+    ];
+  }
+
+  /** The direct commit's decision has been saved: commit the rows (the committer then finds them done). */
+  async checkpointSaved(checkpointId: number): Promise<void> {
+    const pending = this.pending;
+    if (!pending || pending.checkpointId > checkpointId) return;
+    this.pending = undefined;
+    clearTimeout(pending.timer);
+    try {
+      await pending.client.query('COMMIT');
+    } catch (error) {
+      // The committer replays the spill: the transaction rolled back with its connection.
+      await pending.client.end().catch(() => undefined);
+      throw error;
+    }
+    if (this.spare) await pending.client.end().catch(() => undefined);
+    else this.spare = pending.client;
+  }
+
+  /** The save was not heard of in time: roll back, so that the committer (which waits for that) replays the spill. */
+  private async giveUp(checkpointId: number): Promise<void> {
+    const pending = this.pending;
+    if (pending?.checkpointId !== checkpointId) return;
+    this.pending = undefined;
+    this.context.logger.warn('no word of a saved checkpoint in time: its rows are left to the committer, which replays them from the spill', {
+      writer: this.context.writerIndex,
+      checkpoint: checkpointId,
+    });
+    await pending.client.end().catch(() => undefined);
   }
 
   snapshotState(): PostgresWriterState {
@@ -396,6 +552,8 @@ export class PostgresWriter implements SinkWriter<PostgresCommitInfo, PostgresWr
   async abortPrepare(): Promise<void> {
     const copy = this.copy;
     this.copy = undefined;
+    this.spill?.discard();
+    this.spill = undefined;
     if (!copy || !this.client) return;
     // A COPY in progress cannot be rolled back from this side of the protocol: close the connection instead.
     const client = this.client;
@@ -405,9 +563,17 @@ export class PostgresWriter implements SinkWriter<PostgresCommitInfo, PostgresWr
     this.client = await this.sink.connect();
   }
 
+  /**
+   * A transaction still waiting for its checkpoint's save ends here without committing: closing the
+   * connection rolls it back, and the committer replays its spill if that checkpoint was saved.
+   */
   async close(): Promise<void> {
     if (this.copy) await this.abortPrepare();
-    await this.client?.end().catch(() => undefined);
+    const clients = [this.client, this.pending?.client, this.spare];
+    if (this.pending) clearTimeout(this.pending.timer);
     this.client = undefined;
+    this.pending = undefined;
+    this.spare = undefined;
+    await Promise.all(clients.map((c) => c?.end().catch(() => undefined)));
   }
 }

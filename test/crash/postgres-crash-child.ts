@@ -5,7 +5,9 @@
  * between and inside commit transactions. Writers print PREPARE-START before each prepareCommit; with
  * `killInPrepare`, the child SIGKILLs itself `delayMs` into a prepareCommit once that many commits have
  * ended (printing SELF-KILL and whether the prepareCommit was still running), so that kills land while
- * writers stage and prepare as well.
+ * writers stage and prepare as well. Writers print SAVED when they hear a checkpoint was saved and
+ * WRITER-COMMITTED once they committed its rows themselves (the postgres sink's direct commit), after
+ * `savedDelayMs`, so that kills also land between the decision and the writers' own commits.
  */
 import type { ConnectorDefinition, SinkFactory } from '../../src/api/connector.js';
 import { silentLogger } from '../../src/api/logger.js';
@@ -23,6 +25,8 @@ const args = JSON.parse(process.env.CRASH_JOB ?? '{}') as {
   source: Record<string, unknown>;
   sink: Record<string, unknown>;
   killInPrepare?: { afterCommits: number; delayMs: number };
+  /** How long writers wait between hearing that a checkpoint is saved and committing it (the direct commit). */
+  savedDelayMs?: number;
 };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -64,6 +68,16 @@ const slowSink: ConnectorDefinition = {
               if (selfKill) await sleep(1000);
               return infos;
             },
+            ...(writer.checkpointSaved
+              ? {
+                  checkpointSaved: async (checkpointId: number) => {
+                    process.stdout.write(`SAVED ${checkpointId}\n`);
+                    if (args.savedDelayMs) await sleep(args.savedDelayMs);
+                    await writer.checkpointSaved!(checkpointId);
+                    process.stdout.write(`WRITER-COMMITTED ${checkpointId}\n`);
+                  },
+                }
+              : {}),
             snapshotState: writer.snapshotState.bind(writer),
             abortPrepare: writer.abortPrepare.bind(writer),
             close: writer.close.bind(writer),

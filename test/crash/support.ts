@@ -16,13 +16,16 @@ export function runChild(
   env: Record<string, string>,
   plan: { killAfterCommits: number; atCommit: boolean; gapMs: number } | undefined,
   script: string = CHILD,
-): Promise<{ code: number | null; killed: boolean; duringCommit: boolean; output: string }> {
+): Promise<{ code: number | null; killed: boolean; duringCommit: boolean; duringHold: boolean; output: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--import', 'tsx', script], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     let killed = false;
     let duringCommit = false;
+    let duringHold = false;
     let inCommit = false;
+    // Writers that heard a checkpoint was saved and have not yet committed its rows themselves.
+    let holding = 0;
     let commitsEnded = 0;
     const kill = () => {
       // A child that printed its result has finished the job; killing it now would only test the exit.
@@ -31,6 +34,7 @@ export function runChild(
       if (killed || child.exitCode !== null || output.includes('RESULT ') || output.includes('FINAL-COMMIT-END')) return;
       killed = true;
       duringCommit = inCommit;
+      duringHold = holding > 0;
       child.kill('SIGKILL');
     };
     let pending = '';
@@ -40,7 +44,9 @@ export function runChild(
       const lines = pending.split('\n');
       pending = lines.pop() ?? '';
       for (const line of lines) {
-        if (line.startsWith('COMMIT-START')) {
+        if (line.startsWith('SAVED ')) holding++;
+        else if (line.startsWith('WRITER-COMMITTED ')) holding--;
+        else if (line.startsWith('COMMIT-START')) {
           inCommit = true;
           if (plan?.atCommit && commitsEnded >= plan.killAfterCommits) setTimeout(kill, 15);
         } else if (line.startsWith('COMMIT-END')) {
@@ -51,7 +57,7 @@ export function runChild(
       }
     });
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.on('exit', (code) => resolve({ code, killed, duringCommit, output }));
+    child.on('exit', (code) => resolve({ code, killed, duringCommit, duringHold, output }));
   });
 }
 

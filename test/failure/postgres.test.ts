@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -28,7 +29,8 @@ function sourceIds(rows: number): number[] {
 /**
  * The connector kit's failure-and-resume suite over the postgres connector, on the local server: the source
  * (a table with an integer key per seed, read in key-range splits into the file sink) and the exactly-once
- * sink (fake rows into a table; its leftovers are the job's `tws_` staging tables). Each seed works in a
+ * sink (fake rows into a table, committed directly or through staging by seed; its leftovers are the job's
+ * `tws_` staging tables and spill files). Each seed works in a
  * schema of its own, dropped afterwards.
  * Replay a seed: TIDEWAY_SEED=<seed> npx vitest run test/failure/postgres.test.ts
  */
@@ -85,14 +87,20 @@ describe.skipIf(!pgUp)('connector kit: postgres', () => {
       const table = `${schema}.dst`;
       return {
         ...fakeSource(context),
-        sink: [{ type: 'postgres', url: PG_URL, table, batch_rows: 64 + Math.floor(context.random() * 512) }],
+        // Odd seeds commit directly (writers' own transactions, spills replayed), even seeds through staging tables.
+        sink: [{ type: 'postgres', url: PG_URL, table, batch_rows: 64 + Math.floor(context.random() * 512), commit_method: context.seed % 2 === 1 ? 'auto' : 'staging' }],
         committedIds: async () => {
           const exists = await query(`SELECT to_regclass($1) AS t`, [table]);
           if (exists[0]?.t === null) return [];
           return (await query(`SELECT id FROM ${table}`)).map((r) => Number(r.id));
         },
-        leftovers: async () =>
-          (await query(`SELECT table_name FROM information_schema.tables WHERE table_schema = $1 AND table_name LIKE 'tws\\_%'`, [schema])).map((r) => `${schema}.${String(r.table_name)}`),
+        leftovers: async () => [
+          ...(await query(`SELECT table_name FROM information_schema.tables WHERE table_schema = $1 AND table_name LIKE 'tws\\_%'`, [schema])).map((r) => `${schema}.${String(r.table_name)}`),
+          // The direct commit's spills, beside the checkpoints.
+          ...(existsSync(join(context.workDir, 'checkpoints'))
+            ? readdirSync(join(context.workDir, 'checkpoints'), { recursive: true, encoding: 'utf8' }).filter((name) => name.endsWith('.copy'))
+            : []),
+        ],
       };
     },
     teardown,
