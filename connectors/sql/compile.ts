@@ -838,15 +838,16 @@ export class Compiler {
 function asciiCase(data: Data, upper: boolean): Data | undefined {
   const offsets = data.valueOffsets;
   if (!(offsets instanceof Int32Array) || data.type.typeId !== Type.Utf8) return undefined;
-  const first = offsets[data.offset]!;
-  const last = offsets[data.offset + data.length]!;
+  // A sliced column's offsets start at the slice (the bytes do not).
+  const first = offsets[0]!;
+  const last = offsets[data.length]!;
   const src = (data.values as Uint8Array).subarray(first, last);
   if (!isAscii(src)) return undefined;
   // One-byte strings: V8 changes the case of the whole column at once, and latin1 maps it back byte for byte.
   const text = Buffer.from(src.buffer, src.byteOffset, src.byteLength).toString('latin1');
   const cased = Buffer.from(upper ? text.toUpperCase() : text.toLowerCase(), 'latin1');
   const out = new Uint8Array(cased.buffer, cased.byteOffset, cased.byteLength);
-  let rebased = offsets.subarray(data.offset, data.offset + data.length + 1);
+  let rebased = offsets.subarray(0, data.length + 1);
   if (first !== 0) rebased = rebased.map((o) => o - first);
   const valid = validityOf(data, null);
   return makeData({ type: new Utf8(), length: data.length, nullCount: data.nullCount, ...(valid && data.nullCount > 0 ? { nullBitmap: packBits(valid, valid.length) } : {}), valueOffsets: rebased, data: out });

@@ -134,9 +134,11 @@ export function decode(vector: Vector, type: SqlType, sel: Int32Array | null): V
   const data = vector.data[0]!;
   const n = sel ? sel.length : data.length;
   const valid = validityOf(data, sel);
+  // arrow-js slices a sliced column's value and offset buffers; only the validity and boolean bitmaps are
+  // read at `data.offset` (as everywhere in the project's readers).
   const offset = data.offset;
   const typeId = data.type.typeId;
-  const at = (i: number): number => (sel ? sel[i]! : i) + offset;
+  const at = (i: number): number => (sel ? sel[i]! : i);
   if (typeId === Type.Time) return decodeTime(vector, sel);
   if (NESTED.has(typeId)) return decodeJson(vector, sel);
   if (typeId === Type.Dictionary || vector.data.length !== 1) return decodeSlow(vector, type, sel, valid);
@@ -145,22 +147,22 @@ export function decode(vector: Vector, type: SqlType, sel: Int32Array | null): V
       const out = new Uint8Array(n);
       const bits = data.values as Uint8Array;
       for (let i = 0; i < n; i++) {
-        const r = at(i);
+        const r = at(i) + offset;
         out[i] = (bits[r >> 3]! >> (r & 7)) & 1;
       }
       return { kind: 'col', values: out, valid };
     }
     case 'int32': {
       const src = data.values as Int32Array;
-      if (!sel && src instanceof Int32Array) return { kind: 'col', values: src.subarray(offset, offset + n), valid };
+      if (!sel && src instanceof Int32Array) return { kind: 'col', values: src.subarray(0, n), valid };
       const out = new Int32Array(n);
-      if (sel) for (let i = 0; i < n; i++) out[i] = src[sel[i]! + offset]!;
-      else for (let i = 0; i < n; i++) out[i] = src[i + offset]!;
+      if (sel) for (let i = 0; i < n; i++) out[i] = src[sel[i]!]!;
+      else for (let i = 0; i < n; i++) out[i] = src[i]!;
       return { kind: 'col', values: out, valid };
     }
     case 'int64': {
       const src = data.values as BigInt64Array | Uint32Array | BigUint64Array;
-      if (!sel && src instanceof BigInt64Array) return { kind: 'col', values: src.subarray(offset, offset + n), valid };
+      if (!sel && src instanceof BigInt64Array) return { kind: 'col', values: src.subarray(0, n), valid };
       const out = new BigInt64Array(n);
       if (src instanceof BigInt64Array) {
         // Copy the two 32-bit halves: no BigInt made per value.
@@ -185,10 +187,10 @@ export function decode(vector: Vector, type: SqlType, sel: Int32Array | null): V
       }
       const src = data.values as Float64Array | Float32Array | Uint16Array;
       if (typeId === Type.Float && (data.type as unknown as { precision: number }).precision === 0) return decodeSlow(vector, type, sel, valid);
-      if (!sel && src instanceof Float64Array) return { kind: 'col', values: src.subarray(offset, offset + n), valid };
+      if (!sel && src instanceof Float64Array) return { kind: 'col', values: src.subarray(0, n), valid };
       const out = new Float64Array(n);
-      if (sel) for (let i = 0; i < n; i++) out[i] = src[sel[i]! + offset]!;
-      else for (let i = 0; i < n; i++) out[i] = src[i + offset]!;
+      if (sel) for (let i = 0; i < n; i++) out[i] = src[sel[i]!]!;
+      else for (let i = 0; i < n; i++) out[i] = src[i]!;
       return { kind: 'col', values: out, valid };
     }
     case 'date': {
@@ -419,7 +421,10 @@ export function encode(vec: Vec, type: SqlType, n: number): Data {
   }
 }
 
-/** Rows `sel` of an Arrow column, copied at the byte level for the common layouts (no per-value objects). */
+/**
+ * Rows `sel` of an Arrow column, copied at the byte level for the common layouts (no per-value objects). Of a
+ * sliced column, the value and offset buffers start at the slice; the bitmaps at `data.offset`.
+ */
 export function gatherData(data: Data, sel: Int32Array): Data {
   const n = sel.length;
   const offset = data.offset;
@@ -443,7 +448,7 @@ export function gatherData(data: Data, sel: Int32Array): Data {
     const out = new Int32Array(n + 1);
     let total = 0;
     for (let i = 0; i < n; i++) {
-      const r = sel[i]! + offset;
+      const r = sel[i]!;
       total += offsets[r + 1]! - offsets[r]!;
       out[i + 1] = total;
     }
@@ -452,8 +457,8 @@ export function gatherData(data: Data, sel: Int32Array): Data {
     for (let i = 0; i < n; ) {
       let j = i + 1;
       while (j < n && sel[j] === sel[j - 1]! + 1) j++;
-      const from = offsets[sel[i]! + offset]!;
-      bytes.set(src.subarray(from, offsets[sel[j - 1]! + offset + 1]!), out[i]!);
+      const from = offsets[sel[i]!]!;
+      bytes.set(src.subarray(from, offsets[sel[j - 1]! + 1]!), out[i]!);
       i = j;
     }
     return makeData({ type: type as Utf8, length: n, nullCount, nullBitmap, valueOffsets: out, data: bytes });
@@ -471,7 +476,7 @@ export function gatherData(data: Data, sel: Int32Array): Data {
     for (let i = 0; i < n; ) {
       let j = i + 1;
       while (j < n && sel[j] === sel[j - 1]! + 1) j++;
-      const from = (sel[i]! + offset) * width;
+      const from = sel[i]! * width;
       out.set(src.subarray(from, from + (j - i) * width), i * width);
       i = j;
     }

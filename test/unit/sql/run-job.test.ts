@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/api/logger.js';
 import { runJob } from '../../../src/index.js';
+import { committedRows } from '../../helpers/output.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -37,5 +38,30 @@ describe('sql transform in runJob', () => {
     expect(result.status).toBe('failed');
     expect(result.error?.code).toBe('SQL_UNKNOWN_STREAM');
     expect(result.error?.message).toContain('did you mean it?');
+  });
+
+  it('reads the sliced batches a file source hands on (an Arrow IPC batch cut to chunk_rows): every value right', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tideway-sql-sliced-'));
+    dirs.push(dir);
+    // One 5,000-row record batch in the file; the file source cuts it into slices of 300 rows.
+    const written = await runJob(
+      { env: { name: 'sql-sliced-write', parallelism: 1, checkpoint: { dir: join(dir, 'ck-write') } }, source: [{ type: 'fake', rows: 5000, splits: 1, chunk_rows: 5000 }], sink: [{ type: 'file', path: join(dir, 'in'), format: 'arrow' }] },
+      { logger: silentLogger },
+    );
+    expect(written.status, written.error?.message).toBe('finished');
+    const result = await runJob(
+      {
+        env: { name: 'sql-sliced-read', checkpoint: { dir: join(dir, 'ck-read') } },
+        source: [{ type: 'file', path: join(dir, 'in'), format: 'arrow', chunk_rows: 300 }],
+        transform: [{ type: 'sql', query: 'SELECT id, id * 2 AS twice, upper(name) AS upper_name, name, amount + 0 AS amount FROM default WHERE id % 2 = 0' }],
+        sink: [{ type: 'file', path: join(dir, 'out'), format: 'jsonl' }],
+      },
+      { logger: silentLogger },
+    );
+    expect(result.status, result.error?.message).toBe('finished');
+    const rows = committedRows(join(dir, 'out'));
+    expect(rows).toHaveLength(2500);
+    expect(rows.filter((r) => Number(r.twice) !== Number(r.id) * 2 || r.upper_name !== (r.name as string).toUpperCase() || Number(r.id) % 2 !== 0)).toEqual([]);
+    expect(new Set(rows.map((r) => Number(r.id))).size).toBe(2500);
   });
 });

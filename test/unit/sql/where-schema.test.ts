@@ -1,8 +1,8 @@
-import { Bool, Float64, Int32, Int64, TimestampMillisecond, Utf8 } from 'apache-arrow';
+import { Binary, Bool, DateDay, Decimal, Float64, Int32, Int64, TimestampMillisecond, Uint64, Utf8 } from 'apache-arrow';
 import { describe, expect, it } from 'vitest';
 import { fakeSchema, generateBatch } from '../../../connectors/fake/generator.js';
 import { SqlTransform } from '../../../connectors/sql/index.js';
-import { batchToRows } from '../../../src/api/rows.js';
+import { batchToRows, rowsToBatch } from '../../../src/api/rows.js';
 import { runSql, schemaOf } from './support.js';
 
 const schema = schemaOf({ id: new Int64(), name: new Utf8(), amount: new Float64(), qty: new Int32(), ok: new Bool(), at: new TimestampMillisecond() });
@@ -86,5 +86,42 @@ describe('sql WHERE and output schema', () => {
       .map((r) => ({ id: r.id, name: r.name, gross: (r.amount as number) * 1.1, next: r.quantity === null ? null : (r.quantity as number) + 1, category: (r.category as string).toUpperCase() }));
     expect(expected.length).toBeGreaterThan(1000);
     expect(batchToRows(output!)).toEqual(expected);
+  });
+
+  it('a sliced batch (the file source cuts batches to chunk_rows) gives the same rows as the same rows unsliced', () => {
+    const wide = schemaOf({ id: new Int64(), name: new Utf8(), amount: new Float64(), qty: new Int32(), ok: new Bool(), at: new TimestampMillisecond(), day: new DateDay(), bin: new Binary(), u: new Uint64(), price: new Decimal(2, 10, 128) });
+    const all = Array.from({ length: 40 }, (_, k) => ({
+      id: BigInt(k) * 1_000_000_007n,
+      name: k % 7 === 0 ? null : k % 5 === 0 ? `é-${k}` : `name-${k}`,
+      amount: k * 1.5,
+      qty: k % 3 === 0 ? null : k,
+      ok: k % 4 === 0 ? null : k % 2 === 0,
+      at: Date.UTC(2024, 0, 1) + k * 3_600_000,
+      day: Date.UTC(2024, 0, 1 + k),
+      bin: new Uint8Array([k, k + 1]),
+      u: BigInt(k),
+      price: new Uint32Array([k * 100 + 5, 0, 0, 0]),
+    }));
+    const queries = [
+      'SELECT * FROM t WHERE qty > 10 OR name IS NULL',
+      'SELECT id, name, amount, qty, ok, at, day, bin, u, price FROM t WHERE ok',
+      "SELECT id + 1 AS a, upper(name) AS b, lower(name) AS b2, amount * 2 AS c, qty - 1 AS d, NOT ok AS e, dateadd(at, 1, 'HOUR') AS f FROM t",
+      "SELECT day + 1 AS g, length(name) AS h, md5(bin) AS i, u * 2 AS j, price * 2 AS k, CAST(id AS VARCHAR) AS l FROM t WHERE amount >= 15 AND name LIKE 'name%'",
+    ];
+    const batch = rowsToBatch(wide, all);
+    for (const [from, to] of [[1, 40], [3, 17], [9, 10], [13, 38]] as const) {
+      const sliced = batch.slice(from, to);
+      const fresh = rowsToBatch(wide, all.slice(from, to));
+      for (const query of queries) {
+        const run = (input: typeof batch) => {
+          const transform = new SqlTransform(query, 't');
+          transform.outputSchema(wide);
+          const rejects: number[] = [];
+          const out = transform.apply(input, { reject: (row) => rejects.push(row) });
+          return { rows: out ? batchToRows(out) : [], rejects };
+        };
+        expect(run(sliced), `${query} over rows ${from}..${to}`).toEqual(run(fresh));
+      }
+    }
   });
 });
