@@ -16,7 +16,15 @@ export class RunMetricsFeed implements MetricsSource {
   private progress: JobProgress | null = null;
   private readonly listeners = new Set<(job: string, event: CheckpointEvent) => void>();
 
-  constructor(private readonly jobName: string) {}
+  /** `redact` masks the run's secret values in label values (the CLI's redactor), as the job server does. */
+  constructor(
+    private readonly jobName: string,
+    private readonly redactSecrets?: (text: string) => string,
+  ) {}
+
+  redact(text: string): string {
+    return this.redactSecrets ? this.redactSecrets(text) : text;
+  }
 
   readonly onProgress = (progress: JobProgress): void => {
     this.progress = progress;

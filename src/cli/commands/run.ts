@@ -59,7 +59,7 @@ export async function runCommand(file: string, flags: RunFlags, context: Command
   try {
     if (flags.metricsPort !== undefined) {
       const { RunMetricsFeed: Feed, startMetricsServer: start } = await import('../../server/metrics-run.js');
-      feed = new Feed(jobName);
+      feed = new Feed(jobName, (text) => io.redactor.redact(text));
       metrics = await start(flags.metricsPort, feed);
     }
   } catch (listenError) {

@@ -1,7 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
+import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureBuilt } from '../../e2e/support/build.js';
 import { runCli, startCli, useWorkspaces, waitFor } from '../../e2e/support/cli.js';
+import { pgAvailable, PG_URL } from '../postgres/helpers.js';
 import { scrape, valueOf } from './prometheus.js';
 
 const STREAMING_JOB = `
@@ -69,6 +72,38 @@ describe('tideway run --metrics-port', () => {
     expect(ended.code, ended.stderr).toBe(0);
     expect(ended.stderr).not.toContain('stopping gracefully');
     await expect(fetch(url)).rejects.toThrow();
+  });
+
+  it.skipIf(!pgAvailable)('never shows a secret in a label: a stage named from a variable that feeds a password is *** in every series', async () => {
+    const secret = 'pw-Zx81-never-scraped';
+    const table = `public.metrics_secret_${randomBytes(3).toString('hex')}`;
+    const cwd = workspace({
+      'job.yaml':
+        'env:\n  name: metrics-secret\n  checkpoint: { dir: checkpoints }\nsource:\n  - type: fake\n    name: gen-${PW}\n    rows: 300\n' +
+        `sink:\n  - type: postgres\n    name: out\n    url: ${PG_URL}\n    password: \${PW}\n    table: ${table}\n`,
+    });
+    const run = startCli(['run', 'job.yaml', '--var', `PW=${secret}`, '--metrics-port', '0', '--metrics-linger', '60'], { cwd, timeoutMs: 60_000 });
+    try {
+      let url = '';
+      await waitFor(() => {
+        const match = /metrics of this run at http:\/\/localhost:(\d+)\/metrics/.exec(run.output().stderr);
+        if (match) url = `http://127.0.0.1:${match[1]}/metrics`;
+        return url !== '' && /final metrics stay at/.test(run.output().stderr);
+      }, 'the run to end and linger');
+      const text = await (await fetch(url)).text();
+      expect(text).not.toContain(secret);
+      const { families } = await scrape(url);
+      expect(valueOf(families, 'tideway_stage_rows_total', { job: 'metrics-secret', stage: 'gen-***', direction: 'out' })).toBe(300);
+      expect(valueOf(families, 'tideway_stage_rows_total', { job: 'metrics-secret', stage: 'out', direction: 'in' })).toBe(300);
+    } finally {
+      run.child.kill('SIGINT');
+      const ended = await run.done;
+      expect(ended.code, ended.stderr).toBe(0);
+      const client = new pg.Client({ connectionString: PG_URL });
+      await client.connect();
+      await client.query(`DROP TABLE IF EXISTS ${table}`);
+      await client.end();
+    }
   });
 
   it('refuses a port in use before running, naming the option', async () => {
