@@ -5,7 +5,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import type { FactoryContext } from '../../src/api/connector.js';
 import { ConfigError, TidewayError } from '../../src/api/errors.js';
 import type { Json } from '../../src/api/json.js';
-import type { Sink, SinkCommitter, SinkContext, SinkWriter, SinkWriterContext } from '../../src/api/sink.js';
+import type { Sink, SinkCommitter, SinkContext, SinkWriteContext, SinkWriter, SinkWriterContext } from '../../src/api/sink.js';
 import { describeTable, type TableInfo } from './catalog.js';
 import { clientConfig, connect, displayName, type Endpoint, ident, literal, parseTableName, type PgClient, qualified, queryError, type TableName } from './connection.js';
 import { binaryCopyPlan, CopyBinaryEncoder } from './copy-binary-encoder.js';
@@ -261,13 +261,23 @@ function copyStatement(table: string, columnList: string, options: { freeze: boo
  */
 export const directTimings = { holdMs: 30_000, commitWaitMs: 120_000 };
 
-/** The COPY of one staging table (or, without exactly-once, of the target) in progress. */
+/**
+ * The rows of one checkpoint in progress: the transaction that holds them, into a staging table (or the
+ * target), and the streaming COPY that carries them, if any (a writer that rejects rows one by one runs a COPY
+ * per batch instead: see writeCarefully).
+ */
 interface OpenCopy {
-  stream: Writable;
+  stream: Writable | undefined;
+  /** SQL name of the table the rows go into. */
+  into: string;
+  /** The staging table's or commit-log item's name (or, without exactly-once, the target's display name). */
   table: string;
   rows: number;
   error: Error | undefined;
 }
+
+/** SQLSTATE classes of a row's own data: 22 data exception (too long, bad value), 23 integrity (unique, NOT NULL, check, foreign key). */
+const ROW_DATA_ERROR = /^2[23]/;
 
 /**
  * Streams rows with COPY FROM STDIN as they arrive, in one of three ways:
@@ -300,6 +310,8 @@ export class PostgresWriter implements SinkWriter<PostgresCommitInfo, PostgresWr
   private readonly runId: string;
   private readonly attempt: string;
   private rowsBefore = 0;
+  /** Rows received since the last prepareCommit (those rejected included). */
+  private epochReceived = 0;
   private written = 0;
   private bytes = 0;
 
@@ -366,33 +378,37 @@ export class PostgresWriter implements SinkWriter<PostgresCommitInfo, PostgresWr
     this.encoder = kinds ? new CopyBinaryEncoder(fields, kinds) : new CopyTextEncoder(fields);
   }
 
-  async write(batch: RecordBatch): Promise<void> {
+  async write(batch: RecordBatch, context?: SinkWriteContext): Promise<void> {
     if (batch.numRows === 0) return;
-    const copy = this.copy ?? (await this.begin());
+    if (context && this.context.rowErrorsTolerated) return this.writeCarefully(batch, context);
+    const copy = this.copy ?? (await this.begin(true));
+    const stream = copy.stream!;
     const step = this.sink.options.batch_rows;
     for (let start = 0; start < batch.numRows; start += step) {
       const end = Math.min(batch.numRows, start + step);
       const bytes = this.encoder!.encode(batch, start, end);
       this.bytes += bytes.length;
       copy.rows += end - start;
+      this.epochReceived += end - start;
       if (copy.error) throw this.copyError(copy);
       this.spill?.write(bytes);
-      if (!copy.stream.write(bytes)) {
+      if (!stream.write(bytes)) {
         await new Promise<void>((resolve) => {
           const done = () => {
-            copy.stream.off('drain', done);
-            copy.stream.off('error', done);
+            stream.off('drain', done);
+            stream.off('error', done);
             resolve();
           };
-          copy.stream.on('drain', done);
-          copy.stream.on('error', done);
+          stream.on('drain', done);
+          stream.on('error', done);
         });
         if (copy.error) throw this.copyError(copy);
       }
     }
   }
 
-  private async begin(): Promise<OpenCopy> {
+  /** Opens the checkpoint's transaction (and its staging table or spill), and with `streaming` its COPY. */
+  private async begin(streaming: boolean): Promise<OpenCopy> {
     const client = this.client!;
     const { target, stagingSchema } = this.sink;
     const upsert = this.sink.options.write_mode === 'upsert';
@@ -411,17 +427,78 @@ export class PostgresWriter implements SinkWriter<PostgresCommitInfo, PostgresWr
     } else {
       table = qualified(target);
     }
-    const list = this.columns.map((c) => ident(c.name)).join(', ');
-    const stream = client.query(copyFrom(copyStatement(table, list, { freeze: this.sink.staged && !this.direct, binary: this.binary })));
-    const copy: OpenCopy = { stream, table: name || displayName(target), rows: 0, error: undefined };
-    stream.on('error', (error: Error) => (copy.error ??= error));
-    if (this.binary) {
-      const header = CopyBinaryEncoder.header();
-      this.spill?.write(header);
-      stream.write(header);
+    const copy: OpenCopy = { stream: undefined, into: table, table: name || displayName(target), rows: 0, error: undefined };
+    if (this.binary) this.spill?.write(CopyBinaryEncoder.header());
+    if (streaming) {
+      const stream = this.startCopy(table);
+      stream.on('error', (error: Error) => (copy.error ??= error));
+      if (this.binary) stream.write(CopyBinaryEncoder.header());
+      copy.stream = stream;
     }
     this.copy = copy;
     return copy;
+  }
+
+  private startCopy(table: string): Writable {
+    const list = this.columns.map((c) => ident(c.name)).join(', ');
+    return this.client!.query(copyFrom(copyStatement(table, list, { freeze: this.sink.staged && !this.direct, binary: this.binary })));
+  }
+
+  /**
+   * For a sink whose dirty-data policy tolerates refused rows: each batch is its own COPY inside a savepoint,
+   * awaited, so that a row PostgreSQL refuses for its data (SQLSTATE class 22 or 23: too long, bad value,
+   * unique, NOT NULL, check, foreign key) is known by its line. The savepoint is rolled back, the row rejected
+   * (to the dead-letter sink, counted), the rows before it sent again, and the COPY goes on after it. Only what
+   * PostgreSQL accepted reaches the spill. Slower than the one streaming COPY per checkpoint, which is why it
+   * is used only when a refused row would not fail the job anyway.
+   */
+  private async writeCarefully(batch: RecordBatch, context: SinkWriteContext): Promise<void> {
+    const copy = this.copy ?? (await this.begin(false));
+    const before = this.epochReceived;
+    this.epochReceived += batch.numRows;
+    let start = 0;
+    while (start < batch.numRows) {
+      const attempt = await this.copyRange(copy, batch, start, batch.numRows);
+      if (attempt.error === undefined) break;
+      const error = attempt.error as Error & { where?: string; code?: string; detail?: string };
+      const line = Number(/line (\d+)/.exec(error.where ?? '')?.[1] ?? NaN);
+      if (!ROW_DATA_ERROR.test(error.code ?? '') || !(line >= 1)) throw this.copyError({ ...copy, error }, before + start);
+      const bad = start + line - 1;
+      context.reject(bad, { code: 'POSTGRES_ROW_REJECTED', message: `PostgreSQL refused the row for ${displayName(this.sink.target)}: ${error.message}${error.detail ? ` (${error.detail})` : ''}` });
+      if (bad > start) {
+        const prefix = await this.copyRange(copy, batch, start, bad);
+        if (prefix.error) throw this.copyError({ ...copy, error: prefix.error }, before + start);
+      }
+      start = bad + 1;
+    }
+  }
+
+  /** One COPY of rows [start, end) in a savepoint: kept (and spilled) when PostgreSQL takes it whole, else rolled back. */
+  private async copyRange(copy: OpenCopy, batch: RecordBatch, start: number, end: number): Promise<{ error?: Error }> {
+    const client = this.client!;
+    await client.query('SAVEPOINT tideway_batch');
+    const chunks: Uint8Array[] = [];
+    const step = this.sink.options.batch_rows;
+    for (let from = start; from < end; from += step) chunks.push(this.encoder!.encode(batch, from, Math.min(end, from + step)));
+    const stream = this.startCopy(copy.into);
+    const error = await new Promise<Error | undefined>((resolve) => {
+      stream.once('finish', () => resolve(undefined));
+      stream.once('error', resolve);
+      if (this.binary) stream.write(CopyBinaryEncoder.header());
+      for (const chunk of chunks) stream.write(chunk);
+      stream.end(this.binary ? CopyBinaryEncoder.trailer() : undefined);
+    });
+    if (error) {
+      await client.query('ROLLBACK TO SAVEPOINT tideway_batch');
+      return { error };
+    }
+    await client.query('RELEASE SAVEPOINT tideway_batch');
+    for (const chunk of chunks) {
+      this.spill?.write(chunk);
+      this.bytes += chunk.length;
+    }
+    copy.rows += end - start;
+    return {};
   }
 
   /** Staging table and commit-log item names: unique per job, attempt, writer and sequence number. */
@@ -430,9 +507,10 @@ export class PostgresWriter implements SinkWriter<PostgresCommitInfo, PostgresWr
   }
 
   /** The database refused a row: which one (its position since the last checkpoint), and the database's words. */
-  private copyError(copy: OpenCopy): TidewayError {
+  private copyError(copy: OpenCopy, offset = 0): TidewayError {
     const error = copy.error as Error & { where?: string; code?: string; detail?: string };
-    const line = /line (\d+)/.exec(error.where ?? '')?.[1];
+    const found = /line (\d+)/.exec(error.where ?? '')?.[1];
+    const line = found === undefined ? undefined : String(Number(found) + offset);
     const column = /column ([^:]+)/.exec(error.where ?? '')?.[1];
     const position = line
       ? `row ${line} of the rows writer ${this.context.writerIndex} received since its last checkpoint (row ${this.rowsBefore + Number(line)} of its input)${column ? `, column ${column}` : ''}`
@@ -448,20 +526,23 @@ export class PostgresWriter implements SinkWriter<PostgresCommitInfo, PostgresWr
     const copy = this.copy;
     if (!copy) return [];
     const client = this.client!;
-    await new Promise<void>((resolve) => {
-      copy.stream.once('finish', resolve);
-      copy.stream.once('error', () => resolve());
-      if (this.binary) {
-        const trailer = CopyBinaryEncoder.trailer();
-        this.spill?.write(trailer);
-        copy.stream.end(trailer);
-      } else copy.stream.end();
-    });
+    const stream = copy.stream;
+    if (this.binary) this.spill?.write(CopyBinaryEncoder.trailer());
+    // A COPY the server already refused is detached from its connection: ending it would throw.
+    if (stream && !copy.error) {
+      await new Promise<void>((resolve) => {
+        stream.once('finish', resolve);
+        stream.once('error', () => resolve());
+        if (this.binary) stream.end(CopyBinaryEncoder.trailer());
+        else stream.end();
+      });
+    }
     if (copy.error) throw this.copyError(copy);
     if (this.direct) return this.prepareDirect(checkpointId, client, copy);
     await client.query('COMMIT');
     this.copy = undefined;
-    this.rowsBefore += copy.rows;
+    this.rowsBefore += this.epochReceived;
+    this.epochReceived = 0;
     this.written += copy.rows;
     if (!this.sink.staged) return [];
     return [{ staging: copy.table, schema: this.sink.stagingSchema, writer: this.context.writerIndex, rows: copy.rows }];
@@ -484,7 +565,8 @@ export class PostgresWriter implements SinkWriter<PostgresCommitInfo, PostgresWr
     ]);
     this.spill = undefined;
     this.copy = undefined;
-    this.rowsBefore += copy.rows;
+    this.rowsBefore += this.epochReceived;
+    this.epochReceived = 0;
     this.written += copy.rows;
     // At most one transaction waits for its checkpoint's save: an older one that is still waiting is rolled
     // back, which is always safe (its committer replays the spill), and its connection carries on.
@@ -552,6 +634,7 @@ export class PostgresWriter implements SinkWriter<PostgresCommitInfo, PostgresWr
   async abortPrepare(): Promise<void> {
     const copy = this.copy;
     this.copy = undefined;
+    this.epochReceived = 0;
     this.spill?.discard();
     this.spill = undefined;
     if (!copy || !this.client) return;

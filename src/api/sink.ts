@@ -72,6 +72,13 @@ export interface SinkWriterContext extends SinkContext {
   readonly writerIndex: number;
   /** The schema of the stream this writer receives. */
   readonly schema: Schema;
+  /**
+   * True when the sink's dirty-data policy lets the job go on past a refused row (`tolerance: all`). A writer
+   * that can find out which row its target refused, at some cost, should then do so and `reject` that row.
+   * When false, the first rejected row fails the job anyway, so a writer may keep a faster path that fails on
+   * the first refused row, naming its position.
+   */
+  readonly rowErrorsTolerated?: boolean;
 }
 
 /**

@@ -183,6 +183,7 @@ export class Pipeline {
         restoredCheckpointId: this.spec.restoredCheckpoint === 0 ? null : this.spec.restoredCheckpoint,
         writerIndex: deadLetter ? this.spec.pipelineId : this.spec.subtask,
         schema,
+        rowErrorsTolerated: !deadLetter && stage.errors?.tolerance === 'all',
         ...(this.spec.localRoot === undefined ? {} : { localDir: sinkLocalDir(this.spec.localRoot, stage.name) }),
       },
       this.spec.writerStates[sinkIndex],
