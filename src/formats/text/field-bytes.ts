@@ -132,12 +132,13 @@ export function parseDateBytes(bytes: Uint8Array, start: number): number {
 }
 
 /**
- * `YYYY-MM-DDTHH:MM:SS[.fraction][Z]` as a value in units of `1/perSecond` s (`digits` fraction digits),
- * else NaN: other forms (offsets, a space, expanded years), fraction digits the unit cannot hold, and
+ * `YYYY-MM-DDTHH:MM:SS[.fraction][Z]` (or a space instead of `T`) as a value in units of `1/perSecond` s (`digits` fraction digits),
+ * else NaN: other forms (offsets, expanded years), fraction digits the unit cannot hold, and
  * values beyond 2^53 go through the text parser.
  */
 export function parseTimestampBytes(bytes: Uint8Array, start: number, end: number, digits: number, perSecond: number): number {
-  if (end - start < 19 || bytes[start + 10] !== 84 || bytes[start + 13] !== 58 || bytes[start + 16] !== 58) return Number.NaN;
+  const separator = bytes[start + 10];
+  if (end - start < 19 || (separator !== 84 && separator !== 32) || bytes[start + 13] !== 58 || bytes[start + 16] !== 58) return Number.NaN;
   const days = parseDateBytes(bytes, start);
   const h = digit2(bytes, start + 11);
   const m = digit2(bytes, start + 14);

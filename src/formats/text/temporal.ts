@@ -137,12 +137,14 @@ function twoDigits(text: string, at: number): number {
 }
 
 /**
- * The hot path of parseTimestamp for the form the encoders write (`YYYY-MM-DDTHH:MM:SS[.f…][Z]`): no
+ * The hot path of parseTimestamp for the form the encoders write (`YYYY-MM-DDTHH:MM:SS[.f…][Z]`, or a space
+ * instead of `T` as PostgreSQL and MySQL write it): no
  * regex, and the date part is converted once per distinct day. Anything else returns undefined.
  */
 function parseCanonicalTimestamp(text: string, unit: TimeUnit): bigint | undefined {
   const n = text.length;
-  if (n < 19 || text.charCodeAt(10) !== 84 || text.charCodeAt(13) !== 58 || text.charCodeAt(16) !== 58) return undefined;
+  const separator = text.charCodeAt(10);
+  if (n < 19 || (separator !== 84 && separator !== 32) || text.charCodeAt(13) !== 58 || text.charCodeAt(16) !== 58) return undefined;
   const date = text.slice(0, 10);
   if (date !== cachedDate) {
     const days = parseDate(date);

@@ -1,6 +1,7 @@
 import { TimeUnit } from 'apache-arrow';
 import { describe, expect, it } from 'vitest';
 import { formatTimestamp, parseDate, parseTime, parseTimestamp, formatDate, formatTime } from '../../../src/formats/text/temporal.js';
+import { parseTimestampBytes } from '../../../src/formats/text/field-bytes.js';
 import { prng } from './helpers.js';
 
 describe('ISO 8601 text of temporal values', () => {
@@ -28,6 +29,22 @@ describe('ISO 8601 text of temporal values', () => {
     expect(parseTimestamp('2024-02-30T00:00:00Z', TimeUnit.MILLISECOND)).toBeUndefined();
     expect(parseTimestamp('2024-01-01T24:00:00Z', TimeUnit.MILLISECOND)).toBeUndefined();
     expect(parseTimestamp('yesterday', TimeUnit.MILLISECOND)).toBeUndefined();
+  });
+
+  it('reads a space instead of T on the fast byte path too (PostgreSQL and MySQL write it so), as the text parser does', () => {
+    const rand = prng(7);
+    for (let i = 0; i < 500; i++) {
+      const value = BigInt(Math.floor((rand() - 0.3) * 4e15));
+      const iso = formatTimestamp(value, TimeUnit.MICROSECOND, false);
+      const spaced = `${iso.slice(0, 10)} ${iso.slice(11)}`;
+      expect(parseTimestamp(spaced, TimeUnit.MICROSECOND), spaced).toBe(value);
+      if (iso.startsWith('+') || iso.startsWith('-')) continue;
+      const bytes = new TextEncoder().encode(spaced);
+      expect(parseTimestampBytes(bytes, 0, bytes.length, 6, 1_000_000), spaced).toBe(Number(value));
+    }
+    const bad = new TextEncoder().encode('2024-01-01 24:00:00');
+    expect(parseTimestampBytes(bad, 0, bad.length, 6, 1_000_000)).toBeNaN();
+    expect(parseTimestamp('2024-01-01 24:00:00', TimeUnit.MICROSECOND)).toBeUndefined();
   });
 
   it('formats and parses dates and times of day', () => {
