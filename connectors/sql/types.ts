@@ -7,11 +7,14 @@ import {
   type Data,
   DataType,
   DateDay,
+  type FixedSizeList,
   Float64,
   Int32,
   Int64,
+  type List,
   makeData,
   makeVector,
+  type Struct,
   TimeUnit,
   TimestampMillisecond,
   Type,
@@ -483,10 +486,32 @@ export function gatherData(data: Data, sel: Int32Array): Data {
     const Typed = values.constructor as new (buffer: ArrayBuffer) => unknown;
     return makeData({ type: type as Int32, length: n, nullCount, nullBitmap, data: new Typed(out.buffer as ArrayBuffer) as Int32Array });
   }
+  if ((typeId === Type.List || typeId === Type.LargeList || typeId === Type.Map) && data.valueOffsets) {
+    // The child's rows of each selected list, gathered in turn (the child is not sliced: offsets index it).
+    const offsets = data.valueOffsets as Int32Array | BigInt64Array;
+    const large = offsets instanceof BigInt64Array;
+    const counts = new Float64Array(n + 1);
+    for (let i = 0; i < n; i++) counts[i + 1] = counts[i]! + Number(offsets[sel[i]! + 1]!) - Number(offsets[sel[i]!]!);
+    const elements = new Int32Array(counts[n]!);
+    for (let i = 0, k = 0; i < n; i++) for (let e = Number(offsets[sel[i]!]!), end = Number(offsets[sel[i]! + 1]!); e < end; e++) elements[k++] = e;
+    const valueOffsets = large ? BigInt64Array.from(counts, (c) => BigInt(c)) : Int32Array.from(counts);
+    const child = gatherData(data.children[0]!, elements);
+    return makeData({ type: type as List, length: n, nullCount, nullBitmap, valueOffsets: valueOffsets as Int32Array, child });
+  }
+  if (typeId === Type.FixedSizeList) {
+    // The child is sliced with the list: row r holds child rows r * size to (r + 1) * size.
+    const size = (type as FixedSizeList).listSize;
+    const elements = new Int32Array(n * size);
+    for (let i = 0; i < n; i++) for (let j = 0; j < size; j++) elements[i * size + j] = sel[i]! * size + j;
+    return makeData({ type: type as FixedSizeList, length: n, nullCount, nullBitmap, child: gatherData(data.children[0]!, elements) });
+  }
+  if (typeId === Type.Struct) {
+    return makeData({ type: type as Struct, length: n, nullCount, nullBitmap, children: data.children.map((c) => gatherData(c, sel)) });
+  }
   return slowGather(data, sel);
 }
 
-/** Any other layout (lists, structs, dictionaries): rebuilt from values through Arrow's builders. */
+/** Any other layout (dictionaries, unions): rebuilt from values through Arrow's builders. */
 function slowGather(data: Data, sel: Int32Array): Data {
   const vector = makeVector(data);
   return vectorFromArray(Array.from(sel, (r) => vector.get(r)), data.type as DataType).data[0]!;

@@ -1,4 +1,4 @@
-import { Binary, Bool, DateDay, Decimal, Float64, Int32, Int64, TimestampMillisecond, Uint64, Utf8 } from 'apache-arrow';
+import { Binary, Bool, DateDay, Decimal, Field, FixedSizeList, Float64, Int32, Int64, List, Map_, Struct, TimestampMillisecond, Uint64, Utf8 } from 'apache-arrow';
 import { describe, expect, it } from 'vitest';
 import { fakeSchema, generateBatch } from '../../../connectors/fake/generator.js';
 import { SqlTransform } from '../../../connectors/sql/index.js';
@@ -122,6 +122,35 @@ describe('sql WHERE and output schema', () => {
         };
         expect(run(sliced), `${query} over rows ${from}..${to}`).toEqual(run(fresh));
       }
+    }
+  });
+
+  it('list, struct and map columns pass through a WHERE with their values (each value gathered, sliced or not)', () => {
+    const item = (type: Int32 | Utf8) => new Field('item', type, true);
+    const nested = schemaOf({
+      id: new Int32(),
+      nums: new List(item(new Int32())),
+      words: new List(item(new Utf8())),
+      pair: new FixedSizeList(2, item(new Int32())),
+      address: new Struct([new Field('city', new Utf8(), true), new Field('zip', new List(item(new Int32())), true)]),
+      attrs: new Map_(new Field('entries', new Struct([new Field('key', new Utf8(), false), new Field('value', new Int32(), true)]), false) as never),
+    });
+    const all = Array.from({ length: 12 }, (_, k) => ({
+      id: k,
+      nums: k % 4 === 0 ? null : Array.from({ length: k % 3 }, (_, j) => (j === 1 ? null : k * 10 + j)),
+      words: [`w${k}`, `é${k}`],
+      pair: k % 5 === 0 ? null : [k, -k],
+      address: k % 6 === 0 ? null : { city: `c${k}`, zip: [k, k + 1] },
+      attrs: new Map([[`k${k}`, k]]),
+    }));
+    const plain = (rows: Record<string, unknown>[]) => JSON.parse(JSON.stringify(rows, (_, v: unknown) => (v instanceof Map ? Object.fromEntries(v) : v)));
+    const batch = rowsToBatch(nested, all);
+    for (const [from, to] of [[0, 12], [3, 11]] as const) {
+      const transform = new SqlTransform('SELECT * FROM t WHERE id % 2 = 1', 't');
+      transform.outputSchema(nested);
+      const out = transform.apply(from === 0 ? batch : batch.slice(from, to), { reject: () => undefined });
+      const expected = all.slice(from, to).filter((r) => r.id % 2 === 1);
+      expect(plain(batchToRows(out!)), `rows ${from}..${to}`).toEqual(plain(expected));
     }
   });
 });
