@@ -83,10 +83,14 @@ function protectCastTargets(query: string): { text: string; targets: { name: str
 export function parseQuery(query: string): SelectQuery {
   let raw: unknown;
   const { text, targets } = protectCastTargets(query);
+  // The parser trims the text first, so its positions count from the first non-blank character.
+  const lead = text.length - text.trimStart().length;
   try {
     raw = parser().astify(text, { database: 'snowflake', parseOptions: { includeLocations: true } });
+    if (lead > 0) shiftLocations(raw, query, lead);
   } catch (error) {
-    const loc = (error as { location?: RawLoc }).location?.start ?? START;
+    const location = (error as { location?: RawLoc }).location?.start;
+    const loc = location ? (lead > 0 ? positionAt(query, location.offset + lead) : location) : START;
     const found = (error as { found?: string | null }).found;
     throw queryError('SQL_SYNTAX', `syntax error ${found ? `at "${found}"` : 'at the end of the query'}; write SELECT <expressions> FROM <stream> [WHERE <condition>]`, loc);
   }
@@ -109,6 +113,22 @@ export function parseQuery(query: string): SelectQuery {
   const context: Context = { targets };
   const items = (select.columns as RawNode[]).map((c) => convertItem(c, at, context));
   return { items, from: { name: table.table, at: table.loc?.start ?? at }, where: select.where ? convert(select.where as RawNode, at, context) : undefined };
+}
+
+/** Moves every node position of a raw tree parsed from `query` with its first `lead` blank characters trimmed. */
+function shiftLocations(node: unknown, query: string, lead: number, seen = new Set<object>()): void {
+  if (node === null || typeof node !== 'object' || seen.has(node)) return;
+  seen.add(node);
+  if (Array.isArray(node)) {
+    for (const item of node) shiftLocations(item, query, lead, seen);
+    return;
+  }
+  const loc = (node as RawNode).loc;
+  if (loc?.start && typeof loc.start.offset === 'number' && !seen.has(loc)) {
+    seen.add(loc);
+    loc.start = positionAt(query, loc.start.offset + lead);
+  }
+  for (const [key, value] of Object.entries(node)) if (key !== 'loc') shiftLocations(value, query, lead, seen);
 }
 
 interface Context {

@@ -44,6 +44,13 @@ describe('sql check-time errors', () => {
     expectError('SELECT amount,\n  FROM t', 'SQL_SYNTAX', 2, 8);
   });
 
+  it('a query that starts with blank lines or spaces (the parser trims them) still points at the right line and column', () => {
+    expectError('\n  SELECT amout FROM t', 'SQL_UNKNOWN_COLUMN', 2, 10, 'did you mean "amount"?');
+    expectError('\n\n    SELECT amount\n    FROM t\n    WHERE quantty > 1', 'SQL_UNKNOWN_COLUMN', 5, 11);
+    expectError('  SELECT amount FROM t WHERE', 'SQL_SYNTAX', 1, 29);
+    expectError('\t/* c */ SELECT abs(name) FROM t', 'SQL_TYPE_MISMATCH', 1, 21);
+  });
+
   it('wrong arity and unsupported clauses', () => {
     expectError("SELECT lpad(name) FROM t", 'SQL_WRONG_ARGUMENTS', 1, 8, 'LPAD takes 2 to 3 arguments, got 1');
     expectError('SELECT name FROM t ORDER BY name', 'SQL_UNSUPPORTED', 1, 1, 'ORDER BY');
