@@ -684,6 +684,9 @@ export class Compiler {
       }
     }
     const spec = FUNCTIONS[name];
+    if (name === 'explode' || name === 'explode_outer') {
+      throw queryError('SQL_UNSUPPORTED', `EXPLODE makes rows, not a value: write it after FROM <stream> as LATERAL VIEW [OUTER] EXPLODE(<array>) AS <column> and select <column>`, expr.at);
+    }
     if (!spec) {
       const hint = didYouMean(name, [...Object.keys(FUNCTIONS), 'coalesce', 'ifnull', 'nvl', 'nvl2', 'if', 'casewhen', 'multi_if', 'greatest', 'least']);
       throw queryError('SQL_UNKNOWN_FUNCTION', `unknown function ${name}()${hint ? `; did you mean ${hint}()?` : ''} (connectors/sql/README.md lists every function)`, expr.at);

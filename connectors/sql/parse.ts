@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import type sqlParserModule from 'node-sql-parser/build/snowflake.js';
+import { didYouMean } from '../../src/api/options.js';
 import { type QueryPosition, queryError, START } from './errors.js';
 
 /** The cast targets the evaluator knows, as written after AS (normalised to upper case). */
@@ -23,10 +24,23 @@ export type Expr =
 
 export type SelectItem = { kind: 'star'; at: QueryPosition } | { kind: 'expr'; expr: Expr; alias: string | undefined; at: QueryPosition };
 
+/** One `LATERAL VIEW [OUTER] EXPLODE(<array>) [table] AS <column>` clause, in the order written. */
+export interface LateralView {
+  readonly outer: boolean;
+  /** The array expression inside EXPLODE(...), with positions in the whole query. */
+  readonly arg: Expr;
+  /** The column the elements go to. */
+  readonly alias: string;
+  /** Position of EXPLODE. */
+  readonly at: QueryPosition;
+  readonly aliasAt: QueryPosition;
+}
+
 export interface SelectQuery {
   readonly items: SelectItem[];
   readonly from: { name: string; at: QueryPosition };
   readonly where: Expr | undefined;
+  readonly lateralViews: LateralView[];
 }
 
 // node-sql-parser's AST is loosely typed; this is the part of its shape the converter reads.
@@ -79,8 +93,27 @@ function protectCastTargets(query: string): { text: string; targets: { name: str
   return { text, targets };
 }
 
-/** Parses one `SELECT ... FROM <stream> [WHERE ...]`; every problem is a SQL_* error at its position. */
+/** Parses one `SELECT ... FROM <stream> [LATERAL VIEW ...] [WHERE ...]`; every problem is a SQL_* error at its position. */
 export function parseQuery(query: string): SelectQuery {
+  // node-sql-parser has no LATERAL VIEW: the clauses are cut out of the text first (blanked, so every other
+  // position stays where it was) and their EXPLODE arguments parsed on their own at their own positions.
+  const { text, clauses } = cutLateralViews(query);
+  const { select, items, where, context } = parseSelect(text);
+  const at = select.loc?.start ?? START;
+  const from = (select.from as RawNode[] | null) ?? [];
+  if (from.length !== 1) throw queryError(from.length === 0 ? 'SQL_NO_FROM' : 'SQL_UNSUPPORTED', from.length === 0 ? 'the query has no FROM; name the input stream: SELECT ... FROM <stream>' : 'joins are not supported: FROM names one stream', from[1]?.loc?.start ?? at);
+  const table = from[0]!;
+  if (typeof table.table !== 'string' || table.expr) throw queryError('SQL_UNSUPPORTED', 'FROM must name the input stream, not a subquery', table.loc?.start ?? at);
+  const fromAt = table.loc?.start ?? at;
+  const lateralViews = clauses.map((clause) => {
+    if (clause.start < fromAt.offset) throw queryError('SQL_SYNTAX', 'LATERAL VIEW goes after FROM <stream> (before or after the WHERE)', positionAt(query, clause.start));
+    return lateralView(query, clause);
+  });
+  return { items: items(context), from: { name: table.table, at: fromAt }, where: where(context), lateralViews };
+}
+
+/** The raw SELECT of `text` (after the clause checks) and converters for its items and WHERE. */
+function parseSelect(query: string): { select: RawNode; items: (context: Context) => SelectItem[]; where: (context: Context) => Expr | undefined; context: Context } {
   let raw: unknown;
   const { text, targets } = protectCastTargets(query);
   // The parser trims the text first, so its positions count from the first non-blank character.
@@ -92,7 +125,7 @@ export function parseQuery(query: string): SelectQuery {
     const location = (error as { location?: RawLoc }).location?.start;
     const loc = location ? (lead > 0 ? positionAt(query, location.offset + lead) : location) : START;
     const found = (error as { found?: string | null }).found;
-    throw queryError('SQL_SYNTAX', `syntax error ${found ? `at "${found}"` : 'at the end of the query'}; write SELECT <expressions> FROM <stream> [WHERE <condition>]`, loc);
+    throw queryError('SQL_SYNTAX', `syntax error ${found ? `at "${found}"` : 'at the end of the query'}; write SELECT <expressions> FROM <stream> [LATERAL VIEW ...] [WHERE <condition>]`, loc);
   }
   const statements = Array.isArray(raw) ? (raw as RawNode[]) : [raw as RawNode];
   if (statements.length !== 1) throw queryError('SQL_UNSUPPORTED', `the query holds ${statements.length} statements; give exactly one SELECT`, START);
@@ -106,13 +139,12 @@ export function parseQuery(query: string): SelectQuery {
   if (limit?.value?.length) throw queryError('SQL_UNSUPPORTED', 'LIMIT is not supported: the sql transform works on one row at a time', at);
   const distinct = select.distinct as { type?: string | null } | null | undefined;
   if (distinct?.type) throw queryError('SQL_UNSUPPORTED', 'DISTINCT is not supported: the sql transform works on one row at a time', at);
-  const from = (select.from as RawNode[] | null) ?? [];
-  if (from.length !== 1) throw queryError(from.length === 0 ? 'SQL_NO_FROM' : 'SQL_UNSUPPORTED', from.length === 0 ? 'the query has no FROM; name the input stream: SELECT ... FROM <stream>' : 'joins are not supported: FROM names one stream', from[1]?.loc?.start ?? at);
-  const table = from[0]!;
-  if (typeof table.table !== 'string' || table.expr) throw queryError('SQL_UNSUPPORTED', 'FROM must name the input stream, not a subquery', table.loc?.start ?? at);
-  const context: Context = { targets };
-  const items = (select.columns as RawNode[]).map((c) => convertItem(c, at, context));
-  return { items, from: { name: table.table, at: table.loc?.start ?? at }, where: select.where ? convert(select.where as RawNode, at, context) : undefined };
+  return {
+    select,
+    items: (context) => (select.columns as RawNode[]).map((c) => convertItem(c, at, context)),
+    where: (context) => (select.where ? convert(select.where as RawNode, at, context) : undefined),
+    context: { targets },
+  };
 }
 
 /** Moves every node position of a raw tree parsed from `query` with its first `lead` blank characters trimmed. */
@@ -129,6 +161,172 @@ function shiftLocations(node: unknown, query: string, lead: number, seen = new S
     loc.start = positionAt(query, loc.start.offset + lead);
   }
   for (const [key, value] of Object.entries(node)) if (key !== 'loc') shiftLocations(value, query, lead, seen);
+}
+
+/** Where a LATERAL VIEW clause is in the query text (offsets), before its argument is parsed. */
+interface LateralClause {
+  readonly start: number;
+  readonly end: number;
+  readonly outer: boolean;
+  readonly generator: string;
+  readonly generatorAt: number;
+  readonly argStart: number;
+  readonly argEnd: number;
+  readonly alias: string;
+  readonly aliasAt: number;
+}
+
+/** The text with every character but line breaks turned into a space: same offsets, lines and columns. */
+function blank(text: string): string {
+  return text.replace(/[^\r\n]/g, ' ');
+}
+
+/**
+ * Finds the `LATERAL VIEW [OUTER] <generator>(...) [table] AS <column>` clauses outside strings, quoted names,
+ * comments and parentheses, and returns the query with each clause blanked out.
+ */
+function cutLateralViews(query: string): { text: string; clauses: LateralClause[] } {
+  const clauses: LateralClause[] = [];
+  const n = query.length;
+  /** Offset after the string, quoted name or comment starting at `i`, or `i` when there is none. */
+  const skipQuoted = (i: number): number => {
+    const c = query[i];
+    if (c === "'" || c === '"' || c === '`') {
+      let j = i + 1;
+      while (j < n) {
+        if (c === "'" && query[j] === '\\') j += 2;
+        else if (query[j] === c) {
+          if (query[j + 1] === c) j += 2;
+          else return j + 1;
+        } else j++;
+      }
+      return n;
+    }
+    if (c === '-' && query[i + 1] === '-') {
+      const end = query.indexOf('\n', i);
+      return end < 0 ? n : end + 1;
+    }
+    if (c === '/' && query[i + 1] === '*') {
+      const end = query.indexOf('*/', i + 2);
+      return end < 0 ? n : end + 2;
+    }
+    return i;
+  };
+  const skipSpace = (i: number): number => {
+    for (;;) {
+      while (i < n && /\s/.test(query[i]!)) i++;
+      const c = query[i];
+      if ((c === '-' && query[i + 1] === '-') || (c === '/' && query[i + 1] === '*')) i = skipQuoted(i);
+      else return i;
+    }
+  };
+  const wordAt = (i: number): string => /^[A-Za-z_][A-Za-z0-9_$]*/.exec(query.slice(i, i + 200))?.[0] ?? '';
+  /** An identifier, plain or quoted, at `i`: its name and end. */
+  const nameAt = (i: number): { name: string; end: number } | undefined => {
+    const c = query[i];
+    if (c === '"' || c === '`') {
+      const end = skipQuoted(i);
+      return { name: query.slice(i + 1, end - 1).split(c + c).join(c), end };
+    }
+    const word = wordAt(i);
+    return word ? { name: word, end: i + word.length } : undefined;
+  };
+  const fail = (code: string, message: string, offset: number): never => {
+    throw queryError(code, message, positionAt(query, offset));
+  };
+  let depth = 0;
+  for (let i = 0; i < n; ) {
+    const skipped = skipQuoted(i);
+    if (skipped !== i) {
+      i = skipped;
+      continue;
+    }
+    const c = query[i]!;
+    if (c === '(') depth++;
+    if (c === ')') depth--;
+    if (!/[A-Za-z_]/.test(c) || (i > 0 && /[A-Za-z0-9_$]/.test(query[i - 1]!))) {
+      i++;
+      continue;
+    }
+    const word = wordAt(i);
+    if (depth !== 0 || word.toUpperCase() !== 'LATERAL') {
+      i += word.length;
+      continue;
+    }
+    const start = i;
+    let p = skipSpace(i + word.length);
+    if (wordAt(p).toUpperCase() !== 'VIEW') {
+      // Not a LATERAL VIEW clause: left to the parser.
+      i += word.length;
+      continue;
+    }
+    p = skipSpace(p + 4);
+    let outer = false;
+    if (wordAt(p).toUpperCase() === 'OUTER') {
+      outer = true;
+      p = skipSpace(p + 5);
+    }
+    const generator = wordAt(p);
+    if (!generator) fail('SQL_SYNTAX', 'LATERAL VIEW needs a generator function; write LATERAL VIEW [OUTER] EXPLODE(<array>) AS <column>', p);
+    const generatorAt = p;
+    p = skipSpace(p + generator.length);
+    if (query[p] !== '(') fail('SQL_SYNTAX', `${generator.toUpperCase()} needs its argument in parentheses: ${generator.toUpperCase()}(<array>)`, p);
+    const argStart = p + 1;
+    let level = 1;
+    let q = argStart;
+    while (q < n && level > 0) {
+      const after = skipQuoted(q);
+      if (after !== q) {
+        q = after;
+        continue;
+      }
+      if (query[q] === '(') level++;
+      else if (query[q] === ')') level--;
+      q++;
+    }
+    if (level > 0) fail('SQL_SYNTAX', `${generator.toUpperCase()}( is not closed`, p);
+    const argEnd = q - 1;
+    p = skipSpace(q);
+    let alias = nameAt(p);
+    if (alias && alias.name.toUpperCase() !== 'AS' && query[p] !== '"' && query[p] !== '`') {
+      // An optional table alias before AS, as Hive and Spark write it; columns are not qualified with it.
+      p = skipSpace(alias.end);
+      alias = nameAt(p);
+    }
+    if (!alias || alias.name.toUpperCase() !== 'AS' || query[p] === '"' || query[p] === '`') fail('SQL_SYNTAX', `LATERAL VIEW ${generator.toUpperCase()}(...) needs AS <column>: the name of the column its values go to`, p);
+    p = skipSpace(alias!.end);
+    const column = nameAt(p);
+    if (!column) fail('SQL_SYNTAX', 'AS needs the name of the column the values go to', p);
+    const end = column!.end;
+    if (query[skipSpace(end)] === ',') fail('SQL_UNSUPPORTED', `EXPLODE of an array gives one column; name one after AS`, skipSpace(end));
+    clauses.push({ start, end, outer, generator, generatorAt, argStart, argEnd, alias: column!.name, aliasAt: p });
+    i = end;
+  }
+  let text = query;
+  for (const clause of clauses) text = text.slice(0, clause.start) + blank(text.slice(clause.start, clause.end)) + text.slice(clause.end);
+  return { text, clauses };
+}
+
+/**
+ * Converts one clause: the generator must be EXPLODE, and its argument is parsed as `SELECT <argument> FROM t`
+ * laid out so that the argument keeps its offset, line and column in the whole query.
+ */
+function lateralView(query: string, clause: LateralClause): LateralView {
+  const at = positionAt(query, clause.generatorAt);
+  const name = clause.generator.toLowerCase();
+  if (name !== 'explode') {
+    const hint = didYouMean(name, ['explode']);
+    throw queryError('SQL_UNKNOWN_FUNCTION', `unknown function ${name}() in LATERAL VIEW${hint ? '; did you mean explode()?' : ''} (LATERAL VIEW takes EXPLODE)`, at);
+  }
+  const argText = query.slice(clause.argStart, clause.argEnd);
+  if (argText.trim() === '') throw queryError('SQL_WRONG_ARGUMENTS', 'EXPLODE takes 1 argument, got 0', at);
+  const text = `${blank(query.slice(0, clause.start))}SELECT${blank(query.slice(clause.start + 6, clause.argStart))}${argText}${blank(query.slice(clause.argEnd))}\nFROM t`;
+  const { items, context } = parseSelect(text);
+  const converted = items(context);
+  if (converted.length !== 1) throw queryError('SQL_WRONG_ARGUMENTS', `EXPLODE takes 1 argument, got ${converted.length}`, at);
+  const item = converted[0]!;
+  if (item.kind === 'star' || item.alias !== undefined) throw queryError('SQL_SYNTAX', 'EXPLODE takes one array expression: a list column, SPLIT(text, separator) or ARRAY(...)', item.at);
+  return { outer: clause.outer, arg: item.expr, alias: clause.alias, at, aliasAt: positionAt(query, clause.aliasAt) };
 }
 
 interface Context {

@@ -1,4 +1,4 @@
-import { Binary, DateDay, Float64, Int32, Int64, TimestampMillisecond, Uint64, Utf8 } from 'apache-arrow';
+import { Binary, DateDay, Field, Float64, Int32, Int64, List, TimestampMillisecond, Uint64, Utf8 } from 'apache-arrow';
 import { describe, expect, it } from 'vitest';
 import { runSql, schemaOf, value } from './support.js';
 
@@ -342,5 +342,12 @@ describe('the function table of the README', () => {
     const run = runSql(`SELECT ${call} AS v FROM t`, schema, [{ i: 3, s: 'a,b', t: Date.UTC(2024, 0, 15, 10), d: 2.5 }]);
     expect(run.rejects).toEqual([]);
     expect(run.rows).toHaveLength(1);
+  });
+
+  it.each(["LATERAL VIEW EXPLODE(SPLIT(s, ','))", 'LATERAL VIEW OUTER EXPLODE(l)', 'LATERAL VIEW EXPLODE(ARRAY(i, 2))'])('%s AS v parses, type-checks and makes one row per element', (clause) => {
+    const schema = schemaOf({ i: new Int32(), s: new Utf8(), l: new List(new Field('item', new Int32(), true)) });
+    const run = runSql(`SELECT v FROM t ${clause} AS v`, schema, [{ i: 3, s: 'a,b', l: [1, 2] }]);
+    expect(run.rejects).toEqual([]);
+    expect(run.rows).toHaveLength(2);
   });
 });
