@@ -1,3 +1,4 @@
+import { daysFromCivil } from '../../src/formats/text/field-bytes.js';
 import {
   Binary,
   Bool,
@@ -166,25 +167,63 @@ export function arrowSchema(columns: readonly ColumnInfo[]): Schema {
   return new Schema(columns.map((c) => new Field(c.name, arrowType(c.kind), c.nullable, new Map([[MYSQL_TYPE_KEY, c.sqlType]]))));
 }
 
-/** Days since 1970-01-01 of `YYYY-MM-DD`. */
+/** The two-digit number at `at`, or -1. */
+function digits2(text: string, at: number): number {
+  const a = text.charCodeAt(at) - 48;
+  const b = text.charCodeAt(at + 1) - 48;
+  return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : -1;
+}
+
+/** Days since 1970-01-01 of `YYYY-MM-DD` (civil calendar arithmetic: no Date object per value). */
 export function parseDate(text: string): number {
-  const y = Number(text.slice(0, 4));
-  const m = Number(text.slice(5, 7));
-  const d = Number(text.slice(8, 10));
-  if (!(m >= 1 && d >= 1) || Number.isNaN(y)) throw new RangeError(`"${text}" is not a date Arrow can hold (zero dates such as 0000-00-00 have no equivalent)`);
-  const t = new Date(0);
-  t.setUTCFullYear(y, m - 1, d);
-  return Math.round(t.getTime() / 86_400_000);
+  const hi = digits2(text, 0);
+  const lo = digits2(text, 2);
+  const m = digits2(text, 5);
+  const d = digits2(text, 8);
+  if (hi < 0 || lo < 0 || !(m >= 1 && m <= 12) || !(d >= 1 && d <= 31) || text.charCodeAt(4) !== 45 || text.charCodeAt(7) !== 45) {
+    throw new RangeError(`"${text}" is not a date Arrow can hold (zero dates such as 0000-00-00 have no equivalent)`);
+  }
+  return daysFromCivil(hi * 100 + lo, m, d);
+}
+
+/** Whole seconds since the epoch and the microseconds of `YYYY-MM-DD HH:MM:SS[.ffffff]` read as UTC. */
+function dateTimeParts(text: string): [seconds: number, micros: number] {
+  const days = parseDate(text);
+  const n = text.length;
+  let seconds = 0;
+  if (n > 10) {
+    const h = digits2(text, 11);
+    const mi = digits2(text, 14);
+    const s = n > 16 ? digits2(text, 17) : 0;
+    if (h < 0 || mi < 0 || s < 0) throw new RangeError(`"${text}" is not a date and time`);
+    seconds = h * 3600 + mi * 60 + s;
+  }
+  let micros = 0;
+  if (n > 20) {
+    let scale = 100_000;
+    for (let at = 20; at < n && at < 26; at++, scale /= 10) {
+      const digit = text.charCodeAt(at) - 48;
+      if (digit < 0 || digit > 9) throw new RangeError(`"${text}" is not a date and time`);
+      micros += digit * scale;
+    }
+  }
+  return [days * 86_400 + seconds, micros];
+}
+
+/**
+ * Microseconds since the epoch of `YYYY-MM-DD HH:MM:SS[.ffffff]` read as UTC, as a number, or NaN beyond 2^53
+ * (after about 2255 or before 1685), where only parseDateTime is exact.
+ */
+export function parseDateTimeMicros(text: string): number {
+  const [seconds, micros] = dateTimeParts(text);
+  const value = seconds * 1_000_000 + micros;
+  return Number.isSafeInteger(value) ? value : Number.NaN;
 }
 
 /** Microseconds since the epoch of `YYYY-MM-DD HH:MM:SS[.ffffff]` read as UTC. */
 export function parseDateTime(text: string): bigint {
-  const days = parseDate(text);
-  const h = Number(text.slice(11, 13) || 0);
-  const mi = Number(text.slice(14, 16) || 0);
-  const s = Number(text.slice(17, 19) || 0);
-  const frac = text.length > 20 ? text.slice(20, 26).padEnd(6, '0') : '0';
-  return BigInt(days) * 86_400_000_000n + BigInt((h * 3600 + mi * 60 + s) * 1_000_000) + BigInt(frac);
+  const [seconds, micros] = dateTimeParts(text);
+  return BigInt(seconds) * 1_000_000n + BigInt(micros);
 }
 
 export function formatDate(days: number): string {
@@ -233,6 +272,24 @@ export function buildBatch(schema: Schema, columns: readonly ColumnInfo[], rows:
       for (let i = 0; i < length; i++) if (!isNull(i)) array[i] = parse(rows[i]![index] as string);
       return array;
     };
+    /**
+     * 64-bit values written as their two 32-bit halves (little-endian) from a number, with no BigInt per
+     * value; `parse` returns NaN for a value beyond 2^53, which then goes through `exact`.
+     */
+    const wide = <A extends BigInt64Array | BigUint64Array>(array: A, parse: (text: string) => number, exact: (text: string) => bigint): A => {
+      const halves = new Int32Array(array.buffer, array.byteOffset, length * 2);
+      for (let i = 0; i < length; i++) {
+        if (isNull(i)) continue;
+        const text = rows[i]![index] as string;
+        const v = parse(text);
+        if (Number.isSafeInteger(v)) {
+          const hi = Math.floor(v / 4_294_967_296);
+          halves[2 * i] = v - hi * 4_294_967_296;
+          halves[2 * i + 1] = hi;
+        } else array[i] = exact(text) as never;
+      }
+      return array;
+    };
     const make = (data: Record<string, unknown>) =>
       makeData({ type: field.type, length, nullCount, nullBitmap: nullCount > 0 ? validity : new Uint8Array(0), ...data } as never);
     switch (column.kind) {
@@ -242,13 +299,13 @@ export function buildBatch(schema: Schema, columns: readonly ColumnInfo[], rows:
       case 'uint8': return make({ data: numeric(new Uint8Array(length), Number) });
       case 'uint16': return make({ data: numeric(new Uint16Array(length), Number) });
       case 'uint32': return make({ data: numeric(new Uint32Array(length), Number) });
-      case 'int64': return make({ data: numeric(new BigInt64Array(length), BigInt) });
-      case 'uint64': return make({ data: numeric(new BigUint64Array(length), BigInt) });
+      case 'int64': return make({ data: wide(new BigInt64Array(length), integerText, BigInt) });
+      case 'uint64': return make({ data: wide(new BigUint64Array(length), integerText, BigInt) });
       case 'float32': return make({ data: numeric(new Float32Array(length), Number) });
       case 'float64': return make({ data: numeric(new Float64Array(length), Number) });
       case 'date': return make({ data: numeric(new Int32Array(length), parseDate) });
       case 'datetime':
-      case 'timestamp': return make({ data: numeric(new BigInt64Array(length), parseDateTime) });
+      case 'timestamp': return make({ data: wide(new BigInt64Array(length), parseDateTimeMicros, parseDateTime) });
       case 'bits': {
         const data = new BigUint64Array(length);
         for (let i = 0; i < length; i++) if (!isNull(i)) data[i] = bytesToBigInt(rows[i]![index] as Buffer);
@@ -266,24 +323,51 @@ export function buildBatch(schema: Schema, columns: readonly ColumnInfo[], rows:
       }
       case 'text':
       case 'binary': {
-        const parts: Buffer[] = [];
+        // One growing buffer that strings are encoded straight into, rather than a Buffer per value.
         const offsets = new Int32Array(length + 1);
+        let bytes: Uint8Array = new Uint8Array(Math.max(64, length * 16));
         let total = 0;
         for (let i = 0; i < length; i++) {
           if (!isNull(i)) {
             const v = rows[i]![index];
-            const bytes = Buffer.isBuffer(v) ? v : Buffer.from(String(v), 'utf8');
-            parts.push(bytes);
-            total += bytes.length;
+            if (typeof v === 'string') {
+              for (;;) {
+                const { read, written } = UTF8.encodeInto(v, bytes.subarray(total));
+                if (read === v.length) {
+                  total += written;
+                  break;
+                }
+                bytes = grow(bytes, total + v.length * 3);
+              }
+            } else {
+              const raw = Buffer.isBuffer(v) ? v : Buffer.from(String(v), 'utf8');
+              if (total + raw.length > bytes.length) bytes = grow(bytes, total + raw.length);
+              bytes.set(raw, total);
+              total += raw.length;
+            }
           }
           offsets[i + 1] = total;
         }
-        return make({ valueOffsets: offsets, data: Buffer.concat(parts, total) });
+        return make({ valueOffsets: offsets, data: bytes.subarray(0, total) });
       }
     }
   });
   const data = makeData({ type: new Struct(schema.fields), length, nullCount: 0, children });
   return new RecordBatch(schema as Schema<TypeMap>, data);
+}
+
+const UTF8 = new TextEncoder();
+
+/** `bytes` copied into a buffer of at least `needed` bytes (doubling). */
+function grow(bytes: Uint8Array, needed: number): Uint8Array {
+  const next = new Uint8Array(Math.max(needed, bytes.length * 2));
+  next.set(bytes);
+  return next;
+}
+
+/** An integer's text as a number when it has at most 15 digits (always exact), else NaN. */
+function integerText(text: string): number {
+  return text.length <= 15 ? Number(text) : Number.NaN;
 }
 
 function bytesToBigInt(bytes: Buffer): bigint {
