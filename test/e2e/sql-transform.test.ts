@@ -58,6 +58,42 @@ WHERE amount >= 5000 AND category <> 'toys'`),
     expect(fakeSchema.fields.map((f) => f.name)).toContain('quantity');
   });
 
+  it('fake -> sql with two LATERAL VIEWs -> file: one committed row per element, the WHERE over input and exploded columns', async () => {
+    const dir = workspace({
+      'job.yaml': job(`SELECT id, upper(part) AS part, CAST(q AS INT) * 2 AS q2
+FROM default
+LATERAL VIEW EXPLODE(SPLIT(category, 'o')) AS part
+LATERAL VIEW EXPLODE(ARRAY(quantity, 1)) AS q
+WHERE amount >= 5000 AND part <> ''`),
+    });
+    const run = await runCli(['run', 'job.yaml', '--json'], { cwd: dir, timeoutMs: 90_000 });
+    expect(run.code, run.stderr).toBe(0);
+    const report = JSON.parse(run.stdout) as { rowsRead: number; rowsWritten: number; transforms: { type: string; rowsIn: number; rowsOut: number; rowsErrored: number }[] };
+    const key = (r: Record<string, unknown>) => JSON.stringify([r.id, r.part, r.q2]);
+    // The same rows exploded here from the generator the fake source uses: NULL quantities are skipped.
+    const expected = batchToRows(generateBatch(11, 0, 3000))
+      .filter((r) => (r.amount as number) >= 5000)
+      .flatMap((r) =>
+        (r.category as string)
+          .split('o')
+          .filter((part) => part !== '')
+          .flatMap((part) => [r.quantity, 1].filter((q) => q !== null).map((q) => ({ id: Number(r.id), part: part.toUpperCase(), q2: (q as number) * 2 }))),
+      )
+      .sort((a, b) => key(a).localeCompare(key(b)));
+    expect(expected.length).toBeGreaterThan(3000);
+    const written = committedRows(`${dir}/out`).sort((a, b) => key(a).localeCompare(key(b)));
+    expect(written).toEqual(expected);
+    expect(report.rowsWritten).toBe(expected.length);
+    expect(report.transforms[0]).toMatchObject({ type: 'sql', rowsIn: 3000, rowsOut: expected.length, rowsErrored: 0 });
+  });
+
+  it('check reports an unknown column inside a LATERAL VIEW at its line and column in the job file', async () => {
+    const dir = workspace({ 'job.yaml': job("SELECT id, tag\nFROM default\n  LATERAL VIEW EXPLODE(SPLIT(categry, ',')) AS tag") });
+    const run = await runCli(['check', 'job.yaml'], { cwd: dir });
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toMatch(/job\.yaml:17:36: transform\[0\]\.query: sql query, line 3, column 30: unknown column "categry"; did you mean "category"\?/);
+  });
+
   it('check reports an unknown column at the job file with the line and column inside the query, and runs nothing', async () => {
     const dir = workspace({ 'job.yaml': job('SELECT id,\n       amout * 2 AS x\nFROM default') });
     const run = await runCli(['check', 'job.yaml'], { cwd: dir });
