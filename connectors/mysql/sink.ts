@@ -33,18 +33,22 @@ export const COMMIT_LOG = '_tideway_commit_log';
 export const RUNS = '_tideway_sink_runs';
 const STAGING_PREFIX = '_tws_';
 
-/** A short, stable tag of the job name for staging table names (the full name is in the table comment). */
-export function jobTag(job: string): string {
-  return createHash('sha256').update(job).digest('hex').slice(0, 10);
+/**
+ * A short, stable tag of the job and the sink for staging table names (the job's full name is in the table
+ * comment). The sink's name is part of it because two mysql sinks of one job (or a sink and its mysql dead
+ * letter) may share a database: each then sweeps only its own orphans and never reuses the other's names.
+ */
+export function jobTag(job: string, sinkName: string): string {
+  return createHash('sha256').update(`${job}\u0000${sinkName}`).digest('hex').slice(0, 10);
 }
 
 export function stagingComment(job: string): string {
   return `tideway staging; job=${job}`.slice(0, 1000);
 }
 
-/** `_tws_<job tag>_<attempt>_w<writer>_<n>`: unique per job, attempt (fresh on every start), writer and epoch. */
-export function stagingName(job: string, attemptId: string, writer: number, epoch: number): string {
-  return `${STAGING_PREFIX}${jobTag(job)}_${attemptId.replace(/[^A-Za-z0-9]/g, '')}_w${writer}_${epoch}`.slice(0, 64);
+/** `_tws_<job and sink tag>_<attempt>_w<writer>_<n>`: unique per job, sink, attempt (fresh on every start), writer and epoch. */
+export function stagingName(job: string, sinkName: string, attemptId: string, writer: number, epoch: number): string {
+  return `${STAGING_PREFIX}${jobTag(job, sinkName)}_${attemptId.replace(/[^A-Za-z0-9]/g, '')}_w${writer}_${epoch}`.slice(0, 64);
 }
 
 const LOG_DDL = (db: string) =>
@@ -341,7 +345,7 @@ class MysqlWriter implements SinkWriter<MysqlCommitInfo, MysqlWriterState> {
   }
 
   private async createStaging(): Promise<void> {
-    const name = stagingName(this.context.jobName, this.context.attemptId, this.context.writerIndex, this.epoch);
+    const name = stagingName(this.context.jobName, this.context.sinkName, this.context.attemptId, this.context.writerIndex, this.epoch);
     const columns = this.columns.map((c) => `${quoteId(c.name)} ${c.type} ${c.nullable ? 'NULL' : 'NOT NULL'}`);
     await this.connection.query(
       `CREATE TABLE ${quoteId(this.sink.ref.database)}.${quoteId(name)} (_tw_seq BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, ${columns.join(', ')}) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COMMENT=${quoteString(stagingComment(this.context.jobName))}`,
@@ -525,7 +529,7 @@ export class MysqlCommitter implements SinkCommitter<MysqlCommitInfo, MysqlWrite
   async removeOrphans({ keep, dryRun }: { keep: readonly MysqlCommitInfo[]; dryRun: boolean }): Promise<OrphanReport> {
     const connection = await this.db();
     const kept = new Set(keep.map((k) => k.staging));
-    const prefix = `${STAGING_PREFIX}${jobTag(this.context.jobName)}_`;
+    const prefix = `${STAGING_PREFIX}${jobTag(this.context.jobName, this.context.sinkName)}_`;
     const { rows } = await queryRows(
       connection,
       'SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME LIKE ? AND TABLE_COMMENT = ?',

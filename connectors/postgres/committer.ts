@@ -235,7 +235,7 @@ export class PostgresCommitter implements SinkCommitter<PostgresCommitInfo, Post
     if (!this.sink.staged) return { removed: [] };
     const client = await this.connection();
     const keep = new Set(options.keep.map((i) => i.staging));
-    const prefix = stagingPrefix(this.context.jobName);
+    const prefix = stagingPrefix(this.context.jobName, this.context.sinkName);
     const tables = await client.query<{ name: string }>(
       `SELECT c.relname AS name FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
         WHERE n.nspname = $1 AND c.relkind = 'r' AND starts_with(c.relname, $2) ORDER BY c.relname`,

@@ -63,13 +63,17 @@ export interface PostgresWriterState {
 
 export const COMMIT_LOG = 'tideway_commit_log';
 
-/** A short stable key of the job name: staging table names start with `tws_<key>_`. */
-export function jobKey(jobName: string): string {
-  return createHash('sha256').update(jobName).digest('hex').slice(0, 10);
+/**
+ * A short stable key of the job and the sink: staging tables, commit-log items and spills start with
+ * `tws_<key>_`. The sink's name is part of it because two postgres sinks of one job (or a sink and its
+ * postgres dead letter) may share a schema: each sweeps only its own orphans and logs only its own items.
+ */
+export function sinkKey(jobName: string, sinkName: string): string {
+  return createHash('sha256').update(`${jobName}\u0000${sinkName}`).digest('hex').slice(0, 10);
 }
 
-export function stagingPrefix(jobName: string): string {
-  return `tws_${jobKey(jobName)}_`;
+export function stagingPrefix(jobName: string, sinkName: string): string {
+  return `tws_${sinkKey(jobName, sinkName)}_`;
 }
 
 export class PostgresSink implements Sink<PostgresCommitInfo, PostgresWriterState> {
@@ -503,7 +507,7 @@ export class PostgresWriter implements SinkWriter<PostgresCommitInfo, PostgresWr
 
   /** Staging table and commit-log item names: unique per job, attempt, writer and sequence number. */
   private nextName(): string {
-    return `${stagingPrefix(this.context.jobName)}${this.attempt}_${this.context.writerIndex}_${this.sequence++}`;
+    return `${stagingPrefix(this.context.jobName, this.context.sinkName)}${this.attempt}_${this.context.writerIndex}_${this.sequence++}`;
   }
 
   /** The database refused a row: which one (its position since the last checkpoint), and the database's words. */

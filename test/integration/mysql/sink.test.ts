@@ -53,6 +53,33 @@ const VALUES = [
 ];
 
 describe.skipIf(!mysqlUp)('mysql sink', () => {
+  it('two mysql sinks of one job in one database keep their staging tables apart, across a stop and a resume', async () => {
+    const checkpoints = join(tempDir(), 'ckpt');
+    const job = (signal?: AbortSignal) =>
+      runJob(
+        {
+          env: { name: 'two-mysql-sinks', parallelism: 2, transport: 'in-process', checkpoint: { dir: checkpoints, interval: '60ms' } },
+          source: [{ type: 'fake', rows: 3000, splits: 4, chunk_rows: 100, rows_per_second: 6000 }],
+          sink: [
+            { type: 'mysql', name: 'left', ...connectionOptions(db.name), table: 'two_left' },
+            { type: 'mysql', name: 'right', ...connectionOptions(db.name), table: 'two_right' },
+          ],
+        },
+        { logger: silentLogger, ...(signal ? { signal } : {}) },
+      );
+    const stop = new AbortController();
+    setTimeout(() => stop.abort(), 250);
+    const first = await job(stop.signal);
+    expect(first.error).toBeNull();
+    const second = await job();
+    expect(second.error).toBeNull();
+    for (const table of ['two_left', 'two_right']) {
+      const [[n, distinct]] = (await db.sql(`SELECT COUNT(*), COUNT(DISTINCT id) FROM ${table}`)) as [[number, number]];
+      expect({ table, n: Number(n), distinct: Number(distinct) }).toEqual({ table, n: 3000, distinct: 3000 });
+    }
+    expect(await leftovers()).toEqual([]);
+  });
+
   it('round trip of every mapped type: MariaDB -> Arrow -> MariaDB, values equal, and the created table has the same column types', async () => {
     await db.sql(ALL_TYPES.replace('%s', 'types_src'));
     await db.sql(`INSERT INTO types_src VALUES ${VALUES.join(', ')}`);

@@ -278,11 +278,35 @@ describe.skipIf(!pgAvailable)('postgres sink: direct commit', () => {
     } as JobConfig;
     const spillDir = join(checkpoints.path, name, 'sinks', 'postgres');
     mkdirSync(spillDir, { recursive: true });
-    const orphan = `${stagingPrefix(name)}dead_0_0.copy`;
+    const orphan = `${stagingPrefix(name, 'postgres')}dead_0_0.copy`;
     writeFileSync(join(spillDir, orphan), 'PGCOPY');
     writeFileSync(join(spillDir, 'not-ours.txt'), 'x');
     const report = await cleanJob(config, { registry: new ConnectorRegistry(builtinConnectors), logger: silentLogger });
     expect(report.sinks[0]!.removed).toEqual([join(spillDir, orphan)]);
     expect(readdirSync(spillDir)).toEqual(['not-ours.txt']);
+  });
+
+  it.each(['auto', 'staging'])('two postgres sinks of one job in one schema keep their staging, spills and log rows apart (commit_method %s), across a stop and a resume', async (method) => {
+    const checkpoints = tempDir('tideway-pg-two-sinks-');
+    dirs.push(checkpoints);
+    const name = `pg-two-sinks-${method}`;
+    const [a, b] = [db.table('two_a'), db.table('two_b')];
+    const stages = {
+      source: [{ type: 'fake', rows: 3000, splits: 4, chunk_rows: 100, rows_per_second: 6000 }],
+      sink: [
+        { type: 'postgres', name: 'left', url: db.url, table: a, commit_method: method },
+        { type: 'postgres', name: 'right', url: db.url, table: b, commit_method: method },
+      ],
+    };
+    const stop = new AbortController();
+    setTimeout(() => stop.abort(), 250);
+    const first = await runPgJob(stages, { name, parallelism: 2, checkpoints: checkpoints.path, interval: '60ms', signal: stop.signal });
+    expect(first.error).toBeNull();
+    const second = await runPgJob(stages, { name, parallelism: 2, checkpoints: checkpoints.path, interval: '60ms' });
+    expect(second.error).toBeNull();
+    for (const table of [a, b]) {
+      const [row] = await db.query<{ n: string; d: string }>(`SELECT count(*) AS n, count(DISTINCT id) AS d FROM ${table}`);
+      expect({ table, n: Number(row!.n), d: Number(row!.d) }).toEqual({ table, n: 3000, d: 3000 });
+    }
   });
 });

@@ -158,7 +158,7 @@ describe.skipIf(!pgAvailable)('postgres sink', () => {
       expect(await dirtiedByFirstRead(control)).toBeGreaterThan(10);
       await committer.commit(infos, { checkpointId: 1, writerStates: [await writer.snapshotState(1)], endOfInput: true });
       expect(await ids(target)).toEqual(Array.from({ length: 5000 }, (_, i) => i));
-      expect((await stagingTables()).filter((t) => t.startsWith(stagingPrefix(context.jobName)))).toEqual([]);
+      expect((await stagingTables()).filter((t) => t.startsWith(stagingPrefix(context.jobName, 'sink[0]')))).toEqual([]);
     } finally {
       await writer.close();
       await committer.close();
