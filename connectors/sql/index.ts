@@ -250,6 +250,19 @@ export class SqlTransform implements Transform {
         count = keepRows.length;
       }
     }
+    if (plan.views.length > 0) {
+      // Rows out are not a subset of rows in: the input rows dropped are those no kept output row came from.
+      const from = new Uint8Array(n);
+      let kept = 0;
+      for (let j = 0; j < m; j++) {
+        const row = rows ? rows[j]! : j;
+        if (!rejected[row] && from[row] === 0) {
+          from[row] = 1;
+          kept++;
+        }
+      }
+      context.filtered?.(n - kept - rejects.length);
+    }
     if (count === 0) return null;
     if (count === n && rows === null && !plan.where && plan.views.length === 0 && plan.outputs.every((o, k) => o.kind === 'pass' && o.index === k) && plan.outputs.length === batch.numCols) return batch;
     return new RecordBatch(plan.schema, makeData({ type: new Struct(plan.schema.fields), length: count, nullCount: 0, children }));

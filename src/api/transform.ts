@@ -21,6 +21,13 @@ export interface TransformContext {
    * policy (`tolerance: none`) this throws, failing the job with the stage, row and message.
    */
   reject(row: number, error: RowError): void;
+  /**
+   * For a transform whose output is not a subset of its input rows (one that makes several rows of one, as
+   * LATERAL VIEW EXPLODE does): how many rows of this input batch it dropped (a WHERE, an empty array),
+   * rejected rows apart. Without this call the engine counts input rows - output rows - rejected rows as
+   * filtered, which such a transform would make negative.
+   */
+  filtered?(rows: number): void;
 }
 
 /** A per-batch transform. It runs inside each parallel pipeline, between the reader and the sinks. */

@@ -93,7 +93,7 @@ export interface PipelineMetrics {
   /** Items waiting in the queue between the reader and the writers when the snapshot was taken. */
   queueDepth: number;
   /** `rowsErrored`: rows the stage rejected (its dirty-data policy counted them, and dead-lettered them if it has a sink). */
-  transforms: Record<number, { rowsIn: number; rowsOut: number; rowsErrored: number }>;
+  transforms: Record<number, { rowsIn: number; rowsOut: number; rowsErrored: number; rowsFiltered: number }>;
   /** `rowsWritten` leaves out the rows the sink rejected (`rowsErrored`); for a dead-letter sink it counts rejected rows written to it. */
   sinks: Record<number, { rowsWritten: number; bytesWritten: number; rowsRejected: number; rowsLate: number; rowsErrored: number }>;
   /** The first rejected rows of each stage (by stage key, see dirty-data.ts), secrets masked, for failure messages. */

@@ -154,7 +154,7 @@ export class Pipeline {
       const transform = await stage.factory.create(stage.options as never, { ...factoryContext, input: stage.input });
       const children = await this.buildChildren(stage.output ?? '', transform.outputSchema(schema), factoryContext);
       nodes.push({ kind: 'transform', transformIndex, transform, children });
-      this.metrics.transforms[transformIndex] = { rowsIn: 0, rowsOut: 0, rowsErrored: 0 };
+      this.metrics.transforms[transformIndex] = { rowsIn: 0, rowsOut: 0, rowsErrored: 0, rowsFiltered: 0 };
     }
     for (const [sinkIndex, stage] of this.plan.sinks.entries()) {
       if (stage.input !== stream || stage.deadLetterFor !== undefined) continue;
@@ -352,10 +352,13 @@ export class Pipeline {
         const m = this.metrics.transforms[node.transformIndex]!;
         m.rowsIn += batch.numRows;
         const rejections = new BatchRejections(this.stageRef('transform', node.transformIndex), batch, this.mask);
-        const out = await node.transform.apply(batch, { reject: rejections.reject });
+        let reported: number | undefined;
+        const out = await node.transform.apply(batch, { reject: rejections.reject, filtered: (rows) => void (reported = (reported ?? 0) + rows) });
+        const rowsOut = out?.numRows ?? 0;
+        m.rowsFiltered += reported ?? Math.max(0, batch.numRows - rowsOut - rejections.rows.size);
         await this.rejected(rejections, m);
-        if (out && out.numRows > 0) {
-          m.rowsOut += out.numRows;
+        if (out && rowsOut > 0) {
+          m.rowsOut += rowsOut;
           await this.push(node.children, out);
         }
       }

@@ -497,7 +497,8 @@ class JobRun {
       const rowsIn = sum(all.map((m) => m.transforms[i]?.rowsIn ?? 0));
       const rowsOut = sum(all.map((m) => m.transforms[i]?.rowsOut ?? 0));
       const rowsErrored = sum(all.map((m) => m.transforms[i]?.rowsErrored ?? 0));
-      return { name: stage.name, type: stage.type, rowsIn, rowsOut, rowsFiltered: rowsIn - rowsOut - rowsErrored, rowsErrored };
+      const rowsFiltered = sum(all.map((m) => m.transforms[i]?.rowsFiltered ?? 0));
+      return { name: stage.name, type: stage.type, rowsIn, rowsOut, rowsFiltered, rowsErrored };
     });
     const sinks = this.sinks.map((sink) => ({
       name: sink.name,

@@ -68,7 +68,7 @@ WHERE amount >= 5000 AND part <> ''`),
     });
     const run = await runCli(['run', 'job.yaml', '--json'], { cwd: dir, timeoutMs: 90_000 });
     expect(run.code, run.stderr).toBe(0);
-    const report = JSON.parse(run.stdout) as { rowsRead: number; rowsWritten: number; transforms: { type: string; rowsIn: number; rowsOut: number; rowsErrored: number }[] };
+    const report = JSON.parse(run.stdout) as { rowsRead: number; rowsWritten: number; transforms: { type: string; rowsIn: number; rowsOut: number; rowsErrored: number; rowsFiltered: number }[] };
     const key = (r: Record<string, unknown>) => JSON.stringify([r.id, r.part, r.q2]);
     // The same rows exploded here from the generator the fake source uses: NULL quantities are skipped.
     const expected = batchToRows(generateBatch(11, 0, 3000))
@@ -84,7 +84,9 @@ WHERE amount >= 5000 AND part <> ''`),
     const written = committedRows(`${dir}/out`).sort((a, b) => key(a).localeCompare(key(b)));
     expect(written).toEqual(expected);
     expect(report.rowsWritten).toBe(expected.length);
-    expect(report.transforms[0]).toMatchObject({ type: 'sql', rowsIn: 3000, rowsOut: expected.length, rowsErrored: 0 });
+    // Filtered: the input rows that gave no row (the WHERE, or no non-empty part), never a negative count.
+    const gaveRows = new Set(expected.map((r) => r.id)).size;
+    expect(report.transforms[0]).toMatchObject({ type: 'sql', rowsIn: 3000, rowsOut: expected.length, rowsErrored: 0, rowsFiltered: 3000 - gaveRows });
   });
 
   it('check reports an unknown column inside a LATERAL VIEW at its line and column in the job file', async () => {
