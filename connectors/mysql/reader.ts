@@ -6,7 +6,13 @@ import { mysqlError, serverMessage } from './errors.js';
 import type { ReadPlan } from './plan.js';
 import type { MysqlSplit } from './source.js';
 import { afterCondition, keyText, kindOf, orderClause, selectList, splitConditions, whereClause } from './sql.js';
+import { buildRawBatch, queryRaw, type RawRows } from './raw-rows.js';
 import { arrowSchema, buildBatch } from './types.js';
+
+/** Which page a read asks for: the split, its position and the page size. */
+function pageKey(split: MysqlSplit, maxRows: number): string {
+  return JSON.stringify([split.splitId, split.nulls ?? false, split.after ?? null, maxRows]);
+}
 
 interface OpenStream {
   connection: Connection;
@@ -27,6 +33,8 @@ export class MysqlSplitReader implements SplitReader<MysqlSplit> {
   private readonly schema: Schema;
   private readonly binary: Set<string>;
   private page: Promise<Connection> | undefined;
+  /** The next page of the split read last, requested before that read returned (keyset mode). */
+  private prefetched: { key: string; rows: Promise<RawRows> } | undefined;
   private readonly streams = new Map<string, OpenStream>();
 
   constructor(
@@ -67,25 +75,41 @@ export class MysqlSplitReader implements SplitReader<MysqlSplit> {
 
   private async readPage(split: MysqlSplit, maxRows: number): Promise<SplitChunk<MysqlSplit>> {
     const order = split.nulls ? this.plan.nullOrder : this.plan.order;
+    const prefetched = this.prefetched;
+    this.prefetched = undefined;
+    const rows = prefetched && prefetched.key === pageKey(split, maxRows) ? await prefetched.rows : await this.fetchPage(split, maxRows);
+    const finished = rows.count < maxRows;
+    if (rows.count === 0) return { batches: [], next: split, finished };
+    const last = rows.count - 1;
+    const after = order.map((name) => {
+      const kind = kindOf(this.plan, name);
+      return keyText(kind, rows.value(last, this.plan.columns.findIndex((c) => c.name === name), kind === 'binary' || kind === 'bits' || kind === 'bool'));
+    });
+    const next = { ...split, after };
+    if (!finished) {
+      // The server runs the next page's query while this page becomes Arrow columns. Only a hint: a read of
+      // any other split or position discards it (its connection runs its commands in order).
+      const ahead = this.fetchPage(next, maxRows);
+      ahead.catch(() => undefined);
+      this.prefetched = { key: pageKey(next, maxRows), rows: ahead };
+    }
+    return { batches: [buildRawBatch(this.schema, this.plan.columns.slice(0, this.plan.outputCount), rows)], next, finished };
+  }
+
+  private async fetchPage(split: MysqlSplit, maxRows: number): Promise<RawRows> {
+    const order = split.nulls ? this.plan.nullOrder : this.plan.order;
     const conditions = splitConditions(this.plan, split);
     if (split.after) conditions.push(afterCondition(this.plan, order, split.after));
     const sql = `SELECT ${selectList(this.plan)} FROM ${this.plan.from}${whereClause(conditions)}${orderClause(order)} LIMIT ${maxRows}`;
     const connection = await this.connection();
-    let rows: unknown[][];
     try {
-      const [result] = await connection.query({ sql, rowsAsArray: true, typeCast: textTypeCast(this.binary) });
-      rows = result as unknown[][];
+      return await queryRaw(connection, sql, this.plan.columns.length);
     } catch (error) {
       // A broken connection is replaced on the next read (the split has not moved).
-      this.page = undefined;
+      if (this.page !== undefined && (await this.page.catch(() => undefined)) === connection) this.page = undefined;
       connection.destroy();
       throw error;
     }
-    const finished = rows.length < maxRows;
-    if (rows.length === 0) return { batches: [], next: split, finished };
-    const last = rows[rows.length - 1]!;
-    const after = order.map((name) => keyText(kindOf(this.plan, name), last[this.plan.columns.findIndex((c) => c.name === name)]));
-    return { batches: [this.batch(rows)], next: { ...split, after }, finished };
   }
 
   private async readStream(split: MysqlSplit, maxRows: number): Promise<SplitChunk<MysqlSplit>> {
@@ -143,6 +167,7 @@ export class MysqlSplitReader implements SplitReader<MysqlSplit> {
   }
 
   async close(): Promise<void> {
+    this.prefetched = undefined;
     for (const stream of this.streams.values()) stream.connection.destroy();
     this.streams.clear();
     const page = this.page;

@@ -249,6 +249,51 @@ function pad(n: number, width: number): string {
 }
 
 /**
+ * The typed array of a numeric, date or datetime column from each row's text (`textAt` gives null for NULL,
+ * and is called once per row), or undefined for the other kinds. 64-bit values are written as their two
+ * 32-bit halves (little-endian) from a number, with no BigInt per value; beyond 2^53 they are parsed exactly.
+ */
+export function numericValues(kind: ColumnKind, length: number, textAt: (row: number) => string | null): ArrayBufferView | undefined {
+  const fill = <A extends { [i: number]: number }>(array: A, parse: (text: string) => number): A => {
+    for (let i = 0; i < length; i++) {
+      const text = textAt(i);
+      if (text !== null) array[i] = parse(text);
+    }
+    return array;
+  };
+  const wide = <A extends BigInt64Array | BigUint64Array>(array: A, parse: (text: string) => number, exact: (text: string) => bigint): A => {
+    const halves = new Int32Array(array.buffer, array.byteOffset, length * 2);
+    for (let i = 0; i < length; i++) {
+      const text = textAt(i);
+      if (text === null) continue;
+      const v = parse(text);
+      if (Number.isSafeInteger(v)) {
+        const hi = Math.floor(v / 4_294_967_296);
+        halves[2 * i] = v - hi * 4_294_967_296;
+        halves[2 * i + 1] = hi;
+      } else array[i] = exact(text) as never;
+    }
+    return array;
+  };
+  switch (kind) {
+    case 'int8': return fill(new Int8Array(length), Number);
+    case 'int16': return fill(new Int16Array(length), Number);
+    case 'int32': return fill(new Int32Array(length), Number);
+    case 'uint8': return fill(new Uint8Array(length), Number);
+    case 'uint16': return fill(new Uint16Array(length), Number);
+    case 'uint32': return fill(new Uint32Array(length), Number);
+    case 'int64': return wide(new BigInt64Array(length), integerText, BigInt);
+    case 'uint64': return wide(new BigUint64Array(length), integerText, BigInt);
+    case 'float32': return fill(new Float32Array(length), Number);
+    case 'float64': return fill(new Float64Array(length), Number);
+    case 'date': return fill(new Int32Array(length), parseDate);
+    case 'datetime':
+    case 'timestamp': return wide(new BigInt64Array(length), parseDateTimeMicros, parseDateTime);
+    default: return undefined;
+  }
+}
+
+/**
  * Builds Arrow columns from rows of text values, column by column into typed arrays (no per-row objects
  * beyond what the driver made). Throws a RangeError naming the value when one does not fit.
  */
@@ -268,44 +313,11 @@ export function buildBatch(schema: Schema, columns: readonly ColumnInfo[], rows:
       validity[i >> 3]! |= 1 << (i & 7);
       return false;
     };
-    const numeric = <A extends { [i: number]: number | bigint }>(array: A, parse: (text: string) => number | bigint): A => {
-      for (let i = 0; i < length; i++) if (!isNull(i)) array[i] = parse(rows[i]![index] as string);
-      return array;
-    };
-    /**
-     * 64-bit values written as their two 32-bit halves (little-endian) from a number, with no BigInt per
-     * value; `parse` returns NaN for a value beyond 2^53, which then goes through `exact`.
-     */
-    const wide = <A extends BigInt64Array | BigUint64Array>(array: A, parse: (text: string) => number, exact: (text: string) => bigint): A => {
-      const halves = new Int32Array(array.buffer, array.byteOffset, length * 2);
-      for (let i = 0; i < length; i++) {
-        if (isNull(i)) continue;
-        const text = rows[i]![index] as string;
-        const v = parse(text);
-        if (Number.isSafeInteger(v)) {
-          const hi = Math.floor(v / 4_294_967_296);
-          halves[2 * i] = v - hi * 4_294_967_296;
-          halves[2 * i + 1] = hi;
-        } else array[i] = exact(text) as never;
-      }
-      return array;
-    };
     const make = (data: Record<string, unknown>) =>
       makeData({ type: field.type, length, nullCount, nullBitmap: nullCount > 0 ? validity : new Uint8Array(0), ...data } as never);
+    const numbers = numericValues(column.kind, length, (i) => (isNull(i) ? null : (rows[i]![index] as string)));
+    if (numbers) return make({ data: numbers });
     switch (column.kind) {
-      case 'int8': return make({ data: numeric(new Int8Array(length), Number) });
-      case 'int16': return make({ data: numeric(new Int16Array(length), Number) });
-      case 'int32': return make({ data: numeric(new Int32Array(length), Number) });
-      case 'uint8': return make({ data: numeric(new Uint8Array(length), Number) });
-      case 'uint16': return make({ data: numeric(new Uint16Array(length), Number) });
-      case 'uint32': return make({ data: numeric(new Uint32Array(length), Number) });
-      case 'int64': return make({ data: wide(new BigInt64Array(length), integerText, BigInt) });
-      case 'uint64': return make({ data: wide(new BigUint64Array(length), integerText, BigInt) });
-      case 'float32': return make({ data: numeric(new Float32Array(length), Number) });
-      case 'float64': return make({ data: numeric(new Float64Array(length), Number) });
-      case 'date': return make({ data: numeric(new Int32Array(length), parseDate) });
-      case 'datetime':
-      case 'timestamp': return make({ data: wide(new BigInt64Array(length), parseDateTimeMicros, parseDateTime) });
       case 'bits': {
         const data = new BigUint64Array(length);
         for (let i = 0; i < length; i++) if (!isNull(i)) data[i] = bytesToBigInt(rows[i]![index] as Buffer);
@@ -351,6 +363,7 @@ export function buildBatch(schema: Schema, columns: readonly ColumnInfo[], rows:
         return make({ valueOffsets: offsets, data: bytes.subarray(0, total) });
       }
     }
+    throw new Error(`no Arrow builder for column kind ${column.kind}`);
   });
   const data = makeData({ type: new Struct(schema.fields), length, nullCount: 0, children });
   return new RecordBatch(schema as Schema<TypeMap>, data);

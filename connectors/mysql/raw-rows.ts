@@ -1,0 +1,200 @@
+import { makeData, RecordBatch, type Schema, Struct, type TypeMap } from 'apache-arrow';
+import type { Connection } from 'mysql2/promise';
+import { type ColumnInfo, numericValues } from './types.js';
+
+/**
+ * The rows of one result, as the text protocol sent them: each row packet kept as it arrived (a slice of
+ * the socket's chunk, no copy), and each value's byte range found once. Values become Arrow columns straight
+ * from those bytes (buildRawBatch): a text value is copied as the UTF-8 the server sent, a number or a date
+ * is parsed from its digits, with no JavaScript string or array per row in between, where the driver's own
+ * row parser made a string of every value and an array of every row.
+ */
+export class RawRows {
+  count = 0;
+  private bufs: Buffer[] = [];
+  /** Per row and column: where the value starts in its row's buffer, or -1 for NULL. */
+  private starts: Int32Array;
+  private ends: Int32Array;
+
+  constructor(readonly columns: number) {
+    this.starts = new Int32Array(columns * 1024);
+    this.ends = new Int32Array(columns * 1024);
+  }
+
+  /** Adds the row packet `buf[from, to)` (after its 4-byte header): a length-encoded string per column. */
+  add(buf: Buffer, from: number, to: number): void {
+    const row = this.count;
+    const base = row * this.columns;
+    if (base + this.columns > this.starts.length) {
+      const starts = new Int32Array(this.starts.length * 2);
+      starts.set(this.starts);
+      this.starts = starts;
+      const ends = new Int32Array(this.ends.length * 2);
+      ends.set(this.ends);
+      this.ends = ends;
+    }
+    let p = from;
+    for (let c = 0; c < this.columns; c++) {
+      const first = buf[p]!;
+      let length: number;
+      if (first < 0xfb) {
+        length = first;
+        p += 1;
+      } else if (first === 0xfb) {
+        this.starts[base + c] = -1;
+        this.ends[base + c] = -1;
+        p += 1;
+        continue;
+      } else if (first === 0xfc) {
+        length = buf[p + 1]! | (buf[p + 2]! << 8);
+        p += 3;
+      } else if (first === 0xfd) {
+        length = buf[p + 1]! | (buf[p + 2]! << 8) | (buf[p + 3]! << 16);
+        p += 4;
+      } else {
+        length = buf.readUInt32LE(p + 1) + buf.readUInt32LE(p + 5) * 4_294_967_296;
+        p += 9;
+      }
+      this.starts[base + c] = p;
+      this.ends[base + c] = p + length;
+      p += length;
+    }
+    if (p > to) throw new RangeError(`a row packet of ${to - from} bytes holds fewer values than the ${this.columns} columns of its result`);
+    this.bufs.push(buf);
+    this.count++;
+  }
+
+  isNull(row: number, column: number): boolean {
+    return this.starts[row * this.columns + column] === -1;
+  }
+
+  /** The value as the driver would have given it: a string, a Buffer for a binary column, or null. */
+  value(row: number, column: number, binary: boolean): string | Buffer | null {
+    const at = row * this.columns + column;
+    const start = this.starts[at]!;
+    if (start === -1) return null;
+    const buf = this.bufs[row]!;
+    return binary ? Buffer.from(buf.subarray(start, this.ends[at]!)) : buf.toString('utf8', start, this.ends[at]!);
+  }
+
+  /** The value's bytes as latin1 text: digits, signs and dates need no UTF-8 decoding. */
+  ascii(row: number, column: number): string {
+    const at = row * this.columns + column;
+    return this.bufs[row]!.toString('latin1', this.starts[at]!, this.ends[at]!);
+  }
+
+  bytes(row: number, column: number): [Buffer, number, number] {
+    const at = row * this.columns + column;
+    return [this.bufs[row]!, this.starts[at]!, this.ends[at]!];
+  }
+}
+
+type QueryInternals = {
+  row(packet: PacketLike, connection: unknown): unknown;
+  isEOF?: never;
+};
+
+interface PacketLike {
+  buffer: Buffer;
+  offset: number;
+  end: number;
+  isEOF(): boolean;
+}
+
+/**
+ * Runs `sql` on `connection` through mysql2's text protocol, with the driver's row parser replaced by
+ * RawRows for this one query (the connection, its queue, errors and end of result stay the driver's).
+ */
+export function queryRaw(connection: Connection, sql: string, columns: number): Promise<RawRows> {
+  const core = (connection as unknown as { connection: { query(options: object, callback: (error: Error | null) => void): QueryInternals } }).connection;
+  const rows = new RawRows(columns);
+  return new Promise<RawRows>((resolve, reject) => {
+    let failure: Error | undefined;
+    const query = core.query({ sql, rowsAsArray: true }, (error) => {
+      if (error || failure) reject(error ?? failure);
+      else resolve(rows);
+    });
+    const driverRow = Object.getPrototypeOf(query).row as QueryInternals['row'];
+    // The query's state machine asks `this.row` for each row packet; the driver's own handles the end of the
+    // result (EOF/OK packet), with no row of ours in its list.
+    const rawRow = function (this: QueryInternals, packet: PacketLike, conn: unknown): unknown {
+      if (packet.isEOF()) return driverRow.call(this, packet, conn);
+      try {
+        rows.add(packet.buffer, packet.offset, packet.end);
+      } catch (error) {
+        failure ??= error as Error;
+      }
+      return rawRow;
+    };
+    query.row = rawRow;
+  });
+}
+
+/**
+ * Arrow columns from raw rows, column by column into typed arrays. Throws a RangeError naming the value when
+ * one does not fit (as buildBatch does for the driver's strings).
+ */
+export function buildRawBatch(schema: Schema, columns: readonly ColumnInfo[], rows: RawRows): RecordBatch {
+  const length = rows.count;
+  const children = columns.map((column, c) => {
+    const field = schema.fields[c]!;
+    let nullCount = 0;
+    const validity = new Uint8Array((length + 7) >> 3);
+    for (let i = 0; i < length; i++) {
+      if (rows.isNull(i, c)) nullCount++;
+      else validity[i >> 3]! |= 1 << (i & 7);
+    }
+    const make = (data: Record<string, unknown>) =>
+      makeData({ type: field.type, length, nullCount, nullBitmap: nullCount > 0 ? validity : new Uint8Array(0), ...data } as never);
+    const numbers = numericValues(column.kind, length, (i) => (rows.isNull(i, c) ? null : rows.ascii(i, c)));
+    if (numbers) return make({ data: numbers });
+    switch (column.kind) {
+      case 'bits': {
+        const data = new BigUint64Array(length);
+        for (let i = 0; i < length; i++) {
+          if (rows.isNull(i, c)) continue;
+          const [buf, start, end] = rows.bytes(i, c);
+          let v = 0n;
+          for (let k = start; k < end; k++) v = (v << 8n) | BigInt(buf[k]!);
+          data[i] = v;
+        }
+        return make({ data });
+      }
+      case 'bool': {
+        // BIT(1): the value is the raw byte.
+        const data = new Uint8Array((length + 7) >> 3);
+        for (let i = 0; i < length; i++) {
+          if (rows.isNull(i, c)) continue;
+          const [buf, start, end] = rows.bytes(i, c);
+          let truthy = false;
+          for (let k = start; k < end && !truthy; k++) truthy = buf[k] !== 0;
+          if (truthy) data[i >> 3]! |= 1 << (i & 7);
+        }
+        return make({ data });
+      }
+      case 'text':
+      case 'binary': {
+        // The bytes as sent: UTF-8 for text (the connection's character set is utf8mb4), raw for binary.
+        const offsets = new Int32Array(length + 1);
+        let total = 0;
+        for (let i = 0; i < length; i++) {
+          if (!rows.isNull(i, c)) {
+            const [, start, end] = rows.bytes(i, c);
+            total += end - start;
+          }
+          offsets[i + 1] = total;
+        }
+        const data = new Uint8Array(total);
+        for (let i = 0; i < length; i++) {
+          if (rows.isNull(i, c)) continue;
+          const [buf, start, end] = rows.bytes(i, c);
+          data.set(buf.subarray(start, end), offsets[i]!);
+        }
+        return make({ valueOffsets: offsets, data });
+      }
+    }
+    throw new Error(`no Arrow builder for column kind ${column.kind}`);
+  });
+  const data = makeData({ type: new Struct(schema.fields), length, nullCount: 0, children });
+  return new RecordBatch(schema as Schema<TypeMap>, data);
+}
