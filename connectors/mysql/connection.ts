@@ -78,7 +78,9 @@ const SESSION_SQL = [
 export function textTypeCast(binaryColumns: ReadonlySet<string> = new Set()): NonNullable<ConnectionOptions['typeCast']> {
   return (field) => {
     if (field.type === 'BIT' || field.type === 'GEOMETRY' || binaryColumns.has(field.name)) return field.buffer();
-    return field.string('utf8');
+    // In the character set the server sent (utf8mb4 as asked, unless the server ignores the connection's
+    // setting); JSON arrives with the binary set but is UTF-8 text.
+    return field.type === 'JSON' ? field.string('utf8') : field.string();
   };
 }
 

@@ -1,3 +1,7 @@
+import { TextDecoder } from 'node:util';
+
+/** Text of one value in a character set other than UTF-8. */
+type Decode = (bytes: Uint8Array) => string;
 import { makeData, RecordBatch, type Schema, Struct, type TypeMap } from 'apache-arrow';
 import type { Connection } from 'mysql2/promise';
 import { type ColumnInfo, numericValues } from './types.js';
@@ -16,9 +20,36 @@ export class RawRows {
   private starts: Int32Array;
   private ends: Int32Array;
 
+  /**
+   * Per column, a decoder when the server sends its text in a character set other than UTF-8 (the
+   * connection asks for utf8mb4, but a server may be set to ignore that): such values are decoded, and
+   * re-encoded as UTF-8 for Arrow. Binary columns, and text sent with the binary set, are taken as they are.
+   */
+  private decoders: (Decode | undefined)[] = [];
+
   constructor(readonly columns: number) {
     this.starts = new Int32Array(columns * 1024);
     this.ends = new Int32Array(columns * 1024);
+  }
+
+  /** The character sets of the result's columns, as the driver names them (`utf8`, `latin1`, `binary` ...). */
+  setEncodings(encodings: readonly (string | undefined)[]): void {
+    this.decoders = encodings.map((encoding, column) => {
+      if (encoding === undefined || encoding === 'utf8' || encoding === 'utf8mb4' || encoding === 'cesu8' || encoding === 'binary') return undefined;
+      // As the driver decodes them: Node's own decoding where it has one (latin1, ascii, ucs2), else the WHATWG one.
+      if (Buffer.isEncoding(encoding)) return (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString(encoding);
+      try {
+        const decoder = new TextDecoder(encoding);
+        return (bytes: Uint8Array) => decoder.decode(bytes);
+      } catch {
+        throw new RangeError(`column ${column + 1} of the result arrives in the character set ${encoding}, which Tideway cannot decode; make the server send utf8mb4 results (character_set_results)`);
+      }
+    });
+  }
+
+  /** The decoder of a text column that does not arrive as UTF-8, if any. */
+  decoder(column: number): Decode | undefined {
+    return this.decoders[column];
   }
 
   /** Adds the row packet `buf[from, to)` (after its 4-byte header): a length-encoded string per column. */
@@ -74,7 +105,9 @@ export class RawRows {
     const start = this.starts[at]!;
     if (start === -1) return null;
     const buf = this.bufs[row]!;
-    return binary ? Buffer.from(buf.subarray(start, this.ends[at]!)) : buf.toString('utf8', start, this.ends[at]!);
+    if (binary) return Buffer.from(buf.subarray(start, this.ends[at]!));
+    const decoder = this.decoders[column];
+    return decoder ? decoder(buf.subarray(start, this.ends[at]!)) : buf.toString('utf8', start, this.ends[at]!);
   }
 
   /** The value's bytes as latin1 text: digits, signs and dates need no UTF-8 decoding. */
@@ -91,7 +124,7 @@ export class RawRows {
 
 type QueryInternals = {
   row(packet: PacketLike, connection: unknown): unknown;
-  isEOF?: never;
+  on(event: 'fields', listener: (fields: { encoding?: string }[]) => void): void;
 };
 
 interface PacketLike {
@@ -113,6 +146,13 @@ export function queryRaw(connection: Connection, sql: string, columns: number): 
     const query = core.query({ sql, rowsAsArray: true }, (error) => {
       if (error || failure) reject(error ?? failure);
       else resolve(rows);
+    });
+    query.on('fields', (fields: { encoding?: string }[]) => {
+      try {
+        rows.setEncodings(fields.map((f) => f.encoding));
+      } catch (error) {
+        failure ??= error as Error;
+      }
     });
     const driverRow = Object.getPrototypeOf(query).row as QueryInternals['row'];
     // The query's state machine asks `this.row` for each row packet; the driver's own handles the end of the
@@ -174,6 +214,17 @@ export function buildRawBatch(schema: Schema, columns: readonly ColumnInfo[], ro
       }
       case 'text':
       case 'binary': {
+        const decoder = column.kind === 'text' ? rows.decoder(c) : undefined;
+        if (decoder) {
+          const texts: (Buffer | null)[] = [];
+          for (let i = 0; i < length; i++) {
+            const [buf, start, end] = rows.bytes(i, c);
+            texts.push(rows.isNull(i, c) ? null : Buffer.from(decoder(buf.subarray(start, end)), 'utf8'));
+          }
+          const offsets = new Int32Array(length + 1);
+          for (let i = 0; i < length; i++) offsets[i + 1] = offsets[i]! + (texts[i]?.length ?? 0);
+          return make({ valueOffsets: offsets, data: Buffer.concat(texts.filter((t): t is Buffer => t !== null)) });
+        }
         // The bytes as sent: UTF-8 for text (the connection's character set is utf8mb4), raw for binary.
         const offsets = new Int32Array(length + 1);
         let total = 0;
