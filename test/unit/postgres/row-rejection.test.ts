@@ -29,7 +29,7 @@ describe.skipIf(!pgAvailable)('postgres sink: rows the database refuses go to th
     return table;
   }
 
-  function job(name: string, work: string, table: string, extra: Record<string, unknown> = {}): JobConfig {
+  function job(name: string, work: string, table: string, extra: Record<string, unknown> = {}, rowsPerSecond = 1500): JobConfig {
     return {
       env: {
         name,
@@ -38,7 +38,7 @@ describe.skipIf(!pgAvailable)('postgres sink: rows the database refuses go to th
         checkpoint: { interval: '50ms', dir: join(work, 'chk') },
         errors: { tolerance: 'all', dead_letter: { type: 'file', path: join(work, 'bad'), format: 'jsonl' } },
       },
-      source: [{ type: 'fake', rows: ROWS, splits: 4, chunk_rows: 40, rows_per_second: 1500 }],
+      source: [{ type: 'fake', rows: ROWS, splits: 4, chunk_rows: 40, rows_per_second: rowsPerSecond }],
       transform: [{ type: 'select', columns: ['id', 'name', 'amount'] }],
       sink: [{ type: 'postgres', url: db.url, table, batch_rows: 16, ...extra }],
     } as JobConfig;
@@ -73,8 +73,16 @@ describe.skipIf(!pgAvailable)('postgres sink: rows the database refuses go to th
     const work = dir();
     const table = await target('reject_resume');
     const stop = new AbortController();
-    setTimeout(() => stop.abort(), 120);
-    const first = await runJob(job('pg-reject-resume', work, table), { logger: silentLogger, signal: stop.signal });
+    // Stop once the first rows are committed (not at a fixed time: a fast or a loaded machine would finish
+    // first, or stop before anything), with the source slowed so that the job is still running then.
+    const running = runJob(job('pg-reject-resume', work, table, {}, 300), { logger: silentLogger, signal: stop.signal });
+    for (let i = 0; i < 400; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      const [row] = await db.query<{ n: string }>(`SELECT count(*) AS n FROM ${table} WHERE name <> 'before'`);
+      if (Number(row!.n) > 0) break;
+    }
+    stop.abort();
+    const first = await running;
     expect(first.status, first.error?.message).toBe('cancelled');
     const second = await runJob(job('pg-reject-resume', work, table), { logger: silentLogger });
     expect(second.status, second.error?.message).toBe('finished');
