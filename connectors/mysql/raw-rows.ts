@@ -95,6 +95,23 @@ export class RawRows {
     this.count++;
   }
 
+  /** Moves the first `n` rows (at most `count`) into a RawRows of their own; this keeps the rest. */
+  takeFirst(n: number): RawRows {
+    const taken = Math.min(n, this.count);
+    const first = new RawRows(this.columns);
+    first.decoders = this.decoders;
+    const values = taken * this.columns;
+    first.starts = this.starts.slice(0, Math.max(values, this.columns));
+    first.ends = this.ends.slice(0, Math.max(values, this.columns));
+    first.bufs = this.bufs.slice(0, taken);
+    first.count = taken;
+    this.starts.copyWithin(0, values, this.count * this.columns);
+    this.ends.copyWithin(0, values, this.count * this.columns);
+    this.bufs = this.bufs.slice(taken);
+    this.count -= taken;
+    return first;
+  }
+
   isNull(row: number, column: number): boolean {
     return this.starts[row * this.columns + column] === -1;
   }
@@ -134,45 +151,123 @@ interface PacketLike {
   isEOF(): boolean;
 }
 
+interface CoreConnection {
+  query(options: object, callback: (error: Error | null) => void): QueryInternals;
+  pause(): void;
+  resume(): void;
+}
+
 /**
- * Runs `sql` on `connection` through mysql2's text protocol, with the driver's row parser replaced by
- * RawRows for this one query (the connection, its queue, errors and end of result stay the driver's).
+ * Starts `sql` on `connection` through mysql2's text protocol, with the driver's row parser replaced by
+ * `onRow` for this one query (the connection, its queue, errors and the end of the result stay the driver's);
+ * `onEnd` is called once, with the error if the query failed.
  */
+function startRaw(connection: Connection, sql: string, rows: RawRows, onRow: () => void, onEnd: (error: Error | undefined) => void): CoreConnection {
+  const core = (connection as unknown as { connection: CoreConnection }).connection;
+  let failure: Error | undefined;
+  const query = core.query({ sql, rowsAsArray: true }, (error) => onEnd(error ?? failure));
+  query.on('fields', (fields: { encoding?: string }[]) => {
+    try {
+      rows.setEncodings(fields.map((f) => f.encoding));
+    } catch (error) {
+      failure ??= error as Error;
+    }
+  });
+  const driverRow = Object.getPrototypeOf(query).row as QueryInternals['row'];
+  // The query's state machine asks `this.row` for each row packet; the driver's own handles the end of the
+  // result (EOF/OK packet), with no row of ours in its list.
+  const rawRow = function (this: QueryInternals, packet: PacketLike, conn: unknown): unknown {
+    if (packet.isEOF()) return driverRow.call(this, packet, conn);
+    try {
+      rows.add(packet.buffer, packet.offset, packet.end);
+      onRow();
+    } catch (error) {
+      failure ??= error as Error;
+    }
+    return rawRow;
+  };
+  query.row = rawRow;
+  return core;
+}
+
+/** Runs `sql` and resolves with all its rows, raw (a keyset page). */
 export function queryRaw(connection: Connection, sql: string, columns: number): Promise<RawRows> {
-  const core = (connection as unknown as { connection: { query(options: object, callback: (error: Error | null) => void): QueryInternals } }).connection;
   const rows = new RawRows(columns);
   return new Promise<RawRows>((resolve, reject) => {
-    let failure: Error | undefined;
-    const query = core.query({ sql, rowsAsArray: true }, (error) => {
-      if (error || failure) reject(error ?? failure);
-      else resolve(rows);
-    });
-    query.on('fields', (fields: { encoding?: string }[]) => {
-      try {
-        rows.setEncodings(fields.map((f) => f.encoding));
-      } catch (error) {
-        failure ??= error as Error;
-      }
-    });
-    const driverRow = Object.getPrototypeOf(query).row as QueryInternals['row'];
-    // The query's state machine asks `this.row` for each row packet; the driver's own handles the end of the
-    // result (EOF/OK packet), with no row of ours in its list.
-    const rawRow = function (this: QueryInternals, packet: PacketLike, conn: unknown): unknown {
-      if (packet.isEOF()) return driverRow.call(this, packet, conn);
-      try {
-        rows.add(packet.buffer, packet.offset, packet.end);
-      } catch (error) {
-        failure ??= error as Error;
-      }
-      return rawRow;
-    };
-    query.row = rawRow;
+    startRaw(connection, sql, rows, () => undefined, (error) => (error ? reject(error) : resolve(rows)));
   });
 }
 
 /**
+ * One query's rows as they arrive, taken in chunks (stream mode). The connection stops reading the socket
+ * while `highWater` rows wait, so memory stays bounded however long the result.
+ */
+export class RawStream {
+  private readonly rows: RawRows;
+  private readonly core: CoreConnection;
+  private ended = false;
+  private error: Error | undefined;
+  private paused = false;
+  private wake: (() => void) | undefined;
+
+  constructor(
+    readonly connection: Connection,
+    sql: string,
+    columns: number,
+    private readonly highWater: number,
+  ) {
+    this.rows = new RawRows(columns);
+    this.core = startRaw(
+      connection,
+      sql,
+      this.rows,
+      () => {
+        if (this.rows.count >= Math.max(this.highWater, this.wanted) && !this.paused) {
+          this.paused = true;
+          this.core.pause();
+        }
+        if (this.wake && this.rows.count >= this.wanted) this.notify();
+      },
+      (error) => {
+        this.ended = true;
+        this.error = error;
+        this.notify();
+      },
+    );
+  }
+
+  private wanted = 0;
+
+  private notify(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+
+  /** The next `n` rows, fewer only at the end of the result (`done`). */
+  async take(n: number): Promise<{ rows: RawRows; done: boolean }> {
+    this.wanted = n;
+    while (this.rows.count < n && !this.ended) {
+      if (this.paused) {
+        this.paused = false;
+        this.core.resume();
+        continue;
+      }
+      await new Promise<void>((resolve) => (this.wake = resolve));
+    }
+    if (this.error) throw this.error;
+    const rows = this.rows.takeFirst(n);
+    if (this.paused && this.rows.count < this.highWater) {
+      this.paused = false;
+      this.core.resume();
+    }
+    return { rows, done: this.ended && this.rows.count === 0 };
+  }
+}
+
+/**
  * Arrow columns from raw rows, column by column into typed arrays. Throws a RangeError naming the value when
- * one does not fit (as buildBatch does for the driver's strings).
+ * one does not fit.
  */
 export function buildRawBatch(schema: Schema, columns: readonly ColumnInfo[], rows: RawRows): RecordBatch {
   const length = rows.count;

@@ -1,13 +1,15 @@
-import type { RecordBatch, Schema } from 'apache-arrow';
+import type { Schema } from 'apache-arrow';
 import type { Connection } from 'mysql2/promise';
 import type { SplitChunk, SplitReader } from '../../src/api/source.js';
-import { textTypeCast } from './connection.js';
 import { mysqlError, serverMessage } from './errors.js';
 import type { ReadPlan } from './plan.js';
 import type { MysqlSplit } from './source.js';
 import { afterCondition, keyText, kindOf, orderClause, selectList, splitConditions, whereClause } from './sql.js';
-import { buildRawBatch, queryRaw, type RawRows } from './raw-rows.js';
-import { arrowSchema, buildBatch } from './types.js';
+import { buildRawBatch, queryRaw, type RawRows, RawStream } from './raw-rows.js';
+import { arrowSchema } from './types.js';
+
+/** Rows a streamed split holds before the connection stops reading its socket (a page's worth or more). */
+const STREAM_HIGH_WATER = 4096;
 
 /** Which page a read asks for: the split, its position and the page size. */
 function pageKey(split: MysqlSplit, maxRows: number): string {
@@ -16,7 +18,7 @@ function pageKey(split: MysqlSplit, maxRows: number): string {
 
 interface OpenStream {
   connection: Connection;
-  rows: AsyncIterator<unknown[]>;
+  rows: RawStream;
   /** The split's `skip` the stream's next row belongs to. */
   position: number;
 }
@@ -31,7 +33,6 @@ interface OpenStream {
  */
 export class MysqlSplitReader implements SplitReader<MysqlSplit> {
   private readonly schema: Schema;
-  private readonly binary: Set<string>;
   private page: Promise<Connection> | undefined;
   /** The next page of the split read last, requested before that read returned (keyset mode). */
   private prefetched: { key: string; rows: Promise<RawRows> } | undefined;
@@ -42,7 +43,6 @@ export class MysqlSplitReader implements SplitReader<MysqlSplit> {
     private readonly settings: { consistentSnapshot: boolean; connect: () => Promise<Connection> },
   ) {
     this.schema = arrowSchema(plan.columns.slice(0, plan.outputCount));
-    this.binary = new Set(plan.columns.filter((c) => c.kind === 'binary').map((c) => c.name));
   }
 
   async read(split: MysqlSplit, { maxRows }: { maxRows: number; signal: AbortSignal }): Promise<SplitChunk<MysqlSplit>> {
@@ -125,45 +125,34 @@ export class MysqlSplitReader implements SplitReader<MysqlSplit> {
     }
     // A restored split re-reads the rows it emitted before the crash and drops them here.
     while (stream.position < split.skip) {
-      const r = await stream.rows.next();
-      if (r.done) {
+      const { rows, done } = await stream.rows.take(Math.min(split.skip - stream.position, maxRows));
+      stream.position += rows.count;
+      if (done && stream.position < split.skip) {
         throw mysqlError(
           'MYSQL_SPLIT_CHANGED',
           `split ${split.splitId} of ${this.plan.label} had emitted ${split.skip} rows before the restore, but the same ordered query now returns only ${stream.position}; the table changed while the job was down, so the rest cannot be read exactly once: start over with --fresh, with data_save_mode set on the sink to replace this job's earlier output (overwrite, or truncate for a table) so that no row is written twice`,
           { context: { splitId: split.splitId } },
         );
       }
-      stream.position++;
     }
-    const rows: unknown[][] = [];
-    let finished = false;
-    while (rows.length < maxRows) {
-      const r = await stream.rows.next();
-      if (r.done) {
-        finished = true;
-        break;
-      }
-      rows.push(r.value);
-    }
-    stream.position += rows.length;
+    const { rows, done: finished } = await stream.rows.take(maxRows);
+    stream.position += rows.count;
     if (finished) {
       this.streams.delete(split.splitId);
       await stream.connection.end().catch(() => stream.connection.destroy());
     }
-    return { batches: rows.length > 0 ? [this.batch(rows)] : [], next: { ...split, skip: split.skip + rows.length }, finished };
+    return {
+      batches: rows.count > 0 ? [buildRawBatch(this.schema, this.plan.columns.slice(0, this.plan.outputCount), rows)] : [],
+      next: { ...split, skip: split.skip + rows.count },
+      finished,
+    };
   }
 
   private async openStream(split: MysqlSplit): Promise<OpenStream> {
     const order = split.nulls ? this.plan.nullOrder : this.plan.order;
     const sql = `SELECT ${selectList(this.plan)} FROM ${this.plan.from}${whereClause(splitConditions(this.plan, split))}${orderClause(order)}`;
     const connection = await this.open();
-    const core = (connection as unknown as { connection: { query(options: object): { stream(options: object): AsyncIterable<unknown[]> } } }).connection;
-    const readable = core.query({ sql, rowsAsArray: true, typeCast: textTypeCast(this.binary) }).stream({ highWaterMark: 1024 });
-    return { connection, rows: readable[Symbol.asyncIterator](), position: 0 };
-  }
-
-  private batch(rows: unknown[][]): RecordBatch {
-    return buildBatch(this.schema, this.plan.columns.slice(0, this.plan.outputCount), rows);
+    return { connection, rows: new RawStream(connection, sql, this.plan.columns.length, STREAM_HIGH_WATER), position: 0 };
   }
 
   async close(): Promise<void> {

@@ -11,12 +11,8 @@ import {
   Int32,
   Int64,
   Int8,
-  makeData,
-  RecordBatch,
   Schema,
-  Struct,
   TimestampMicrosecond,
-  type TypeMap,
   Uint16,
   Uint32,
   Uint64,
@@ -293,98 +289,7 @@ export function numericValues(kind: ColumnKind, length: number, textAt: (row: nu
   }
 }
 
-/**
- * Builds Arrow columns from rows of text values, column by column into typed arrays (no per-row objects
- * beyond what the driver made). Throws a RangeError naming the value when one does not fit.
- */
-export function buildBatch(schema: Schema, columns: readonly ColumnInfo[], rows: readonly unknown[][], offset = 0): RecordBatch {
-  const length = rows.length;
-  const children = columns.map((column, c) => {
-    const index = c + offset;
-    const field = schema.fields[c]!;
-    let nullCount = 0;
-    const validity = new Uint8Array((length + 7) >> 3);
-    const isNull = (i: number): boolean => {
-      const v = rows[i]![index];
-      if (v === null || v === undefined) {
-        nullCount++;
-        return true;
-      }
-      validity[i >> 3]! |= 1 << (i & 7);
-      return false;
-    };
-    const make = (data: Record<string, unknown>) =>
-      makeData({ type: field.type, length, nullCount, nullBitmap: nullCount > 0 ? validity : new Uint8Array(0), ...data } as never);
-    const numbers = numericValues(column.kind, length, (i) => (isNull(i) ? null : (rows[i]![index] as string)));
-    if (numbers) return make({ data: numbers });
-    switch (column.kind) {
-      case 'bits': {
-        const data = new BigUint64Array(length);
-        for (let i = 0; i < length; i++) if (!isNull(i)) data[i] = bytesToBigInt(rows[i]![index] as Buffer);
-        return make({ data });
-      }
-      case 'bool': {
-        const data = new Uint8Array((length + 7) >> 3);
-        for (let i = 0; i < length; i++) {
-          if (isNull(i)) continue;
-          const v = rows[i]![index];
-          const truthy = Buffer.isBuffer(v) ? v.some((b) => b !== 0) : v !== '0' && v !== 0;
-          if (truthy) data[i >> 3]! |= 1 << (i & 7);
-        }
-        return make({ data });
-      }
-      case 'text':
-      case 'binary': {
-        // One growing buffer that strings are encoded straight into, rather than a Buffer per value.
-        const offsets = new Int32Array(length + 1);
-        let bytes: Uint8Array = new Uint8Array(Math.max(64, length * 16));
-        let total = 0;
-        for (let i = 0; i < length; i++) {
-          if (!isNull(i)) {
-            const v = rows[i]![index];
-            if (typeof v === 'string') {
-              for (;;) {
-                const { read, written } = UTF8.encodeInto(v, bytes.subarray(total));
-                if (read === v.length) {
-                  total += written;
-                  break;
-                }
-                bytes = grow(bytes, total + v.length * 3);
-              }
-            } else {
-              const raw = Buffer.isBuffer(v) ? v : Buffer.from(String(v), 'utf8');
-              if (total + raw.length > bytes.length) bytes = grow(bytes, total + raw.length);
-              bytes.set(raw, total);
-              total += raw.length;
-            }
-          }
-          offsets[i + 1] = total;
-        }
-        return make({ valueOffsets: offsets, data: bytes.subarray(0, total) });
-      }
-    }
-    throw new Error(`no Arrow builder for column kind ${column.kind}`);
-  });
-  const data = makeData({ type: new Struct(schema.fields), length, nullCount: 0, children });
-  return new RecordBatch(schema as Schema<TypeMap>, data);
-}
-
-const UTF8 = new TextEncoder();
-
-/** `bytes` copied into a buffer of at least `needed` bytes (doubling). */
-function grow(bytes: Uint8Array, needed: number): Uint8Array {
-  const next = new Uint8Array(Math.max(needed, bytes.length * 2));
-  next.set(bytes);
-  return next;
-}
-
 /** An integer's text as a number when it has at most 15 digits (always exact), else NaN. */
 function integerText(text: string): number {
   return text.length <= 15 ? Number(text) : Number.NaN;
-}
-
-function bytesToBigInt(bytes: Buffer): bigint {
-  let v = 0n;
-  for (const b of bytes) v = (v << 8n) | BigInt(b);
-  return v;
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { textTypeCast } from '../../../connectors/mysql/connection.js';
-import { queryRaw } from '../../../connectors/mysql/raw-rows.js';
+import { queryRaw, RawStream } from '../../../connectors/mysql/raw-rows.js';
 import { mysqlUp, rootConnection, useDatabase } from './helpers.js';
 
 const db = useDatabase('raw');
@@ -35,6 +35,35 @@ describe.skipIf(!mysqlUp)('mysql raw rows against MariaDB', () => {
       } finally {
         await connection.end();
       }
+    }
+  });
+
+  it('a raw stream hands out a long result in order in chunks, pausing the connection between them', async () => {
+    await db.sql('CREATE TABLE seq (id INT PRIMARY KEY, pad VARCHAR(40))');
+    await db.sql("INSERT INTO seq SELECT seq, REPEAT('p', seq % 40) FROM seq_0_to_19999");
+    const connection = await rootConnection(db.name);
+    try {
+      const core = (connection as unknown as { connection: { pause(): void } }).connection;
+      let pauses = 0;
+      const pause = core.pause.bind(core);
+      core.pause = () => {
+        pauses++;
+        pause();
+      };
+      const stream = new RawStream(connection, 'SELECT id, pad FROM seq ORDER BY id', 2, 128);
+      const ids: number[] = [];
+      for (;;) {
+        const { rows, done } = await stream.take(77);
+        expect(rows.count).toBeLessThanOrEqual(77);
+        for (let i = 0; i < rows.count; i++) ids.push(Number(rows.value(i, 0, false)));
+        if (done) break;
+        // Give the socket time to fill what the stream allows.
+        if (ids.length % 1540 === 0) await new Promise((r) => setTimeout(r, 5));
+      }
+      expect(ids).toEqual(Array.from({ length: 20_000 }, (_, i) => i));
+      expect(pauses).toBeGreaterThan(0);
+    } finally {
+      await connection.end();
     }
   });
 });
