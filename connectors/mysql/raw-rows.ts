@@ -32,9 +32,9 @@ export class RawRows {
     this.ends = new Int32Array(columns * 1024);
   }
 
-  /** The character sets of the result's columns, as the driver names them (`utf8`, `latin1`, `binary` ...). */
-  setEncodings(encodings: readonly (string | undefined)[]): void {
-    this.decoders = encodings.map((encoding, column) => {
+  /** The result's columns, with their character sets as the driver names them (`utf8`, `latin1`, `binary` ...). */
+  setEncodings(fields: readonly { name?: string; encoding?: string }[]): void {
+    this.decoders = fields.map(({ name, encoding }, column) => {
       if (encoding === undefined || encoding === 'utf8' || encoding === 'utf8mb4' || encoding === 'cesu8' || encoding === 'binary') return undefined;
       // As the driver decodes them: Node's own decoding where it has one (latin1, ascii, ucs2), else the WHATWG one.
       if (Buffer.isEncoding(encoding)) return (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString(encoding);
@@ -42,7 +42,10 @@ export class RawRows {
         const decoder = new TextDecoder(encoding);
         return (bytes: Uint8Array) => decoder.decode(bytes);
       } catch {
-        throw new RangeError(`column ${column + 1} of the result arrives in the character set ${encoding}, which Tideway cannot decode; make the server send utf8mb4 results (character_set_results)`);
+        throw new RangeError(
+          `column "${name ?? column + 1}" arrives in the character set ${encoding}, which Tideway cannot decode; make the server send utf8mb4 results ` +
+            '(SET GLOBAL character_set_results = utf8mb4, or remove skip-character-set-client-handshake from its configuration)',
+        );
       }
     });
   }
@@ -101,6 +104,7 @@ export class RawRows {
     const first = new RawRows(this.columns);
     first.decoders = this.decoders;
     const values = taken * this.columns;
+    // Never empty: add() grows these by doubling.
     first.starts = this.starts.slice(0, Math.max(values, this.columns));
     first.ends = this.ends.slice(0, Math.max(values, this.columns));
     first.bufs = this.bufs.slice(0, taken);
@@ -141,7 +145,7 @@ export class RawRows {
 
 type QueryInternals = {
   row(packet: PacketLike, connection: unknown): unknown;
-  on(event: 'fields', listener: (fields: { encoding?: string }[]) => void): void;
+  on(event: 'fields', listener: (fields: { name?: string; encoding?: string }[]) => void): void;
 };
 
 interface PacketLike {
@@ -166,9 +170,9 @@ function startRaw(connection: Connection, sql: string, rows: RawRows, onRow: () 
   const core = (connection as unknown as { connection: CoreConnection }).connection;
   let failure: Error | undefined;
   const query = core.query({ sql, rowsAsArray: true }, (error) => onEnd(error ?? failure));
-  query.on('fields', (fields: { encoding?: string }[]) => {
+  query.on('fields', (fields: { name?: string; encoding?: string }[]) => {
     try {
-      rows.setEncodings(fields.map((f) => f.encoding));
+      rows.setEncodings(fields);
     } catch (error) {
       failure ??= error as Error;
     }
@@ -208,6 +212,8 @@ export class RawStream {
   private ended = false;
   private error: Error | undefined;
   private paused = false;
+  /** Rows the pending take asks for: the stream keeps reading until it has them, above its high-water mark. */
+  private wanted = 0;
   private wake: (() => void) | undefined;
 
   constructor(
@@ -235,8 +241,6 @@ export class RawStream {
       },
     );
   }
-
-  private wanted = 0;
 
   private notify(): void {
     const wake = this.wake;

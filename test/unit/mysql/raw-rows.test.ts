@@ -67,7 +67,7 @@ describe('mysql raw rows: text-protocol row packets straight into Arrow', () => 
   it('decodes text the server sends in another character set, and takes binary and utf8 columns as they are', () => {
     const columns = [column('l', 'text'), column('u', 'text'), column('b', 'binary')];
     const raw = new RawRows(columns.length);
-    raw.setEncodings(['latin1', 'utf8', 'binary']);
+    raw.setEncodings([{ name: 'l', encoding: 'latin1' }, { name: 'u', encoding: 'utf8' }, { name: 'b', encoding: 'binary' }]);
     const buf = packet([Buffer.from([0x68, 0xe9, 0x80]), 'hé世', Buffer.from([0xe9])]);
     raw.add(buf, 4, buf.length - 2);
     const batch = buildRawBatch(arrowSchema(columns), columns, raw);
@@ -76,7 +76,7 @@ describe('mysql raw rows: text-protocol row packets straight into Arrow', () => 
     expect(raw.value(0, 0, false)).toBe(Buffer.from([0x68, 0xe9, 0x80]).toString('latin1'));
     expect(batch.getChild('u')!.get(0)).toBe('hé世');
     expect(Buffer.from(batch.getChild('b')!.get(0) as Uint8Array)).toEqual(Buffer.from([0xe9]));
-    expect(() => new RawRows(1).setEncodings(['no-such-charset'])).toThrow(/character_set_results/);
+    expect(() => new RawRows(1).setEncodings([{ name: 'legacy', encoding: 'no-such-charset' }])).toThrow(/column "legacy" .*character_set_results/);
   });
 
   it('refuses a packet that holds fewer values than the result has columns, and a zero date by name', () => {
